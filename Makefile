@@ -1,0 +1,37 @@
+# Two commands do all set-up: `make run` (pipeline on the sample data) and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test validate accuracy bench sample clean
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(PY) pyproject.toml
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/hnf-match run --config sample_data/config.yaml
+
+validate: $(STAMP)
+	$(VENV)/bin/hnf-match validate --config sample_data/config.yaml
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+accuracy: $(STAMP)
+	$(PY) -m matching.evaluate --sample sample_data/config.yaml --generated 200000
+
+bench: $(STAMP)
+	$(PY) -m pipeline.bench
+
+sample: $(STAMP)
+	$(VENV)/bin/hnf-match sample --families 300 --seed 2026 --out sample_data
+
+clean:
+	rm -rf $(VENV) out .cache

@@ -1,0 +1,1 @@
+"""Linkage: standardise records, block, compare, score, cluster into persons and form families."""

@@ -1,0 +1,1 @@
+"""Outputs: CSV writers for Excel, the HTML report, the terminal summary and the run manifest."""

@@ -1,0 +1,1 @@
+"""What a valid agency extract is: canonical fields, identifier checks and one schema per agency."""

@@ -1,0 +1,263 @@
+"""Validate one extract: parse its text into typed columns, run the agency's pandera schema,
+and split it into accepted rows, rejected rows (with row number, column and reason) and
+warnings (optional values blanked). Every row read ends up accepted or rejected.
+
+Policy (README: Validation):
+- a bad required field, a bad agency field or a duplicated record_id rejects the row;
+- a bad optional person field (dob, sex, postcode, identifiers) is blanked and warned: the
+  record still carries its event, and a blank is honest where a wrong value would mislead.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from schemas import identifiers
+from schemas.agencies import MAX_AGE_YEARS, schema_for
+from schemas.fields import COUNT, DATE, ENUM, FLAG, MONEY, TEXT, UPPER_CASE_ENUMS, fields_for
+
+MAX_TEXT_LENGTH = 1000
+
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+_NUMERIC_DATE = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(?: \d{1,2}:\d{2}(?::\d{2})?)?$")
+
+_TRUE = {"true", "t", "yes", "y", "1", "1.0"}
+_FALSE = {"false", "f", "no", "n", "0", "0.0"}
+
+_SEX = {"m": "M", "male": "M", "man": "M", "boy": "M",
+        "f": "F", "female": "F", "woman": "F", "girl": "F",
+        "u": "U", "unknown": "U", "not known": "U", "not specified": "U", "x": "U",
+        "i": "U", "indeterminate": "U", "other": "U"}
+
+# Spelled-out values councils' systems commonly export, mapped to the canonical codes.
+ENUM_ALIASES: dict[str, dict[str, str]] = {
+    "benefit_type": {
+        "universal credit": "UC", "jobseekers allowance": "JSA", "jobseeker's allowance": "JSA",
+        "job seekers allowance": "JSA", "employment and support allowance": "ESA",
+        "income support": "IS", "incapacity benefit": "IB", "housing benefit": "HB",
+        "council tax reduction": "CTR", "council tax support": "CTR", "carers allowance": "CA",
+        "carer's allowance": "CA", "severe disablement allowance": "SDA", "pension credit": "PC",
+        "child benefit": "CB", "tax credits": "TC", "child tax credit": "TC", "working tax credit": "TC",
+        "personal independence payment": "PIP", "disability living allowance": "DLA",
+    },
+    "outcome": {"no further action": "nfa", "caution": "cautioned", "charge": "charged",
+                "conviction": "convicted", "youth conditional caution": "youth_caution"},
+    "intervention": {"acceptable behaviour contract": "abc", "acceptable behaviour agreement": "abc",
+                     "community protection notice": "cpn", "criminal behaviour order": "cbo",
+                     "asb injunction": "injunction", "anti-social behaviour order": "asbo",
+                     "closure": "closure_order", "warning letter": "warning"},
+    "event_type": {"notice of seeking possession": "nosp", "homeless": "homeless_application",
+                   "ta": "temporary_accommodation", "rent arrears": "arrears"},
+    "term": {"aut": "autumn", "spr": "spring", "sum": "summer", "autumn term": "autumn",
+             "spring term": "spring", "summer term": "summer"},
+    "risk_level": {"std": "standard", "med": "medium"},
+}
+
+
+@dataclass
+class Validated:
+    source: str
+    kind: str
+    path: str
+    rows_read: int
+    accepted: pd.DataFrame
+    rejected: pd.DataFrame          # row_number, column, reason, then the row's text as read
+    warnings: pd.DataFrame          # row_number, column, reason (no values)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rejected_share(self) -> float:
+        return len(self.rejected) / self.rows_read if self.rows_read else 0.0
+
+    def counts(self) -> dict[str, int]:
+        return {"read": self.rows_read, "accepted": len(self.accepted),
+                "rejected": len(self.rejected), "warnings": len(self.warnings)}
+
+
+class _Problems:
+    """Collects (frame index, column, reason, severity) as parsing and checks go."""
+
+    def __init__(self):
+        self.items: list[pd.DataFrame] = []
+
+    def add(self, mask: pd.Series, column: str, reason: str, severity: str) -> None:
+        idx = mask[mask.fillna(False).astype(bool)].index
+        if len(idx):
+            self.items.append(pd.DataFrame({"idx": idx, "column": column, "reason": reason, "severity": severity}))
+
+    def frame(self) -> pd.DataFrame:
+        if not self.items:
+            return pd.DataFrame(columns=["idx", "column", "reason", "severity"])
+        return pd.concat(self.items, ignore_index=True)
+
+
+def parse_dates(text: pd.Series, date_format: str = "auto") -> pd.Series:
+    """Text -> datetime64 (NaT where blank or not a real date). ISO (YYYY-MM-DD) is always
+    read as such; d/m/yyyy is read day first (UK) unless date_format is 'mdy'."""
+    s = text.fillna("").astype(str).str.strip()
+    year = pd.Series(np.nan, index=s.index)
+    month = year.copy()
+    day = year.copy()
+    if date_format in ("auto", "iso"):
+        iso = s.str.extract(_ISO).astype(float)
+        hit = iso[0].notna()
+        year[hit], month[hit], day[hit] = iso.loc[hit, 0], iso.loc[hit, 1], iso.loc[hit, 2]
+    if date_format in ("auto", "dmy", "mdy"):
+        num = s.str.extract(_NUMERIC_DATE).astype(float)
+        hit = num[0].notna() & year.isna()
+        first, second = (1, 0) if date_format == "mdy" else (0, 1)
+        day[hit], month[hit], year[hit] = num.loc[hit, first], num.loc[hit, second], num.loc[hit, 2]
+    ok = year.notna() & month.between(1, 12) & day.between(1, 31)
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    if ok.any():
+        out[ok] = pd.to_datetime(
+            pd.DataFrame({"year": year[ok], "month": month[ok], "day": day[ok]}).astype(int), errors="coerce")
+    return out
+
+
+def _parse_count(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    s = text.str.replace(",", "", regex=False)
+    ok = s.str.fullmatch(r"-?[0-9]{1,9}(\.0+)?")
+    values = pd.to_numeric(s.where(ok), errors="coerce").astype("Int64")
+    return values, ~ok & (s != "")
+
+
+def _parse_money(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    s = text.str.replace(r"[£,\s]", "", regex=True).str.replace(r"^\((.*)\)$", r"-\1", regex=True)
+    ok = s.str.fullmatch(r"-?[0-9]{1,9}(\.[0-9]{1,2})?")
+    values = pd.to_numeric(s.where(ok), errors="coerce").astype("float64")
+    return values, ~ok & (s != "")
+
+
+def _parse_flag(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    low = text.str.lower()
+    values = pd.Series(pd.NA, index=text.index, dtype="boolean")
+    values[low.isin(_TRUE)] = True
+    values[low.isin(_FALSE)] = False
+    return values, values.isna() & (text != "")
+
+
+def _canonical_enum(name: str, text: pd.Series) -> pd.Series:
+    low = text.str.lower().str.strip()
+    aliased = low.map(ENUM_ALIASES.get(name, {}))
+    if name in UPPER_CASE_ENUMS:
+        base = text.str.upper().str.replace(r"\s+", "", regex=True)
+    else:
+        base = low.str.replace(r"[\s\-]+", "_", regex=True)
+    return aliased.fillna(base)
+
+
+def _academic_year(text: pd.Series) -> pd.Series:
+    m = text.str.extract(r"^(\d{4})\s*[/\-]\s*(?:\d{2})?(\d{2})$")
+    return (m[0] + "/" + m[1]).where(m[0].notna(), text)
+
+
+def _sex(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    low = text.str.lower()
+    values = low.map(_SEX)
+    return values, values.isna() & (text != "")
+
+
+def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, source: str = "",
+                     path: str = "", date_format: str = "auto",
+                     shape_rejects: pd.DataFrame | None = None) -> Validated:
+    """Parse and check a text frame (canonical columns + row_number) of one agency kind."""
+    text = raw_frame.copy()
+    problems = _Problems()
+    typed = pd.DataFrame({"row_number": text["row_number"].astype("int64")}, index=text.index)
+    as_of_ts = pd.Timestamp(as_of)
+
+    for f in fields_for(kind):
+        col = text[f.name].fillna("").astype(str)
+        blank = col == ""
+        too_long = col.str.len() > MAX_TEXT_LENGTH
+        problems.add(too_long, f.name, f"longer than {MAX_TEXT_LENGTH} characters", "reject")
+        col = col.where(~too_long, "")
+        if f.name in identifiers.CHECKS:
+            values, valid = identifiers.CHECKS[f.name](col.where(~blank))
+            problems.add(~blank & ~valid, f.name, identifiers.REASONS[f.name] + "; blanked", "warn")
+            typed[f.name] = values.astype(object).where(valid, None)
+        elif f.name == "dob":
+            dates = parse_dates(col, date_format)
+            bad = ~blank & dates.isna()
+            problems.add(bad, f.name, "dob is not a valid date (ISO or dd/mm/yyyy); blanked", "warn")
+            future = dates > as_of_ts
+            problems.add(future, f.name, "dob is after the reference date; blanked", "warn")
+            too_old = dates < as_of_ts - pd.DateOffset(years=MAX_AGE_YEARS)
+            problems.add(too_old, f.name, f"dob gives an age over {MAX_AGE_YEARS}; blanked", "warn")
+            typed[f.name] = dates.where(~future & ~too_old)
+        elif f.name == "sex":
+            values, bad = _sex(col)
+            problems.add(bad, f.name, "sex is not M, F or U; blanked", "warn")
+            typed[f.name] = values.astype(object).where(values.notna(), None)
+        elif f.kind == DATE:
+            dates = parse_dates(col, date_format)
+            problems.add(~blank & dates.isna(), f.name, f"{f.name} is not a valid date (ISO or dd/mm/yyyy)", "reject")
+            implausible = (dates < pd.Timestamp(1900, 1, 1)) | (dates > as_of_ts + pd.DateOffset(years=2))
+            problems.add(implausible, f.name, f"{f.name} is before 1900 or more than two years after the reference date", "reject")
+            typed[f.name] = dates
+        elif f.kind == COUNT:
+            values, bad = _parse_count(col)
+            problems.add(bad, f.name, f"{f.name} is not a whole number", "reject")
+            typed[f.name] = values
+        elif f.kind == MONEY:
+            values, bad = _parse_money(col)
+            problems.add(bad, f.name, f"{f.name} is not an amount of money", "reject")
+            typed[f.name] = values
+        elif f.kind == FLAG:
+            values, bad = _parse_flag(col)
+            problems.add(bad, f.name, f"{f.name} is not yes/no (true/false, y/n, 1/0)", "reject")
+            typed[f.name] = values
+        elif f.kind == ENUM:
+            values = _canonical_enum(f.name, col)
+            typed[f.name] = values.where(~blank, None)
+        else:  # TEXT
+            values = _academic_year(col) if f.name == "academic_year" else col
+            typed[f.name] = values.where(~blank, None)
+        if f.required:
+            problems.add(blank & ~too_long, f.name, f"required {f.name} is blank", "reject")
+
+    # The agency's schema: allowed values, ranges, cross-field rules, unique record_id.
+    try:
+        schema_for(kind).validate(typed, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+        fc = fc[fc["index"].notna()]
+        for (column, check), group in fc.groupby(["column", "check"], dropna=False, sort=False):
+            if check == "not_nullable":
+                continue  # already reported as "required ... is blank"
+            col_name = column if isinstance(column, str) else str(check)
+            mask = pd.Series(False, index=typed.index)
+            mask[group["index"].astype(typed.index.dtype).unique()] = True
+            problems.add(mask, col_name if col_name in typed.columns else "", str(check), "reject")
+
+    found = problems.frame()
+    rejects = found[found.severity == "reject"]
+    rejected_idx = pd.Index(rejects["idx"].unique())
+    accepted = typed.drop(index=rejected_idx).reset_index(drop=True)
+
+    if len(rejects):
+        why = (rejects.groupby("idx", sort=False)
+               .agg(column=("column", lambda c: "; ".join(dict.fromkeys(c))),
+                    reason=("reason", lambda r: "; ".join(dict.fromkeys(r)))))
+        rows = text.loc[why.index]
+        rejected = pd.concat([rows[["row_number"]], why[["column", "reason"]], rows.drop(columns="row_number")], axis=1)
+    else:
+        rejected = pd.DataFrame(columns=["row_number", "column", "reason"] + [c for c in text.columns if c != "row_number"])
+    if shape_rejects is not None and len(shape_rejects):
+        extra = shape_rejects.assign(column="")[["row_number", "column", "reason"]]
+        rejected = pd.concat([rejected, extra], ignore_index=True)
+    rejected = rejected.sort_values("row_number", kind="stable").reset_index(drop=True)
+
+    warns = found[(found.severity == "warn") & ~found["idx"].isin(rejected_idx)]
+    warnings = pd.DataFrame({"row_number": text.loc[warns["idx"], "row_number"].to_numpy(),
+                             "column": warns["column"].to_numpy(), "reason": warns["reason"].to_numpy()})
+    warnings = warnings.sort_values(["row_number", "column"], kind="stable").reset_index(drop=True)
+    rows_read = len(text) + (0 if shape_rejects is None else len(shape_rejects))
+    return Validated(source=source or kind, kind=kind, path=path, rows_read=rows_read,
+                     accepted=accepted, rejected=rejected, warnings=warnings)

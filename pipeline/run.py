@@ -1,4 +1,238 @@
-"""Orchestration of a whole run: ingest, validate, link, score, write."""
+"""Orchestration of a whole run: ingest, validate, link, score, write.
+
+Reading and writing happen here and in reports/; the stages in between are functions from
+frames to frames. Nothing personal is logged: only counts, sources and row numbers.
+"""
 from __future__ import annotations
 
+import datetime as dt
+import getpass
+import hashlib
+import logging
+import platform
+import resource
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+import pipeline
+from pipeline.config import RunConfig
+from pipeline.errors import ConfigError, InputDataError
+from pipeline.outputs import OutputFolder, signals_as_interrupts
 from pipeline.stages import ingest_and_validate, load_records, stack_person_records  # noqa: F401
+from reports.writers import write_csv, write_json
+from schemas.validate import Validated
+
+log = logging.getLogger("hnf_match")
+
+
+@dataclass
+class RunResult:
+    config: RunConfig
+    validated: dict[str, Validated]
+    counts: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    memory_mb: dict = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
+    output: Path | None = None
+    status: str = "ok"
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class _Clock:
+    def __init__(self, result: RunResult, progress):
+        self.result = result
+        self.progress = progress
+
+    def stage(self, name: str):
+        clock = self
+
+        class _Stage:
+            def __enter__(self_inner):
+                self_inner.t0 = time.perf_counter()
+                log.info("stage %s: started", name)
+                if clock.progress:
+                    clock.progress(name)
+
+            def __exit__(self_inner, *exc):
+                secs = time.perf_counter() - self_inner.t0
+                clock.result.timings[name] = round(secs, 3)
+                clock.result.memory_mb[name] = round(_peak_mb(), 1)
+                if exc[0] is None:
+                    log.info("stage %s: done in %.1fs (peak memory %.0f MB)", name, secs, _peak_mb())
+                return False
+        return _Stage()
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def reconciliation(validated: dict[str, Validated]) -> pd.DataFrame:
+    rows = [{"source": name, "agency": v.kind, **v.counts()} for name, v in validated.items()]
+    return pd.DataFrame(rows, columns=["source", "agency", "read", "accepted", "rejected", "warnings"])
+
+
+def check_rejected_shares(cfg: RunConfig, validated: dict[str, Validated]) -> None:
+    over = []
+    for name, v in validated.items():
+        limit = cfg.rejected_limit(name)
+        if v.rows_read == 0:
+            raise InputDataError(f"{v.path}: no data rows (the file has a header only)")
+        if v.rejected_share > limit:
+            over.append(f"{name}: {v.rejected_share:.1%} of {v.rows_read} rows rejected, over the limit of {limit:.1%}")
+    if over:
+        raise InputDataError("too many rejected rows; " + "; ".join(over)
+                             + ". See the rejected files; raise max_rejected_share in the config only if the data is known to be right.")
+
+
+def write_validation_files(validated: dict[str, Validated], folder: Path, mode: int, bom: bool) -> None:
+    for name, v in validated.items():
+        write_csv(v.rejected, folder / "rejected" / f"{name}.csv", bom=bom, mode=mode)
+        write_csv(v.warnings, folder / "warnings" / f"{name}.csv", bom=bom, mode=mode)
+
+
+def validation_folder(cfg: RunConfig) -> Path:
+    """Where `validate` (and a run stopped by bad data) writes rejected rows: beside the output
+    folder, so a failed run never touches the last good outputs."""
+    return cfg.output.parent / f"{cfg.output.name}-validation"
+
+
+def run_validation(cfg: RunConfig, progress=None) -> RunResult:
+    """Ingest and validate only; write the rejected and warning files. Raises on bad data."""
+    result = RunResult(config=cfg, validated={})
+    clock = _Clock(result, progress)
+    with clock.stage("ingest and validate"):
+        result.validated = ingest_and_validate(cfg)
+    folder = validation_folder(cfg)
+    mode = cfg.outputs.file_mode
+    with OutputFolder(folder, dir_mode=_dir_mode(mode)) as tmp:
+        write_validation_files(result.validated, tmp, mode, cfg.outputs.csv_bom)
+        write_csv(reconciliation(result.validated), tmp / "reconciliation.csv", mode=mode)
+    result.output = folder
+    result.counts["sources"] = reconciliation(result.validated).to_dict("records")
+    return result
+
+
+def _dir_mode(file_mode: int) -> int:
+    # Directories need the execute bit wherever files are readable.
+    return file_mode | ((file_mode & 0o444) >> 2) | 0o700
+
+
+def _read_decisions(path: Path | None) -> pd.DataFrame | None:
+    if path is None:
+        return None
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except Exception as exc:  # an unreadable decisions file stops the run with a clear message
+        raise InputDataError(f"{path}: cannot read the review decisions file ({type(exc).__name__})") from None
+    need = {"source_l", "record_id_l", "source_r", "record_id_r", "decision"}
+    missing = need - set(frame.columns)
+    if missing:
+        raise InputDataError(f"{path}: review decisions file lacks column(s) {', '.join(sorted(missing))}")
+    decided = frame[frame["decision"].str.strip() != ""].copy()
+    bad = ~decided["decision"].str.strip().str.lower().isin(["match", "non-match", "nonmatch", "non_match", "no match"])
+    if bad.any():
+        row = int(decided.index[bad][0]) + 2
+        raise InputDataError(f"{path}, row {row}, column decision: must be match or non-match")
+    return decided
+
+
+def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None) -> RunResult:
+    """The whole run. Outputs land in cfg.output atomically, or not at all."""
+    from criteria import load_criteria
+    from criteria.engine import score_families
+    from matching.linkage import link_records
+    from matching.settings import LinkageSettings
+    from reports.outputs import write_run_outputs
+
+    started = dt.datetime.now(dt.timezone.utc)
+    result = RunResult(config=cfg, validated={})
+    clock = _Clock(result, progress)
+    # Check what can be checked before any work: the criteria set and the linkage settings.
+    criteria_set = load_criteria(cfg.criteria)
+    settings = LinkageSettings.from_dict(cfg.linkage)
+    decisions = _read_decisions(cfg.review_decisions)
+
+    with signals_as_interrupts():
+        with clock.stage("ingest and validate"):
+            result.validated = ingest_and_validate(cfg)
+        try:
+            check_rejected_shares(cfg, result.validated)
+        except InputDataError:
+            folder = validation_folder(cfg)
+            mode = cfg.outputs.file_mode
+            with OutputFolder(folder, dir_mode=_dir_mode(mode)) as tmp:
+                write_validation_files(result.validated, tmp, mode, cfg.outputs.csv_bom)
+                write_csv(reconciliation(result.validated), tmp / "reconciliation.csv", mode=mode)
+            log.info("rejected rows written to %s", folder)
+            raise
+        with clock.stage("stack records"):
+            records = stack_person_records(result.validated)
+        with clock.stage("link"):
+            linkage = link_records(records, settings, cfg.as_of, decisions=decisions)
+        with clock.stage("criteria"):
+            extracts = {name: v.accepted for name, v in result.validated.items()}
+            kinds = {name: v.kind for name, v in result.validated.items()}
+            scored = score_families(extracts, kinds, linkage.record_links, linkage.members, criteria_set, cfg.as_of)
+
+        result.counts = {
+            "sources": reconciliation(result.validated).to_dict("records"),
+            "records": int(len(records)),
+            "persons": int(linkage.members["person_id"].nunique()),
+            "families": int(linkage.members["family_id"].nunique()),
+            "review_pairs": int(len(linkage.review_pairs)),
+            "eligible_families": int(scored.need_matrix["eligible"].fillna(0).astype(int).sum()),
+            "linkage": linkage.stats,
+        }
+        with clock.stage("write outputs"):
+            with OutputFolder(cfg.output, dir_mode=_dir_mode(cfg.outputs.file_mode)) as tmp:
+                write_run_outputs(tmp, cfg, result, records, linkage, scored, criteria_set,
+                                  layout=layout or cfg.outputs.layout, started=started)
+        result.output = cfg.output
+    return result
+
+
+def manifest(cfg: RunConfig, result: RunResult, *, criteria_hash: str | None, thresholds: dict,
+             started: dt.datetime, status: str) -> dict:
+    """The audit record of a run: what went in, with what settings, what came out. No personal
+    data: counts, hashes, settings and timings only."""
+    inputs = []
+    for name, src in cfg.sources.items():
+        v = result.validated.get(name)
+        inputs.append({"source": name, "agency": src.kind, "path": str(src.path), "sha256": sha256_of(src.path),
+                       "bytes": src.path.stat().st_size, **(v.counts() if v else {})})
+    try:
+        user = getpass.getuser()
+    except Exception:  # no login name (some containers): record the uid instead
+        import os
+        user = f"uid {os.getuid()}"
+    return {
+        "tool": "hnf-match",
+        "version": pipeline.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "run_by": user,
+        "started_utc": started.isoformat(timespec="seconds"),
+        "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "status": status,
+        "as_of": cfg.as_of.isoformat(),
+        "config_file": str(cfg.path),
+        "config": cfg.raw,
+        "criteria": {"set": cfg.criteria, "sha256": criteria_hash},
+        "thresholds": thresholds,
+        "inputs": inputs,
+        "counts": result.counts,
+        "timings_seconds": result.timings,
+        "peak_memory_mb": result.memory_mb,
+    }

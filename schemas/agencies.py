@@ -44,25 +44,31 @@ def _frame_checks(kind: str) -> list[pa.Check]:
     checks: list[pa.Check] = []
     if kind == "schools":
         checks += [
-            pa.Check(lambda d: d.sessions_unauthorised.isna() | (d.sessions_unauthorised <= d.sessions_possible),
+            pa.Check(lambda d: _holds(d.sessions_unauthorised <= d.sessions_possible),
                      error="sessions_unauthorised more than sessions_possible", name="sessions_unauthorised"),
-            pa.Check(lambda d: d.sessions_authorised.isna() | (d.sessions_authorised <= d.sessions_possible),
+            pa.Check(lambda d: _holds(d.sessions_authorised <= d.sessions_possible),
                      error="sessions_authorised more than sessions_possible", name="sessions_authorised"),
-            pa.Check(lambda d: (d.sessions_authorised.fillna(0) + d.sessions_unauthorised.fillna(0)) <= d.sessions_possible,
+            pa.Check(lambda d: _holds(d.sessions_authorised.fillna(0) + d.sessions_unauthorised.fillna(0) <= d.sessions_possible),
                      error="authorised plus unauthorised sessions more than sessions_possible", name="sessions_possible"),
-            pa.Check(lambda d: d.academic_year.isna() | _consecutive_years(d.academic_year),
+            pa.Check(lambda d: _holds(_consecutive_years(d.academic_year)),
                      error="academic_year's two years are not consecutive", name="academic_year"),
         ]
     if kind == "benefits":
-        checks.append(pa.Check(lambda d: d.claim_end.isna() | d.claim_start.isna() | (d.claim_end >= d.claim_start),
+        checks.append(pa.Check(lambda d: _holds((d.claim_end >= d.claim_start).where(d.claim_end.notna() & d.claim_start.notna())),
                                error="claim_end before claim_start", name="claim_end"))
     return checks
+
+
+def _holds(rule: pd.Series) -> pd.Series:
+    """A cross-field rule holds where it is true or cannot be judged (a value is missing:
+    blanks are the job of the required-field checks)."""
+    return rule.astype("boolean").fillna(True).astype(bool)
 
 
 def _consecutive_years(s: pd.Series) -> pd.Series:
     first = pd.to_numeric(s.str[:4], errors="coerce")
     second = pd.to_numeric(s.str[5:7], errors="coerce")
-    return ((first + 1) % 100) == second
+    return (((first + 1) % 100) == second).where(first.notna() & second.notna())
 
 
 @lru_cache(maxsize=None)

@@ -227,6 +227,9 @@ def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, sour
         schema_for(kind).validate(typed, lazy=True)
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases
+        broken = fc[fc["index"].isna() & fc["failure_case"].astype(str).str.contains("Error")]
+        if len(broken):  # a check that crashed is a bug in the schema, not bad data
+            raise RuntimeError(f"schema check failed to run: {broken['check'].iloc[0]}")
         fc = fc[fc["index"].notna()]
         for (column, check), group in fc.groupby(["column", "check"], dropna=False, sort=False):
             if check == "not_nullable":

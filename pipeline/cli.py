@@ -1,0 +1,130 @@
+"""The `hnf-match` command: run, validate, sample, criteria. Errors a user can cause exit with
+the codes in the README; anything else is reported as an internal error (exit 1) without the
+exception's message, which could quote personal data."""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from pipeline import __version__
+from pipeline.errors import EXIT_INTERNAL, HnfError
+from pipeline.logs import setup_logging, where_it_failed
+
+log = logging.getLogger("hnf_match")
+
+
+class Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            # click prints the message on stderr; the log file (cron) gets it too.
+            log.error("%s (exit code %d)", exc.format_message(), exc.exit_code, extra={"file_only": True})
+            raise
+        except (click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            log.error("interrupted")
+            click.echo("Error: interrupted; previous outputs left as they were", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # a bug: say where, never what (messages may hold data values)
+            if ctx.meta.get("debug"):
+                raise
+            place = where_it_failed(exc)
+            log.error("internal error: %s at %s", type(exc).__name__, place)
+            click.echo(f"Error: internal error ({type(exc).__name__} at {place}). This is a bug in hnf-match; "
+                       "re-run with --debug to see the traceback (it may show data values).", err=True)
+            ctx.exit(EXIT_INTERNAL)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hnf-match")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on internal errors (may show data values).")
+@click.pass_context
+def main(ctx, debug):
+    """Find high-need families: link agency extracts into persons and families and score them
+    against Troubled Families / Supporting Families criteria.
+
+    Exit codes: 0 success, 1 internal error, 2 usage or config error, 3 input data error,
+    4 output folder locked by another run, 5 run interrupted.
+    """
+    ctx.meta["debug"] = debug
+
+
+def _common_logging(f):
+    f = click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+                     help="Format of log lines (json: one object a line, for schedulers).")(f)
+    f = click.option("--log-file", type=click.Path(dir_okay=False), help="Append log lines to this file.")(f)
+    f = click.option("--quiet", "-q", is_flag=True, help="Print only errors (and the final summary on a terminal).")(f)
+    return f
+
+
+@main.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="Run config (YAML): as_of, criteria, sources, output.")
+@click.option("--as-of", help="Reference date YYYY-MM-DD for every time window (overrides the config).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder (overrides the config).")
+@click.option("--layout", type=click.Choice(["families-as-rows", "families-as-columns"]), default=None,
+              help="need_matrix.csv with one row per family (default) or needs down the side, families across.")
+@_common_logging
+def run(config_path, as_of, out_dir, layout, quiet, log_file, log_format):
+    """Run the whole pipeline: ingest, validate, link, form families, score, write outputs."""
+    from pipeline.config import load_config, parse_as_of
+    from pipeline.display import Display
+    from pipeline.run import run_pipeline
+
+    display = Display(quiet=quiet)
+    setup_logging(quiet=quiet, log_file=log_file, log_format=log_format, interactive=display.interactive)
+    t0 = time.perf_counter()
+    cfg = load_config(config_path, as_of=parse_as_of(as_of) if as_of else None, output=out_dir)
+    log.info("run started: config %s, reference date %s, %d sources", cfg.path, cfg.as_of, len(cfg.sources))
+    with display:
+        result = run_pipeline(cfg, progress=display.stage, layout=layout)
+    elapsed = time.perf_counter() - t0
+    log.info("run finished in %.1fs: outputs in %s", elapsed, result.output)
+    display.run_summary(result, elapsed)
+
+
+@main.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="Run config (YAML).")
+@click.option("--as-of", help="Reference date YYYY-MM-DD (overrides the config).")
+@_common_logging
+def validate(config_path, as_of, quiet, log_file, log_format):
+    """Ingest and validate only: print the reconciliation (read = accepted + rejected) and
+    write the rejected and warning files beside the output folder (OUTPUT-validation/)."""
+    from pipeline.config import load_config, parse_as_of
+    from pipeline.display import Display
+    from pipeline.run import check_rejected_shares, run_validation
+
+    display = Display(quiet=quiet)
+    setup_logging(quiet=quiet, log_file=log_file, log_format=log_format, interactive=display.interactive)
+    cfg = load_config(config_path, as_of=parse_as_of(as_of) if as_of else None)
+    with display:
+        result = run_validation(cfg, progress=display.stage)
+    display.validation_summary(result)
+    check_rejected_shares(cfg, result.validated)
+
+
+def _register_optional():
+    """Commands that live with their stage's package."""
+    try:
+        from pipeline.synth.command import sample
+        main.add_command(sample)
+    except ImportError:
+        pass
+    try:
+        from criteria.command import criteria
+        main.add_command(criteria)
+    except ImportError:
+        pass
+
+
+_register_optional()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

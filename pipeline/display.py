@@ -1,0 +1,98 @@
+"""What a person at a terminal sees: a live line per stage with its time, then a summary table.
+Off a terminal (cron, pipes) it prints only the plain summary; the log lines tell the story."""
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+
+class Display:
+    def __init__(self, quiet: bool = False, stream=None):
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.interactive = bool(getattr(self.stream, "isatty", lambda: False)()) and not quiet
+        self._status = None
+        self._console = None
+        self._current: str | None = None
+        self._t0 = 0.0
+
+    def __enter__(self):
+        if self.interactive:
+            from rich.console import Console
+            self._console = Console(file=self.stream)
+            self._status = self._console.status("starting", spinner="dots")
+            self._status.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self._finish_stage(ok=exc_type is None)
+        if self._status is not None:
+            self._status.stop()
+        return False
+
+    def _finish_stage(self, ok: bool = True) -> None:
+        if self._current and self._console is not None:
+            mark = "[green]✓[/green]" if ok else "[red]✗[/red]"
+            self._console.print(f"{mark} {self._current} [dim]({time.perf_counter() - self._t0:.1f}s)[/dim]")
+        self._current = None
+
+    def stage(self, name: str) -> None:
+        """Called by the pipeline as each stage (or step within linkage) starts."""
+        self._finish_stage()
+        self._current = name
+        self._t0 = time.perf_counter()
+        if self._status is not None:
+            self._status.update(f"{name} …")
+
+    # ---- summaries -------------------------------------------------------------------------
+    def _table(self, title: str, header: list[str], rows: list[list]) -> None:
+        if self.interactive:
+            from rich.table import Table
+            table = Table(title=title, title_justify="left")
+            for i, h in enumerate(header):
+                table.add_column(h, justify="left" if i == 0 else "right")
+            for r in rows:
+                table.add_row(*[str(x) for x in r])
+            self._console.print(table)
+            return
+        widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h))
+                  for i, h in enumerate(header)]
+        click.echo(title)
+        click.echo("  ".join(str(h).ljust(w) if i == 0 else str(h).rjust(w) for i, (h, w) in enumerate(zip(header, widths))))
+        for r in rows:
+            click.echo("  ".join(str(x).ljust(w) if i == 0 else str(x).rjust(w) for i, (x, w) in enumerate(zip(r, widths))))
+
+    def validation_summary(self, result) -> None:
+        rows = []
+        for name, v in result.validated.items():
+            c = v.counts()
+            ok = "ok" if c["read"] == c["accepted"] + c["rejected"] else "MISMATCH"
+            rows.append([name, c["read"], c["accepted"], c["rejected"], f"{v.rejected_share:.1%}", c["warnings"], ok])
+        total = [sum(r[i] for r in rows) for i in (1, 2, 3)]
+        rows.append(["total", *total, f"{(total[2] / total[0] if total[0] else 0):.1%}", sum(r[5] for r in rows), ""])
+        self._table("Reconciliation (read = accepted + rejected)",
+                    ["source", "read", "accepted", "rejected", "rejected %", "warnings", "check"], rows)
+        for name, v in result.validated.items():
+            for note in v.notes:
+                click.echo(f"note: {name}: {note}")
+        if result.output:
+            click.echo(f"Rejected rows and warnings written to {result.output}")
+
+    def run_summary(self, result, elapsed: float) -> None:
+        self.validation_summary(result) if not self.quiet else None
+        c = result.counts
+        rows = [["records in", sum(s["read"] for s in c["sources"])],
+                ["records rejected", sum(s["rejected"] for s in c["sources"])],
+                ["persons", c.get("persons", "")],
+                ["families", c.get("families", "")],
+                ["pairs for clerical review", c.get("review_pairs", "")],
+                ["eligible families", c.get("eligible_families", "")],
+                ["time", f"{elapsed:.1f}s"]]
+        self._table("Run summary", ["", "count"], rows)
+        crit = result.summary.get("criteria") if isinstance(result.summary, dict) else None
+        if crit:
+            self._table("Families meeting each criterion", ["criterion", "families"],
+                        [[k, "no data" if v is None else v] for k, v in crit.items()])
+        click.echo(f"Outputs written to {result.output}")

@@ -1,0 +1,102 @@
+"""Write a run's outputs into its (temporary) output folder: the CSVs, rejected and warning
+files, the report and the manifest. The output profile decides what personal data goes in."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.errors import ConfigError
+from reports.writers import write_csv, write_json, write_text
+
+log = logging.getLogger("hnf_match")
+
+# What the shareable profile leaves out: names, dates of birth, addresses and identifiers.
+PERSONAL_COLUMNS = {"forename", "surname", "dob", "address", "postcode", "uprn", "nhs_number",
+                    "ni_number", "upn", "ethnicity"}
+ID_COLUMNS = ("person_id", "family_id")
+MIN_KEY_BYTES = 32
+
+
+def read_key(path: Path) -> bytes:
+    try:
+        key = path.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the pseudonymisation key ({exc.strerror or type(exc).__name__})") from None
+    if len(key) < MIN_KEY_BYTES:
+        raise ConfigError(f"{path}: the pseudonymisation key must hold at least {MIN_KEY_BYTES} bytes "
+                          "(make one with: head -c 48 /dev/urandom | base64 > key)")
+    return key
+
+
+def pseudonym(key: bytes, value: str, prefix: str) -> str:
+    digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"{prefix}{digest[:20]}"
+
+
+def pseudonymise(frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
+    """Replace person_id and family_id by keyed HMAC-SHA256 pseudonyms: the same key gives the
+    same pseudonym every quarter; without the key they cannot be reversed or recomputed."""
+    out = frame.copy()
+    for col in ID_COLUMNS:
+        if col in out.columns:
+            prefix = col[0].upper() + "-"
+            uniq = out[col].dropna().unique()
+            table = {v: pseudonym(key, str(v), prefix) for v in uniq}
+            out[col] = out[col].map(table)
+    return out
+
+
+def shareable(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(columns=[c for c in frame.columns if c in PERSONAL_COLUMNS or c.endswith(("_l", "_r"))
+                               and c.rsplit("_", 1)[0] in PERSONAL_COLUMNS])
+
+
+def write_run_outputs(folder: Path, cfg, result, records: pd.DataFrame, linkage, scored, criteria_set,
+                      *, layout: str, started: dt.datetime) -> None:
+    from criteria.matrix import transpose
+    from pipeline.run import manifest, reconciliation, write_validation_files
+
+    opts = cfg.outputs
+    mode, bom = opts.file_mode, opts.csv_bom
+    key = read_key(opts.pseudonymise_key) if opts.pseudonymise_key else None
+
+    def out(frame: pd.DataFrame, name: str, *, personal_ok: bool = True) -> None:
+        if opts.profile == "shareable":
+            frame = shareable(frame)
+        if key is not None:
+            frame = pseudonymise(frame, key)
+        write_csv(frame, folder / name, bom=bom, mode=mode)
+
+    matrix = scored.need_matrix
+    out(transpose(matrix) if layout == "families-as-columns" else matrix, "need_matrix.csv")
+    out(scored.evidence, "evidence.csv")
+    out(linkage.record_links, "record_links.csv")
+    out(linkage.members, "members.csv")
+    if opts.profile == "full":
+        # Clerical review needs the names side by side; the shareable profile has no use for it.
+        out(linkage.review_pairs, "review_pairs.csv")
+        write_validation_files(result.validated, folder, mode, bom)
+    write_csv(reconciliation(result.validated), folder / "reconciliation.csv", bom=bom, mode=mode)
+
+    quality = getattr(linkage, "quality_by_group", None)
+    if quality is not None:
+        write_csv(quality, folder / "linkage_quality_by_group.csv", bom=bom, mode=mode)
+
+    try:
+        from reports.html import render_report
+    except ImportError:
+        render_report = None
+    if render_report is not None:
+        write_text(render_report(cfg, result, linkage, scored, criteria_set), folder / "report.html", mode=mode)
+    else:
+        log.warning("report.html is not built yet in this version: no report written")
+
+    settings = linkage.stats.get("settings", {}) if isinstance(linkage.stats, dict) else {}
+    write_json(manifest(cfg, result, criteria_hash=getattr(criteria_set, "sha256", None),
+                        thresholds=settings, started=started, status="ok"),
+               folder / "manifest.json", mode=mode)

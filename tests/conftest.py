@@ -1,0 +1,47 @@
+"""Shared fixtures: tiny synthetic extracts written the way councils hand them over."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+HOUSING_HEADER = ["record_id", "forename", "surname", "dob", "sex", "address", "postcode", "uprn",
+                  "nhs_number", "ni_number", "upn", "event_type", "event_date", "tenancy_ref", "rent_arrears_gbp"]
+
+
+def housing_row(record_id="H1", **over) -> dict:
+    row = {"record_id": record_id, "forename": "Alex", "surname": "Testperson", "dob": "03/04/1980", "sex": "F",
+           "address": "1 Example Road", "postcode": "ab1 2xy", "uprn": "100023", "nhs_number": "4010232137",
+           "ni_number": "AB123456C", "upn": "", "event_type": "tenancy", "event_date": "2025-01-02",
+           "tenancy_ref": "T1", "rent_arrears_gbp": "0"}
+    row.update(over)
+    return row
+
+
+def write_csv(path: Path, rows: list[dict], header: list[str] | None = None, *, encoding="utf-8",
+              delimiter=",") -> Path:
+    header = header or list(rows[0].keys())
+    with open(path, "w", newline="", encoding=encoding) as fh:
+        w = csv.DictWriter(fh, fieldnames=header, delimiter=delimiter, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def write_config(folder: Path, sources: dict, **top) -> Path:
+    import yaml
+    cfg = {"as_of": "2026-09-30", "criteria": "troubled-families-2015", "sources": sources,
+           "output": "out"}
+    cfg.update(top)
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def housing_config(tmp_path):
+    """A valid one-source run: 20 housing rows."""
+    rows = [housing_row(f"H{i}", uprn=str(100000 + i)) for i in range(20)]
+    write_csv(tmp_path / "housing.csv", rows, HOUSING_HEADER)
+    return write_config(tmp_path, {"housing": {"path": "housing.csv"}})

@@ -1,0 +1,318 @@
+"""Record linkage end to end: standardise, block, compare, estimate, score, cluster records into
+persons and persons into families (docs/linkage.md). `link_records` is the stage's one entry."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import InputDataError
+
+from .blocking import candidate_pairs
+from .cluster import cluster_persons
+from .compare import Columns, compare_pairs
+from .families import age_at, form_families
+from .model import FittedModel, fit, pair_weights, probability
+from .settings import LinkageSettings
+from .standardise import standardise
+
+MATCH_WORDS = {"match", "yes", "y", "same", "same person", "1", "true"}
+NON_MATCH_WORDS = {"non-match", "nonmatch", "non match", "non_match", "no match", "no", "n",
+                   "different", "different people", "0", "false"}
+STEPS = ("standardise", "block", "compare", "estimate", "score", "cluster", "families")
+
+
+@dataclass
+class LinkageResult:
+    record_links: pd.DataFrame
+    members: pd.DataFrame
+    review_pairs: pd.DataFrame
+    pairs: pd.DataFrame
+    stats: dict = field(default_factory=dict)
+    model: dict = field(default_factory=dict)
+
+
+def _record_positions(records: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays([records["source"].astype(str), records["record_id"].astype(str)])
+
+
+def decision_pairs(records: pd.DataFrame, decisions: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Clerical decisions as (left, right, is_match) record positions with left < right;
+    undecided rows (blank decision) are skipped, and so are pairs naming unknown records
+    (counted). An unreadable decision raises InputDataError naming the row."""
+    empty = np.empty(0, np.int64)
+    if decisions is None or len(decisions) == 0:
+        return empty, empty, np.empty(0, bool), 0
+    need = ["source_l", "record_id_l", "source_r", "record_id_r", "decision"]
+    missing = [c for c in need if c not in decisions]
+    if missing:
+        raise InputDataError(f"review decisions: missing column {missing[0]}")
+    d = decisions[need].copy()
+    word = d["decision"].astype("string").str.strip().str.lower().fillna("")
+    d = d[word != ""]
+    word = word[word != ""]
+    is_match = word.isin(MATCH_WORDS)
+    bad = ~is_match & ~word.isin(NON_MATCH_WORDS)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputDataError(f"review decisions: row {int(d.index[row]) + 2}, column decision: "
+                             "expected match or non-match")
+    idx = _record_positions(records)
+    left = idx.get_indexer(pd.MultiIndex.from_arrays([d["source_l"].astype(str), d["record_id_l"].astype(str)]))
+    right = idx.get_indexer(pd.MultiIndex.from_arrays([d["source_r"].astype(str), d["record_id_r"].astype(str)]))
+    ok = (left >= 0) & (right >= 0) & (left != right)
+    lo, hi = np.minimum(left, right)[ok], np.maximum(left, right)[ok]
+    return lo.astype(np.int64), hi.astype(np.int64), is_match.to_numpy()[ok], int((~ok).sum())
+
+
+def _sort_rank(records: pd.DataFrame) -> np.ndarray:
+    """Rank of each record in (source, record_id) order: the basis of deterministic IDs."""
+    order = np.lexsort((records["record_id"].astype(str).to_numpy(), records["source"].astype(str).to_numpy()))
+    rank = np.empty(len(records), dtype=np.int64)
+    rank[order] = np.arange(len(records))
+    return rank
+
+
+def _renumber(labels: np.ndarray, rank: np.ndarray, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+    """Map arbitrary labels to prefix+number ordered by each label's smallest record rank.
+    Returns (id per element, new number per old label)."""
+    n_lab = int(labels.max()) + 1 if len(labels) else 0
+    first = np.full(n_lab, np.iinfo(np.int64).max)
+    np.minimum.at(first, labels, rank)
+    order = np.argsort(first, kind="stable")
+    number = np.empty(n_lab, dtype=np.int64)
+    number[order] = np.arange(1, n_lab + 1)
+    width = max(6, len(str(n_lab)))
+    ids = np.array([f"{prefix}{k:0{width}d}" for k in range(n_lab + 1)], dtype=object)
+    return ids[number[labels]], number
+
+
+def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.date,
+                 decisions: pd.DataFrame | None = None, progress: Callable[[str], None] | None = None) -> LinkageResult:
+    """Link records into persons and persons into families (see docs/linkage.md)."""
+    timings: dict[str, float] = {}
+    clock = [time.perf_counter(), None]
+
+    def step(name: str) -> None:
+        now = time.perf_counter()
+        if clock[1] is not None:
+            timings[clock[1]] = round(now - clock[0], 3)
+        clock[0], clock[1] = now, name
+        if progress is not None:
+            progress(name)
+
+    records = records.reset_index(drop=True)
+    n = len(records)
+    step("standardise")
+    std = standardise(records)
+    cols = Columns(std)
+
+    step("block")
+    l, r, per_pass = candidate_pairs(std, settings)
+    n_blocked = len(l)
+    dl, dr, dmatch, d_unknown = decision_pairs(records, decisions)
+    if len(dl):
+        codes = np.union1d(l * max(n, 1) + r, dl * max(n, 1) + dr)
+        l, r = codes // max(n, 1), codes % max(n, 1)
+
+    step("compare")
+    levels = compare_pairs(settings.comparisons, cols, l, r)
+
+    step("estimate")
+    model = fit(settings, cols, levels, n)
+
+    step("score")
+    weights = pair_weights(settings, model, std, levels, l, r)
+    total = model.prior_weight + weights.sum(axis=1, dtype=np.float64)
+    prob = probability(total)
+    conflict = np.zeros(len(l), dtype=bool)
+    for c, comp in enumerate(settings.comparisons):
+        if comp.conflict_stops_merge:
+            conflict |= levels[:, c] == len(comp.levels) - 1
+    strong = np.zeros(len(l), dtype=bool)
+    for c, lv in settings.strong_agreement:
+        strong |= np.isin(levels[:, c], list(lv))
+    veto = np.zeros(len(l), dtype=bool)
+    for c, lv in settings.vetoes:
+        veto |= np.isin(levels[:, c], list(lv))
+    veto &= ~strong
+    accept = (total >= settings.match_weight) & ~conflict & ~veto
+    review = ~accept & ~conflict & (((total >= settings.review_weight) & ~veto) | (veto & (total >= settings.match_weight)))
+    status = np.where(accept, "link", np.where(review, "review", "non-link")).astype(object)
+    decided = np.zeros(len(l), dtype=bool)
+    if len(dl):
+        pos = np.searchsorted(l * max(n, 1) + r, dl * max(n, 1) + dr)
+        accept[pos] = dmatch
+        review[pos] = False
+        decided[pos] = True
+        status[pos] = np.where(dmatch, "clerical match", "clerical non-match")
+
+    step("cluster")
+    strength = prob + decided * accept * 2.0     # clerical matches are the strongest links
+    acc = np.flatnonzero(accept)
+    cannot = (l[decided & ~accept], r[decided & ~accept])
+    person_lab, cl_report = cluster_persons(n, l[acc], r[acc], strength[acc], std, cols, settings, cannot)
+    person_lab = pd.factorize(person_lab)[0].astype(np.int64) if n else person_lab
+    n_persons = int(person_lab.max()) + 1 if n else 0
+
+    step("families")
+    fam_of_person, home = form_families(std, person_lab, n_persons, settings)
+    fam_of_person = pd.factorize(fam_of_person)[0].astype(np.int64) if n_persons else fam_of_person
+    rank = _sort_rank(records)
+    person_ids, person_number = _renumber(person_lab, rank, "P")
+    fam_lab_rec = fam_of_person[person_lab] if n else np.empty(0, np.int64)
+    family_ids, _ = _renumber(fam_lab_rec, rank, "F")
+
+    # match_score: the strongest accepted link that ended inside the record's person
+    kept = acc[person_lab[l[acc]] == person_lab[r[acc]]] if n else acc
+    score = np.full(n, np.nan)
+    if len(kept):
+        p = np.minimum(prob[kept], 1.0)
+        p = np.where(decided[kept], 1.0, p)
+        np.fmax.at(score, l[kept], p)
+        np.fmax.at(score, r[kept], p)
+    record_links = pd.DataFrame({"source": records["source"].astype(str).to_numpy(),
+                                 "record_id": records["record_id"].astype(str).to_numpy(),
+                                 "person_id": person_ids, "family_id": family_ids,
+                                 "match_score": np.round(score, 6)})
+
+    members = _members(records, std, person_lab, person_ids, family_ids, home, settings, as_of, n_persons)
+    pairs = _pairs_frame(records, settings, l, r, total, prob, weights, status)
+    review_idx = np.flatnonzero(review)
+    review_pairs = _review_frame(records, std, settings, l[review_idx], r[review_idx], total[review_idx],
+                                 prob[review_idx], weights[review_idx])
+    step("done")
+    model_dict = model.to_dict()
+    stats = {
+        "records": n,
+        "blocking": per_pass,
+        "candidate_pairs": int(n_blocked),
+        "pairs_scored": int(len(l)),
+        "links_accepted": int(accept.sum()),
+        "links_vetoed": int((veto & (total >= settings.match_weight)).sum()),
+        "links_stopped_by_identifier_conflict": int((conflict & (total >= settings.match_weight)).sum()),
+        "review_pairs": int(len(review_pairs)),
+        "clerical_decisions_applied": int(decided.sum()),
+        "clerical_decisions_unknown_records": d_unknown,
+        "persons": n_persons,
+        "families": int(fam_of_person.max()) + 1 if n_persons else 0,
+        **cl_report,
+        "timings_seconds": timings,
+        "em": {"iterations": model.em_iterations, "converged": model.em_converged,
+               "match_share_in_candidates": model.match_share_in_candidates,
+               "prior_weight": model.prior_weight,
+               "parameters": {c["name"]: {lv["label"]: {"m": lv["m"], "u": lv["u"], "weight": lv["weight"]}
+                                          for lv in c["levels"]} for c in model_dict["comparisons"]}},
+    }
+    return LinkageResult(record_links, members, review_pairs, pairs, stats, model_dict)
+
+
+def _title(s: pd.Series) -> pd.Series:
+    return s.map(lambda v: v.title() if isinstance(v, str) else None)
+
+
+def _members(records, std, person_lab, person_ids, family_ids, home, settings, as_of, n_persons) -> pd.DataFrame:
+    cols = ["family_id", "person_id", "role", "age", "dob", "forename", "surname", "address", "postcode", "uprn", "agencies"]
+    if n_persons == 0:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols}).astype({"age": "Int64", "dob": "datetime64[ns]"})
+    f = pd.DataFrame({"person": person_lab, "seen": pd.to_datetime(std["seen_date"]).fillna(pd.Timestamp.min).to_numpy(),
+                      "i": np.arange(len(std)), "fore": std["fore_std"].to_numpy(), "sur": std["sur_std"].to_numpy(),
+                      "dob": std["dob"].to_numpy(), "addr": std["address_std"].to_numpy(), "source": std["source"].to_numpy()})
+    f = f.sort_values(["person", "seen", "i"])
+    latest_fore = f.dropna(subset=["fore"]).drop_duplicates("person", keep="last").set_index("person")["fore"]
+    latest_sur = f.dropna(subset=["sur"]).drop_duplicates("person", keep="last").set_index("person")["sur"]
+    # Date of birth: the one most of the person's records give; ties go to the latest record.
+    d = f.dropna(subset=["dob"])
+    dcount = d.groupby(["person", "dob"]).agg(n=("i", "size"), last=("i", "max")).reset_index()
+    dob = dcount.sort_values(["person", "n", "last"]).drop_duplicates("person", keep="last").set_index("person")["dob"]
+    last_addr = f.dropna(subset=["addr"]).drop_duplicates("person", keep="last").set_index("person")["i"]
+    pos = home["home_pos"].to_numpy().copy()
+    fallback = last_addr.reindex(range(n_persons)).to_numpy()
+    pos = np.where(pos >= 0, pos, np.nan_to_num(fallback, nan=-1)).astype(np.int64)
+    has = pos >= 0
+    p_idx = pd.RangeIndex(n_persons)
+
+    def pick(col: str) -> np.ndarray:
+        out = np.full(n_persons, None, dtype=object)
+        out[has] = std[col].to_numpy()[pos[has]]
+        return out
+
+    agencies = f.groupby("person")["source"].agg(lambda s: ";".join(sorted(set(s))))
+    only_child_sources = f.groupby("person")["source"].agg(lambda s: set(s) <= set(settings.families["child_sources"]))
+    dobs = dob.reindex(p_idx)
+    age = age_at(dobs, as_of).reindex(p_idx)
+    child = (age < settings.families["child_age"]).fillna(False).to_numpy(dtype=bool) | (age.isna().to_numpy() & only_child_sources.reindex(p_idx).to_numpy(dtype=bool))
+    first_rec = pd.Series(np.arange(len(person_lab))).groupby(person_lab).first().reindex(p_idx).to_numpy()
+    out = pd.DataFrame({
+        "family_id": family_ids[first_rec], "person_id": person_ids[first_rec],
+        "role": np.where(child, "child", "adult"), "age": age.to_numpy(),
+        "dob": pd.to_datetime(dobs).to_numpy(),
+        "forename": _title(latest_fore.reindex(p_idx)).to_numpy(),
+        "surname": _title(latest_sur.reindex(p_idx)).to_numpy(),
+        "address": _title(pd.Series(pick("address_std"))).to_numpy(),
+        "postcode": pick("postcode"), "uprn": pick("uprn"),
+        "agencies": agencies.reindex(p_idx).to_numpy(),
+    })
+    out["age"] = out["age"].astype("Int64")
+    return out.sort_values(["family_id", "person_id"]).reset_index(drop=True)
+
+
+def _pairs_frame(records, settings, l, r, total, prob, weights, status) -> pd.DataFrame:
+    src = pd.Categorical(records["source"].astype(str))
+    rid = pd.Categorical(records["record_id"].astype(str))
+    out = pd.DataFrame({
+        "source_l": src.take(l) if len(l) else src[:0], "record_id_l": rid.take(l) if len(l) else rid[:0],
+        "source_r": src.take(r) if len(r) else src[:0], "record_id_r": rid.take(r) if len(r) else rid[:0],
+        "match_weight": np.round(total, 4), "match_probability": np.round(prob, 6), "status": status,
+    })
+    for j, comp in enumerate(settings.comparisons):
+        out[f"w_{comp.name}"] = np.round(weights[:, j], 3)
+    return out
+
+
+REVIEW_FIELDS = (("forename", "fore_std"), ("surname", "sur_std"), ("dob", "dob"), ("sex", "sex"),
+                 ("address", "address_std"), ("postcode", "postcode"), ("uprn", "uprn"),
+                 ("nhs_number", "nhs_number"), ("ni_number", "ni_number"), ("upn", "upn"))
+
+
+def _review_frame(records, std, settings, l, r, total, prob, weights) -> pd.DataFrame:
+    order = np.lexsort((r, l, -prob)) if len(l) else np.empty(0, np.int64)
+    l, r, total, prob, weights = l[order], r[order], total[order], prob[order], weights[order]
+    out = {}
+    for side, idx in (("l", l), ("r", r)):
+        out[f"source_{side}"] = records["source"].astype(str).to_numpy()[idx]
+        out[f"record_id_{side}"] = records["record_id"].astype(str).to_numpy()[idx]
+    for name, col in REVIEW_FIELDS:
+        for side, idx in (("l", l), ("r", r)):
+            out[f"{name}_{side}"] = std[col].to_numpy()[idx]
+    frame = pd.DataFrame(out)
+    frame["match_probability"] = np.round(prob, 6)
+    frame["match_weight"] = np.round(total, 4)
+    for j, comp in enumerate(settings.comparisons):
+        frame[f"w_{comp.name}"] = np.round(weights[:, j], 3)
+    frame["decision"] = ""
+    return frame
+
+
+RECORD_COLUMNS = ("source", "record_id", "row_number", "forename", "surname", "dob", "sex", "address",
+                  "postcode", "uprn", "nhs_number", "ni_number", "upn", "ethnicity", "tenancy_ref",
+                  "claim_ref", "seen_date")
+
+
+def records_frame(rows: list[dict]) -> pd.DataFrame:
+    """A `records` frame in the contract's shape from partial rows (missing fields blank,
+    dates parsed): handy for tests and for callers assembling records themselves."""
+    f = pd.DataFrame(rows)
+    for c in RECORD_COLUMNS:
+        if c not in f:
+            f[c] = None
+    f = f[list(RECORD_COLUMNS)].copy()
+    for c in ("dob", "seen_date"):
+        f[c] = pd.to_datetime(f[c], errors="coerce")
+    if f["row_number"].isna().all():
+        f["row_number"] = np.arange(2, len(f) + 2)
+    return f.reset_index(drop=True)

@@ -1,0 +1,208 @@
+"""Fellegi–Sunter scoring: u-probabilities from random record pairs, m-probabilities by EM
+over the candidate pairs' level patterns, a match weight per comparison and pair (with
+term-frequency adjustment), and the prior that turns total weight into a probability."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .compare import Columns, compare_pairs
+from .settings import LinkageSettings
+
+
+@dataclass
+class FittedModel:
+    """Everything needed to score a pair, and to explain the score."""
+    comparisons: list[str]
+    labels: list[list[str]]
+    null_levels: list[list[bool]]
+    m: list[np.ndarray]
+    u: list[np.ndarray]
+    weights: list[np.ndarray]
+    match_share_in_candidates: float
+    prior_weight: float
+    em_iterations: int
+    em_converged: bool
+    u_sample_pairs: int
+    tf: dict = field(default_factory=dict)   # level -> tf settings, for the record
+
+    def to_dict(self) -> dict:
+        return {
+            "prior_weight": round(self.prior_weight, 6),
+            "match_share_in_candidates": round(self.match_share_in_candidates, 8),
+            "em_iterations": self.em_iterations,
+            "em_converged": self.em_converged,
+            "u_sample_pairs": self.u_sample_pairs,
+            "term_frequency": self.tf,
+            "comparisons": [
+                {"name": name, "levels": [
+                    {"label": lab, "is_null_level": nl,
+                     "m": None if nl else round(float(mm), 8),
+                     "u": None if nl else round(float(uu), 8),
+                     "weight": round(float(w), 4)}
+                    for lab, nl, mm, uu, w in zip(self.labels[i], self.null_levels[i], self.m[i], self.u[i], self.weights[i])]}
+                for i, name in enumerate(self.comparisons)],
+        }
+
+
+def _level_shares(levels: np.ndarray, counts: np.ndarray, n_levels: int, null: np.ndarray, floor: float) -> np.ndarray:
+    """Share of each non-null level among comparable pairs (null levels get 1.0, unused)."""
+    tot = np.bincount(levels, weights=counts, minlength=n_levels).astype(float)
+    comparable = tot[~null].sum()
+    out = np.ones(n_levels)
+    if comparable > 0:
+        out[~null] = tot[~null] / comparable
+    out[~null] = np.clip(out[~null], floor, 1 - floor)
+    return out
+
+
+def estimate_u(settings: LinkageSettings, cols: Columns, n_records: int) -> tuple[list[np.ndarray], int]:
+    """u-probabilities: level shares among random record pairs (almost all non-matches)."""
+    est = settings.estimation
+    rng = np.random.default_rng(int(est["seed"]))
+    k = int(est["u_sample_pairs"])
+    if n_records < 2:
+        return [np.ones(len(c.levels)) * 0.5 for c in settings.comparisons], 0
+    i = rng.integers(0, n_records, size=k)
+    j = rng.integers(0, n_records, size=k)
+    keep = i != j
+    i, j = i[keep], j[keep]
+    lv = compare_pairs(settings.comparisons, cols, i, j)
+    out = []
+    for c, comp in enumerate(settings.comparisons):
+        null = np.array([x.is_null for x in comp.levels])
+        tot = np.bincount(lv[:, c], minlength=len(comp.levels)).astype(float)
+        comparable = max(tot[~null].sum(), 1.0)
+        # A level never seen among random pairs (e.g. identifiers agreeing) gets half a pair.
+        u = np.ones(len(comp.levels))
+        u[~null] = np.maximum(tot[~null], 0.5) / comparable
+        u[~null] = np.clip(u[~null], float(est["probability_floor"]), 1 - float(est["probability_floor"]))
+        out.append(u)
+    return out, int(len(i))
+
+
+def estimate_m(settings: LinkageSettings, levels: np.ndarray, u_random: list[np.ndarray]) -> tuple[list[np.ndarray], float, int, bool]:
+    """EM over level patterns of the candidate pairs: m (and, within the candidates, u and the
+    match share) re-estimated until stable. Returns (m, match share, iterations, converged)."""
+    est = settings.estimation
+    floor = float(est["probability_floor"])
+    comps = settings.comparisons
+    nulls = [np.array([x.is_null for x in c.levels]) for c in comps]
+    m = []
+    for c in comps:
+        start = np.array([x.m if x.m is not None else 0.05 for x in c.levels], dtype=float)
+        null = np.array([x.is_null for x in c.levels])
+        start[null] = 1.0
+        s = start[~null].sum()
+        start[~null] = start[~null] / s if s > 0 else 1.0 / max((~null).sum(), 1)
+        m.append(start)
+    if len(levels) == 0:
+        return m, float(est["initial_match_share"]), 0, True
+    patterns, counts = np.unique(levels, axis=0, return_counts=True)
+    counts = counts.astype(float)
+    u = [x.copy() for x in u_random]
+    lam = float(est["initial_match_share"])
+    fixed = set(est["fixed_m"])
+    iters, converged = 0, False
+    for iters in range(1, int(est["em_max_iterations"]) + 1):
+        lm = np.zeros(len(patterns))
+        lu = np.zeros(len(patterns))
+        for c in range(len(comps)):
+            lm += np.log(m[c][patterns[:, c]])
+            lu += np.log(u[c][patterns[:, c]])
+        # posterior that a pattern is a match, computed in log space for stability
+        a = math.log(lam) + lm
+        b = math.log(1 - lam) + lu
+        post = 1.0 / (1.0 + np.exp(np.clip(b - a, -700, 700)))
+        wm, wu = post * counts, (1 - post) * counts
+        delta = 0.0
+        for c, comp in enumerate(comps):
+            nl = len(comp.levels)
+            if comp.name not in fixed:
+                new_m = _level_shares(patterns[:, c], wm, nl, nulls[c], floor)
+                delta = max(delta, float(np.abs(new_m - m[c]).max()))
+                m[c] = new_m
+            u[c] = _level_shares(patterns[:, c], wu, nl, nulls[c], floor)
+        new_lam = float(np.clip(wm.sum() / counts.sum(), 1e-9, 1 - 1e-9))
+        delta = max(delta, abs(new_lam - lam))
+        lam = new_lam
+        if delta < float(est["em_tolerance"]):
+            converged = True
+            break
+    return m, lam, iters, converged
+
+
+def fit(settings: LinkageSettings, cols: Columns, levels: np.ndarray, n_records: int) -> FittedModel:
+    u, n_u = estimate_u(settings, cols, n_records)
+    m, lam, iters, conv = estimate_m(settings, levels, u)
+    weights = []
+    for c, comp in enumerate(settings.comparisons):
+        w = np.log2(m[c] / u[c])
+        for i, lv in enumerate(comp.levels):
+            lo, hi = lv.weight_bounds
+            if lo is not None:
+                w[i] = max(w[i], lo)
+            if hi is not None:
+                w[i] = min(w[i], hi)
+            if lv.is_null:
+                w[i] = 0.0
+        weights.append(w)
+    n_pairs_all = n_records * (n_records - 1) / 2
+    expected_matches = max(lam * len(levels), 1.0)
+    p = min(expected_matches / max(n_pairs_all, 1.0), 0.5)
+    tf = {f"{comp.name}.{lv.label}": lv.tf_adjust for comp in settings.comparisons for lv in comp.levels if lv.tf_adjust}
+    return FittedModel([c.name for c in settings.comparisons],
+                       [[x.label for x in c.levels] for c in settings.comparisons],
+                       [[x.is_null for x in c.levels] for c in settings.comparisons],
+                       m, u, weights, lam, math.log2(p / (1 - p)), iters, conv, n_u, tf)
+
+
+def term_frequencies(std: pd.DataFrame, column: str) -> np.ndarray:
+    """Per record: the share of records (with a value) holding this record's value."""
+    s = std[column]
+    codes, _ = pd.factorize(s, use_na_sentinel=True)
+    ok = codes >= 0
+    counts = np.bincount(codes[ok]) if ok.any() else np.zeros(1)
+    total = max(ok.sum(), 1)
+    out = np.ones(len(s))
+    out[ok] = counts[codes[ok]] / total
+    return out
+
+
+def pair_weights(settings: LinkageSettings, model: FittedModel, std: pd.DataFrame, levels: np.ndarray,
+                 l: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Match weight per pair and comparison (float32), term-frequency adjusted."""
+    out = np.empty(levels.shape, dtype=np.float32)
+    tfs = settings.term_frequency
+    tf_cache: dict[str, np.ndarray] = {}
+    for c, comp in enumerate(settings.comparisons):
+        w = model.weights[c][levels[:, c]]
+        if tfs["enabled"] and float(tfs["strength"]) > 0:
+            lo, hi = (float(x) for x in tfs["bounds"])
+            for i, lv in enumerate(comp.levels):
+                if not lv.tf_adjust:
+                    continue
+                sel = np.flatnonzero(levels[:, c] == i)
+                if not len(sel):
+                    continue
+                if lv.tf_adjust not in tf_cache:
+                    tf_cache[lv.tf_adjust] = term_frequencies(std, lv.tf_adjust)
+                f = tf_cache[lv.tf_adjust]
+                freq = np.maximum(f[l[sel]], f[r[sel]])
+                adj = float(tfs["strength"]) * np.log2(model.u[c][i] / freq)
+                adj = np.clip(adj, lo, hi)
+                w[sel] = w[sel] + adj
+                b_lo, b_hi = lv.weight_bounds
+                if b_lo is not None:
+                    w[sel] = np.maximum(w[sel], b_lo)
+                if b_hi is not None:
+                    w[sel] = np.minimum(w[sel], b_hi)
+        out[:, c] = w
+    return out
+
+
+def probability(total_weight: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp2(-np.clip(total_weight, -60, 60)))

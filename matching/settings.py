@@ -1,0 +1,335 @@
+"""Linkage settings: the defaults in matching/defaults.yaml with a run config's `linkage:`
+section merged over them, validated into plain dataclasses the other modules read."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.errors import ConfigError
+
+DEFAULTS_PATH = Path(__file__).with_name("defaults.yaml")
+
+# Standardised columns a blocking key or a comparison may name (made by matching.standardise).
+STANDARD_COLUMNS = {
+    "fore_std", "fore1", "fore_canon", "fore_tokens", "fore_mp", "fore_initial",
+    "sur_std", "sur_whole", "sur_canon", "sur_tokens", "sur_mp", "sur_nysiis", "sur_shared",
+    "name_pair_key", "name_sort_key",
+    "dob_key", "dob_year", "dob_month", "dob_day", "dob_placeholder", "birth_year",
+    "sex", "postcode", "postcode_outward", "addr_key", "addr_house_street", "addr_street",
+    "uprn", "nhs_number", "ni_number", "upn", "tenancy_ref", "claim_ref",
+}
+# Columns that hold a tuple of tokens (only `overlap` reads them).
+TOKEN_COLUMNS = {"fore_tokens", "sur_tokens"}
+FLAG_COLUMNS = {"sur_shared", "dob_placeholder"}
+
+LEVEL_TESTS = {"missing", "equal", "swapped", "overlap", "jaro_winkler", "initial", "flag_both",
+               "flag_any", "date_swapped", "parts_equal", "all"}
+
+
+@dataclass(frozen=True)
+class BlockingPass:
+    name: str
+    keys: tuple[str, ...] = ()
+    sorted_on: str | None = None      # sorted-neighbourhood pass on this column
+    window: int = 0
+
+
+@dataclass(frozen=True)
+class Level:
+    label: str
+    test: dict | None                 # None for the final `else` level
+    is_null: bool = False
+    m: float | None = None
+    tf_adjust: str | None = None
+    weight_bounds: tuple[float | None, float | None] = (None, None)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    name: str
+    levels: tuple[Level, ...]
+    conflict_stops_merge: bool = False
+
+    def level_index(self, label: str) -> int:
+        for i, lv in enumerate(self.levels):
+            if lv.label == label:
+                return i
+        raise KeyError(label)
+
+
+@dataclass
+class LinkageSettings:
+    max_block_size: int
+    passes: list[BlockingPass]
+    comparisons: list[Comparison]
+    estimation: dict[str, Any]
+    term_frequency: dict[str, Any]
+    thresholds: dict[str, Any]
+    clustering: dict[str, Any]
+    families: dict[str, Any]
+    vetoes: list[tuple[int, frozenset[int]]] = field(default_factory=list)
+    strong_agreement: list[tuple[int, frozenset[int]]] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def defaults(cls) -> "LinkageSettings":
+        return cls.from_dict({})
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "LinkageSettings":
+        """Merge `d` (a run config's `linkage:` section) over the defaults and validate."""
+        if d is None:
+            d = {}
+        if not isinstance(d, dict):
+            raise ConfigError("linkage: must be a mapping of settings")
+        base = yaml.safe_load(DEFAULTS_PATH.read_text(encoding="utf-8"))
+        merged = _merge(base, d, "linkage")
+        return _build(merged)
+
+    # Thresholds as weights (log2 odds), whichever way they were given.
+    @property
+    def match_weight(self) -> float:
+        t = self.thresholds
+        return t["match_weight"] if t.get("match_weight") is not None else _prob_to_weight(t["match_probability"])
+
+    @property
+    def review_weight(self) -> float:
+        t = self.thresholds
+        return t["review_weight"] if t.get("review_weight") is not None else _prob_to_weight(t["review_probability"])
+
+
+def _prob_to_weight(p: float) -> float:
+    import math
+    return math.log2(p / (1.0 - p))
+
+
+def _merge(base: Any, over: Any, path: str) -> Any:
+    if isinstance(base, dict):
+        if not isinstance(over, dict):
+            raise ConfigError(f"{path}: must be a mapping")
+        out = copy.deepcopy(base)
+        for k, v in over.items():
+            if k not in base:
+                raise ConfigError(f"{path}.{k}: unknown linkage setting")
+            out[k] = _merge(base[k], v, f"{path}.{k}") if isinstance(base[k], dict) else copy.deepcopy(v)
+        return out
+    return copy.deepcopy(over)
+
+
+def _num(v: Any, key: str, lo: float | None = None, hi: float | None = None, integer: bool = False) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ConfigError(f"{key}: must be a number")
+    if integer and int(v) != v:
+        raise ConfigError(f"{key}: must be a whole number")
+    if lo is not None and v < lo or hi is not None and v > hi:
+        raise ConfigError(f"{key}: must be between {lo} and {hi}")
+    return int(v) if integer else float(v)
+
+
+def _column(v: Any, key: str) -> str:
+    if not isinstance(v, str) or v not in STANDARD_COLUMNS:
+        raise ConfigError(f"{key}: unknown standardised column (see docs/linkage.md)")
+    return v
+
+
+def _check_test(t: Any, key: str) -> dict:
+    if not isinstance(t, dict) or not t:
+        raise ConfigError(f"{key}: a level test must be a mapping such as {{equal: fore1}}")
+    kinds = [k for k in t if k in LEVEL_TESTS]
+    if len(kinds) != 1:
+        raise ConfigError(f"{key}: a level test needs exactly one of {sorted(LEVEL_TESTS)}")
+    kind = kinds[0]
+    extra = set(t) - {kind, "threshold", "at_least"}
+    if extra:
+        raise ConfigError(f"{key}.{sorted(extra)[0]}: unknown key in level test")
+    arg = t[kind]
+    if kind == "all":
+        if not isinstance(arg, list) or not arg:
+            raise ConfigError(f"{key}.all: must be a list of tests")
+        return {"all": [_check_test(x, f"{key}.all[{i}]") for i, x in enumerate(arg)]}
+    if kind == "missing":
+        cols = arg if isinstance(arg, list) else [arg]
+        return {"missing": [_column(c, f"{key}.missing") for c in cols]}
+    if kind in ("swapped",):
+        if not isinstance(arg, list) or len(arg) != 2:
+            raise ConfigError(f"{key}.swapped: must name two columns [this, other]")
+        return {"swapped": [_column(c, f"{key}.swapped") for c in arg]}
+    if kind in ("date_swapped", "parts_equal"):
+        if not isinstance(arg, list) or len(arg) != 3:
+            raise ConfigError(f"{key}.{kind}: must name three columns [year, month, day]")
+        out = {kind: [_column(c, f"{key}.{kind}") for c in arg]}
+        if kind == "parts_equal":
+            out["at_least"] = _num(t.get("at_least", 2), f"{key}.at_least", 1, 3, integer=True)
+        return out
+    col = _column(arg, f"{key}.{kind}")
+    if kind == "overlap" and col not in TOKEN_COLUMNS:
+        raise ConfigError(f"{key}.overlap: must name a token column ({sorted(TOKEN_COLUMNS)})")
+    if kind in ("flag_both", "flag_any") and col not in FLAG_COLUMNS:
+        raise ConfigError(f"{key}.{kind}: must name a flag column ({sorted(FLAG_COLUMNS)})")
+    out = {kind: col}
+    if kind == "jaro_winkler":
+        if "threshold" not in t:
+            raise ConfigError(f"{key}.threshold: jaro_winkler needs a threshold")
+        out["threshold"] = _num(t["threshold"], f"{key}.threshold", 0.0, 1.0)
+    return out
+
+
+def _level_rules(items: Any, comps: list[Comparison], key: str) -> list[tuple[int, frozenset[int]]]:
+    """[{comparison: name, levels: [label, ...]}, ...] -> [(comparison index, level indices)]."""
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise ConfigError(f"{key}: must be a list of {{comparison: NAME, levels: [LABEL, ...]}}")
+    by_name = {c.name: i for i, c in enumerate(comps)}
+    out = []
+    for i, it in enumerate(items):
+        k = f"{key}[{i}]"
+        if not isinstance(it, dict) or it.get("comparison") not in by_name:
+            raise ConfigError(f"{k}.comparison: must name a comparison")
+        comp = comps[by_name[it["comparison"]]]
+        labels = it.get("levels")
+        if not isinstance(labels, list) or not labels:
+            raise ConfigError(f"{k}.levels: must list level labels")
+        idx = set()
+        for lab in labels:
+            try:
+                idx.add(comp.level_index(lab))
+            except KeyError:
+                raise ConfigError(f"{k}.levels: no level of that label in comparison {comp.name}") from None
+        out.append((by_name[it["comparison"]], frozenset(idx)))
+    return out
+
+
+def _build(d: dict) -> LinkageSettings:
+    b = d["blocking"]
+    max_block = _num(b.get("max_block_size"), "linkage.blocking.max_block_size", 2, None, integer=True)
+    passes: list[BlockingPass] = []
+    if not isinstance(b.get("passes"), list) or not b["passes"]:
+        raise ConfigError("linkage.blocking.passes: must be a non-empty list")
+    names = set()
+    for i, p in enumerate(b["passes"]):
+        key = f"linkage.blocking.passes[{i}]"
+        if not isinstance(p, dict) or not isinstance(p.get("name"), str):
+            raise ConfigError(f"{key}.name: every blocking pass needs a name")
+        if p["name"] in names:
+            raise ConfigError(f"{key}.name: blocking pass names must be unique")
+        names.add(p["name"])
+        extra = set(p) - {"name", "keys", "sorted_neighbourhood"}
+        if extra:
+            raise ConfigError(f"{key}.{sorted(extra)[0]}: unknown key in blocking pass")
+        if ("keys" in p) == ("sorted_neighbourhood" in p):
+            raise ConfigError(f"{key}: give either keys or sorted_neighbourhood")
+        if "keys" in p:
+            if not isinstance(p["keys"], list) or not p["keys"]:
+                raise ConfigError(f"{key}.keys: must be a non-empty list of columns")
+            keys = tuple(_column(c, f"{key}.keys") for c in p["keys"])
+            if set(keys) & TOKEN_COLUMNS:
+                raise ConfigError(f"{key}.keys: token columns cannot be blocking keys")
+            passes.append(BlockingPass(p["name"], keys=keys))
+        else:
+            sn = p["sorted_neighbourhood"]
+            if not isinstance(sn, dict):
+                raise ConfigError(f"{key}.sorted_neighbourhood: must be {{column: NAME, window: N}}")
+            passes.append(BlockingPass(p["name"], sorted_on=_column(sn.get("column"), f"{key}.sorted_neighbourhood.column"),
+                                       window=_num(sn.get("window"), f"{key}.sorted_neighbourhood.window", 2, 50, integer=True)))
+
+    comps: list[Comparison] = []
+    if not isinstance(d.get("comparisons"), list) or not d["comparisons"]:
+        raise ConfigError("linkage.comparisons: must be a non-empty list")
+    cnames = set()
+    for i, c in enumerate(d["comparisons"]):
+        key = f"linkage.comparisons[{i}]"
+        if not isinstance(c, dict) or not isinstance(c.get("name"), str):
+            raise ConfigError(f"{key}.name: every comparison needs a name")
+        if c["name"] in cnames:
+            raise ConfigError(f"{key}.name: comparison names must be unique")
+        cnames.add(c["name"])
+        extra = set(c) - {"name", "levels", "conflict_stops_merge"}
+        if extra:
+            raise ConfigError(f"{key}.{sorted(extra)[0]}: unknown key in comparison")
+        lvs = c.get("levels")
+        if not isinstance(lvs, list) or len(lvs) < 2:
+            raise ConfigError(f"{key}.levels: needs at least two levels")
+        levels = []
+        labels = set()
+        for j, lv in enumerate(lvs):
+            lk = f"{key}.levels[{j}]"
+            if not isinstance(lv, dict) or not isinstance(lv.get("label"), str):
+                raise ConfigError(f"{lk}.label: every level needs a label")
+            if lv["label"] in labels:
+                raise ConfigError(f"{lk}.label: level labels must be unique in a comparison")
+            labels.add(lv["label"])
+            extra = set(lv) - {"label", "test", "is_null_level", "m", "tf_adjust", "weight_bounds"}
+            if extra:
+                raise ConfigError(f"{lk}.{sorted(extra)[0]}: unknown key in level")
+            last = j == len(lvs) - 1
+            if last and "test" in lv:
+                raise ConfigError(f"{lk}.test: the last level is `else` and takes no test")
+            if not last and "test" not in lv:
+                raise ConfigError(f"{lk}.test: every level but the last needs a test")
+            test = _check_test(lv["test"], f"{lk}.test") if not last else None
+            is_null = bool(lv.get("is_null_level", False))
+            m = lv.get("m")
+            if m is not None:
+                m = _num(m, f"{lk}.m", 0.0, 1.0)
+            tf = lv.get("tf_adjust")
+            if tf is not None:
+                tf = _column(tf, f"{lk}.tf_adjust")
+            wb = lv.get("weight_bounds", [None, None])
+            if not isinstance(wb, list) or len(wb) != 2:
+                raise ConfigError(f"{lk}.weight_bounds: must be [low, high] (null for none)")
+            wb = tuple(None if x is None else _num(x, f"{lk}.weight_bounds") for x in wb)
+            levels.append(Level(lv["label"], test, is_null, m, tf, wb))
+        comps.append(Comparison(c["name"], tuple(levels), bool(c.get("conflict_stops_merge", False))))
+
+    est = d["estimation"]
+    _num(est["u_sample_pairs"], "linkage.estimation.u_sample_pairs", 1000, None, integer=True)
+    _num(est["seed"], "linkage.estimation.seed", 0, None, integer=True)
+    _num(est["em_max_iterations"], "linkage.estimation.em_max_iterations", 0, 10000, integer=True)
+    _num(est["em_tolerance"], "linkage.estimation.em_tolerance", 0.0, 1.0)
+    _num(est["initial_match_share"], "linkage.estimation.initial_match_share", 1e-6, 0.999)
+    _num(est["probability_floor"], "linkage.estimation.probability_floor", 1e-12, 0.01)
+    if not isinstance(est["fixed_m"], list) or not set(est["fixed_m"]) <= cnames:
+        raise ConfigError("linkage.estimation.fixed_m: must list comparison names")
+
+    tf = d["term_frequency"]
+    if not isinstance(tf["enabled"], bool):
+        raise ConfigError("linkage.term_frequency.enabled: must be true or false")
+    _num(tf["strength"], "linkage.term_frequency.strength", 0.0, 1.0)
+    if not isinstance(tf["bounds"], list) or len(tf["bounds"]) != 2:
+        raise ConfigError("linkage.term_frequency.bounds: must be [low, high]")
+    for x in tf["bounds"]:
+        _num(x, "linkage.term_frequency.bounds")
+
+    th = d["thresholds"]
+    for k in ("match_probability", "review_probability"):
+        _num(th[k], f"linkage.thresholds.{k}", 0.0, 1.0)
+        if not 0.0 < th[k] < 1.0:
+            raise ConfigError(f"linkage.thresholds.{k}: must be strictly between 0 and 1")
+    for k in ("match_weight", "review_weight"):
+        if th.get(k) is not None:
+            _num(th[k], f"linkage.thresholds.{k}")
+    cl = d["clustering"]
+    for k in ("unique_identifiers", "compatible_dob_levels", "single_record_sources"):
+        if not isinstance(cl[k], list):
+            raise ConfigError(f"linkage.clustering.{k}: must be a list")
+    for c in cl["unique_identifiers"]:
+        if c not in ("nhs_number", "ni_number", "upn"):
+            raise ConfigError("linkage.clustering.unique_identifiers: only nhs_number, ni_number, upn")
+    fam = d["families"]
+    if not isinstance(fam["household_hints"], list) or not set(fam["household_hints"]) <= {"tenancy_ref", "claim_ref"}:
+        raise ConfigError("linkage.families.household_hints: must list tenancy_ref and/or claim_ref")
+    _num(fam["child_age"], "linkage.families.child_age", 1, 30, integer=True)
+    if not isinstance(fam["child_sources"], list):
+        raise ConfigError("linkage.families.child_sources: must be a list of source names")
+
+    rules = {k: _level_rules(d.get(k), comps, f"linkage.{k}") for k in ("vetoes", "strong_agreement")}
+    s = LinkageSettings(max_block, passes, comps, est, tf, th, cl, fam, rules["vetoes"],
+                        rules["strong_agreement"], raw=d)
+    if s.review_weight > s.match_weight:
+        raise ConfigError("linkage.thresholds: the review threshold must not be above the match threshold")
+    return s

@@ -19,7 +19,7 @@ def test_show_builtin_in_plain_english_with_actual_dates():
     out = result.output
     assert "Criterion crime_asb: Crime and anti-social behaviour" in out
     assert ("From police records (every police source in the run), where event type is offence; and outcome is "
-            "one of convicted, cautioned or youth caution; and the person's role in the record is offender, "
+            "one of charged, convicted, cautioned or youth caution; and the person's role in the record is offender, "
             "dated in the 12 months up to and including the reference date, i.e. 1 Oct 2025 to 30 Sep 2026. "
             "Counts records of children (under 18 on the record's date).") in out
     assert ("in the last 3 complete school terms (autumn 1 Aug-31 Dec, spring 1 Jan-Easter Sunday, summer "

@@ -147,7 +147,7 @@ def test_claim_open_on_the_reference_date():
         w.person(f"P{fam}", fam, ADULT)
         w.add("benefits", "benefits", f"P{fam}", benefit_type="UC", out_of_work=ow, claim_start=start, claim_end=end)
     w.person("PF7", "F7", dt.date(2009, 1, 1))  # 17 on the reference date: not an adult
-    w.add("benefits", "benefits", "PF7", benefit_type="JSA", out_of_work=True, claim_start="2026-01-01")
+    w.add("benefits", "benefits", "PF7", benefit_type="JSA", out_of_work=True, role="claimant", claim_start="2026-01-01")
     r = w.score(cs)
     assert {f: criterion(r, f, "need") for f in ["F1", "F2", "F3", "F4", "F5", "F6", "F7"]} == \
         {"F1": 1, "F2": 0, "F3": 1, "F4": 0, "F5": 0, "F6": 0, "F7": 0}
@@ -303,7 +303,7 @@ def tf2012_world(include_benefits=True):
 
     def work(fam):
         if include_benefits:
-            w.add("benefits", "benefits", f"{fam}A", benefit_type="ESA", out_of_work=True, claim_start="2024-01-01")
+            w.add("benefits", "benefits", f"{fam}A", benefit_type="ESA", out_of_work=True, role="claimant", claim_start="2024-01-01")
 
     def local(fam):
         w.add("dv", "dv", f"{fam}A", role="victim", event_date="2026-03-03")
@@ -314,7 +314,7 @@ def tf2012_world(include_benefits=True):
     education("F4"), local("F4")                        # one of three plus local
     w.add("housing", "housing", "F5A", event_type="tenancy", event_date="2026-01-01")  # nothing
     w.add("benefits" if include_benefits else "housing", "benefits" if include_benefits else "housing", "F5A",
-          **({"benefit_type": "HB", "out_of_work": False, "claim_start": "2024-01-01"} if include_benefits
+          **({"benefit_type": "HB", "out_of_work": False, "role": "claimant", "claim_start": "2024-01-01"} if include_benefits
              else {"event_type": "tenancy", "event_date": "2026-01-01"}))
     return w
 
@@ -335,7 +335,7 @@ def test_two_of_three_with_and_without_local_discretion():
     assert summary.loc["eligible", "families_meeting"] == 2
     assert summary.loc[["education", "work", "local"], "status"].tolist() == ["data"] * 3
     assert summary.loc["crime_asb", "status"] == "partial data"  # no police extract in this run
-    assert summary.loc["crime_asb", "indicators_without_data"] == "youth_proven_offence"
+    assert summary.loc["crime_asb", "indicators_without_data"] == "youth_offence"
     assert_evidence_backs_every_one(r)
 
 
@@ -413,7 +413,7 @@ def sf_world():
     w.person("F2A", "F2", ADULT)
     w.add("housing", "housing", "F2A", event_type="eviction", event_date="2026-05-05")
     w.add("dv", "dv", "F2A", role="perpetrator", event_date="2026-05-05")
-    w.add("benefits", "benefits", "F2A", benefit_type="JSA", out_of_work=True, claim_start="2026-01-01")
+    w.add("benefits", "benefits", "F2A", benefit_type="JSA", out_of_work=True, role="claimant", claim_start="2026-01-01")
     # F3: three headlines with a child.
     w.person("F3A", "F3", ADULT).person("F3C", "F3", CHILD)
     w.add("housing", "housing", "F3A", event_type="temporary_accommodation", event_date="2026-05-05")
@@ -438,7 +438,7 @@ def test_expectant_parents_meet_the_family_condition_where_data_exists():
     w = World().person("A", "F1", ADULT)
     w.add("housing", "housing", "A", event_type="eviction", event_date="2026-05-05")
     w.add("dv", "dv", "A", role="victim", event_date="2026-05-05")
-    w.add("benefits", "benefits", "A", benefit_type="ESA", out_of_work=True, claim_start="2026-01-01")
+    w.add("benefits", "benefits", "A", benefit_type="ESA", out_of_work=True, role="claimant", claim_start="2026-01-01")
     assert criterion(w.score(load_criteria("supporting-families-2022")), "F1", "eligible") == 0
     w.add("health", "events", "A", event_type="pregnancy", event_date="2026-06-01")
     assert criterion(w.score(load_criteria("supporting-families-2022")), "F1", "eligible") == 1

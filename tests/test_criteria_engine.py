@@ -479,3 +479,11 @@ def test_transposed_layout_puts_needs_down_the_side():
     assert rows.loc["eligible"].tolist() == [0, 1, 0, 0, 0]
     assert rows.loc["work"].isna().all()
     assert rows.loc["postcode_district", "F3"] == "AB3"
+
+
+def test_adult_dependant_on_an_out_of_work_claim_is_not_workless():
+    w = World().person("A", "F1", ADULT).person("B", "F2", ADULT)
+    w.add("benefits", "benefits", "A", benefit_type="ESA", out_of_work=True, role="dependant", claim_start="2026-01-01")
+    w.add("benefits", "benefits", "B", benefit_type="ESA", out_of_work=True, role="partner", claim_start="2026-01-01")
+    r = w.score(load_criteria("troubled-families-2012"))
+    assert (criterion(r, "F1", "work"), criterion(r, "F2", "work")) == (0, 1)

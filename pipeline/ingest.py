@@ -105,8 +105,8 @@ def _read_csv(src: SourceConfig) -> tuple[list[str], list[list[str]], list[int],
             bad.append((record, f"cannot be parsed as CSV ({exc})"))
             continue
         record += 1
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue  # blank line: not a record
+        if not any(c.strip() for c in row):
+            continue  # a blank line, or a row of empty cells a spreadsheet left: not a record
         if len(row) != width:
             # Trailing empty cells (a common spreadsheet export habit) are harmless.
             if len(row) > width and not any(c.strip() for c in row[width:]):

@@ -230,7 +230,12 @@ def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, sour
         broken = fc[fc["index"].isna() & fc["failure_case"].astype(str).str.contains("Error")]
         if len(broken):  # a check that crashed is a bug in the schema, not bad data
             raise RuntimeError(f"schema check failed to run: {broken['check'].iloc[0]}")
-        fc = fc[fc["index"].notna()]
+        fc = fc[fc["index"].notna()].copy()
+        # A cross-field check is reported once per column; blame the field it is named after.
+        blame = {c.error: c.name for c in schema_for(kind).checks}
+        frame_level = fc["schema_context"] == "DataFrameSchema"
+        fc.loc[frame_level, "column"] = fc.loc[frame_level, "check"].map(blame)
+        fc = fc.drop_duplicates(["column", "check", "index"])
         for (column, check), group in fc.groupby(["column", "check"], dropna=False, sort=False):
             if check == "not_nullable":
                 continue  # already reported as "required ... is blank"

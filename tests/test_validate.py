@@ -142,3 +142,8 @@ def test_parse_dates_uk_first(text, expected):
 
 def test_parse_dates_month_first_when_configured():
     assert parse_dates(pd.Series(["04/03/2025"]), "mdy")[0] == pd.Timestamp(2025, 4, 3)
+
+
+def test_cross_field_failure_names_one_column():
+    v = check("schools", [school("S1", sessions_unauthorised="150")])
+    assert v.rejected.column[0] == "sessions_unauthorised; sessions_possible"

@@ -105,7 +105,9 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
         if progress is not None:
             progress(name)
 
-    records = records.reset_index(drop=True)
+    # Work in (source, record_id) order so that row order never changes the result.
+    input_order = _sort_rank(records.reset_index(drop=True))
+    records = records.reset_index(drop=True).iloc[np.argsort(input_order, kind="stable")].reset_index(drop=True)
     n = len(records)
     step("standardise")
     std = standardise(records)
@@ -179,6 +181,7 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
                                  "record_id": records["record_id"].astype(str).to_numpy(),
                                  "person_id": person_ids, "family_id": family_ids,
                                  "match_score": np.round(score, 6)})
+    record_links = record_links.iloc[input_order].reset_index(drop=True)   # back to input order
 
     members = _members(records, std, person_lab, person_ids, family_ids, home, settings, as_of, n_persons)
     pairs = _pairs_frame(records, settings, l, r, total, prob, weights, status)

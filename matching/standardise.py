@@ -43,6 +43,7 @@ class NameTables:
     titles: frozenset[str]
     prefixes: frozenset[str]
     abbreviations: dict[str, str]
+    endings: tuple[tuple[str, str], ...]   # (feminine, masculine) surname endings
 
 
 @lru_cache(maxsize=1)
@@ -64,8 +65,20 @@ def tables() -> NameTables:
         for row in csv.DictReader(f):
             abbrev[row["abbreviation"].strip().lower()] = (row["expansion"] or "").strip().lower()
     shared = frozenset(canonical.get(fold(x), fold(x)) for x in _lines("shared_surnames.txt"))
+    endings = tuple(tuple(x.split(",")[:2]) for x in _lines("surname_endings.csv")[1:])
     return NameTables(canonical, shared, frozenset(fold(x) for x in _lines("titles.txt")),
-                      frozenset(fold(x) for x in _lines("compound_prefixes.txt")), abbrev)
+                      frozenset(fold(x) for x in _lines("compound_prefixes.txt")), abbrev, endings)
+
+
+def surname_root(token: str) -> str:
+    """The canonical spelling of one surname word, with a feminine ending made masculine."""
+    t = tables()
+    if token in t.canonical:
+        return t.canonical[token]
+    for fem, masc in t.endings:
+        if token.endswith(fem) and len(token) > len(fem) + 2:
+            return token[: -len(fem)] + masc
+    return token
 
 
 def fold(s: str) -> str:
@@ -150,9 +163,10 @@ def _surname_parts(raw) -> tuple:
     if not toks:
         return (None,) * 8
     whole = "".join(toks)
-    canon = canonical(whole) if whole in t.canonical else "".join(canonical(w) for w in toks)
+    canon = canonical(whole) if whole in t.canonical else "".join(surname_root(w) for w in toks)
     shared = canon in t.shared_surnames or all(canonical(w) in t.shared_surnames for w in toks)
-    return (" ".join(toks), whole, canon, _token_set(toks, drop=t.shared_surnames),
+    tokens = tuple(sorted(set(_token_set(toks, drop=t.shared_surnames)) | {surname_root(w) for w in toks if w not in t.shared_surnames}))
+    return (" ".join(toks), whole, canon, tokens,
             _phonetic(jellyfish.metaphone, canon), _phonetic(jellyfish.nysiis, canon), shared, canon)
 
 

@@ -92,7 +92,12 @@ class Display:
                 ["time", f"{elapsed:.1f}s"]]
         self._table("Run summary", ["", "count"], rows)
         crit = result.summary.get("criteria") if isinstance(result.summary, dict) else None
-        if crit:
-            self._table("Families meeting each criterion", ["criterion", "families"],
-                        [[k, "no data" if v is None else v] for k, v in crit.items()])
+        if crit is not None and len(crit):
+            rows = [[r["criterion"], "no data" if r["families_meeting"] is None or r["families_meeting"] != r["families_meeting"]
+                     or str(r["families_meeting"]) == "<NA>" else r["families_meeting"], r.get("status", "")]
+                    for r in crit.to_dict("records")]
+            self._table("Families meeting each criterion", ["criterion", "families", "data"], rows)
+            missing = [r[0] for r in rows if r[1] == "no data"]
+            if missing:
+                click.echo("No extract in this run for: " + ", ".join(missing) + " (shown blank in need_matrix.csv, not 0)")
         click.echo(f"Outputs written to {result.output}")

@@ -23,7 +23,7 @@ from pipeline.config import RunConfig
 from pipeline.errors import ConfigError, InputDataError
 from pipeline.outputs import OutputFolder, signals_as_interrupts
 from pipeline.stages import ingest_and_validate, load_records, stack_person_records  # noqa: F401
-from reports.writers import write_csv, write_json
+from reports.writers import dir_mode as _dir_mode, write_csv, write_json
 from schemas.validate import Validated
 
 log = logging.getLogger("hnf_match")
@@ -37,6 +37,7 @@ class RunResult:
     timings: dict = field(default_factory=dict)
     memory_mb: dict = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
+    thresholds: dict = field(default_factory=dict)
     output: Path | None = None
     status: str = "ok"
 
@@ -124,11 +125,6 @@ def run_validation(cfg: RunConfig, progress=None) -> RunResult:
     return result
 
 
-def _dir_mode(file_mode: int) -> int:
-    # Directories need the execute bit wherever files are readable.
-    return file_mode | ((file_mode & 0o444) >> 2) | 0o700
-
-
 def _read_decisions(path: Path | None) -> pd.DataFrame | None:
     if path is None:
         return None
@@ -180,7 +176,8 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None) -> Ru
         with clock.stage("stack records"):
             records = stack_person_records(result.validated)
         with clock.stage("link"):
-            linkage = link_records(records, settings, cfg.as_of, decisions=decisions)
+            linkage = link_records(records, settings, cfg.as_of, decisions=decisions,
+                                   progress=(lambda step: progress(f"link: {step}")) if progress else None)
         with clock.stage("criteria"):
             extracts = {name: v.accepted for name, v in result.validated.items()}
             kinds = {name: v.kind for name, v in result.validated.items()}
@@ -194,7 +191,15 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None) -> Ru
             "review_pairs": int(len(linkage.review_pairs)),
             "eligible_families": int(scored.need_matrix["eligible"].fillna(0).astype(int).sum()),
             "linkage": linkage.stats,
+            "criteria": [{k: (None if pd.isna(v) else v) for k, v in row.items()}
+                         for row in scored.summary.to_dict("records")],
+            "criteria_no_data": list(scored.no_data),
         }
+        result.summary = {"criteria": scored.summary}
+        result.thresholds = {**settings.thresholds,
+                             "match_weight": settings.match_weight, "review_weight": settings.review_weight,
+                             "max_rejected_share": cfg.max_rejected_share,
+                             "max_rejected_share_by_source": {n: cfg.rejected_limit(n) for n in cfg.sources}}
         with clock.stage("write outputs"):
             with OutputFolder(cfg.output, dir_mode=_dir_mode(cfg.outputs.file_mode)) as tmp:
                 write_run_outputs(tmp, cfg, result, records, linkage, scored, criteria_set,

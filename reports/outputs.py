@@ -56,6 +56,15 @@ def shareable(frame: pd.DataFrame) -> pd.DataFrame:
                                and c.rsplit("_", 1)[0] in PERSONAL_COLUMNS])
 
 
+def criteria_sha256(name_or_path: str) -> str | None:
+    """SHA-256 of the criteria set's YAML as used (built-in or the council's own file)."""
+    from criteria.language import SETS_DIR
+    path = Path(name_or_path)
+    if not path.is_file():
+        path = SETS_DIR / f"{name_or_path}.yaml"
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
 def write_run_outputs(folder: Path, cfg, result, records: pd.DataFrame, linkage, scored, criteria_set,
                       *, layout: str, started: dt.datetime) -> None:
     from criteria.matrix import transpose
@@ -96,7 +105,6 @@ def write_run_outputs(folder: Path, cfg, result, records: pd.DataFrame, linkage,
     else:
         log.warning("report.html is not built yet in this version: no report written")
 
-    settings = linkage.stats.get("settings", {}) if isinstance(linkage.stats, dict) else {}
-    write_json(manifest(cfg, result, criteria_hash=getattr(criteria_set, "sha256", None),
-                        thresholds=settings, started=started, status="ok"),
+    write_json(manifest(cfg, result, criteria_hash=criteria_sha256(cfg.criteria),
+                        thresholds=result.thresholds, started=started, status="ok"),
                folder / "manifest.json", mode=mode)

@@ -50,8 +50,19 @@ def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
 _KEEP_FLOAT = {"match_score", "match_probability", "match_weight", "score", "weight", "rent_arrears_gbp"}
 
 
+def dir_mode(file_mode: int) -> int:
+    """The folder mode that goes with a file mode: execute (enter) wherever read is allowed."""
+    return file_mode | ((file_mode & 0o444) >> 2) | 0o700
+
+
+def _make_parent(path: Path, mode: int) -> None:
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=dir_mode(mode))
+        os.chmod(path.parent, dir_mode(mode))
+
+
 def write_csv(frame: pd.DataFrame, path: Path, *, bom: bool = False, mode: int = 0o600) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(path, mode)
     text = _prepare(frame).to_csv(index=False, lineterminator="\n")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "w", encoding="utf-8-sig" if bom else "utf-8", newline="") as fh:
@@ -60,7 +71,7 @@ def write_csv(frame: pd.DataFrame, path: Path, *, bom: bool = False, mode: int =
 
 
 def write_text(text: str, path: Path, *, mode: int = 0o600) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(path, mode)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
         fh.write(text)

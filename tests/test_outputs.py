@@ -113,3 +113,9 @@ def test_shareable_profile_drops_personal_columns():
     f = pd.DataFrame(columns=["family_id", "person_id", "forename", "surname", "dob", "address", "postcode", "uprn",
                               "role", "age", "forename_l", "record_id_l"])
     assert list(shareable(f).columns) == ["family_id", "person_id", "role", "age", "record_id_l"]
+
+
+def test_sub_folders_follow_the_file_mode(tmp_path):
+    write_csv(pd.DataFrame({"a": [1]}), tmp_path / "rejected" / "x.csv", mode=0o640)
+    assert stat.S_IMODE((tmp_path / "rejected").stat().st_mode) == 0o750
+    assert stat.S_IMODE((tmp_path / "rejected" / "x.csv").stat().st_mode) == 0o640

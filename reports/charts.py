@@ -1,0 +1,232 @@
+"""Charts for report.html, drawn with matplotlib and returned as inline SVG text: no files, no
+network, text kept as text (searchable, and sharp when printed). Each function takes plain
+counts, never records, so no chart can show a personal value."""
+from __future__ import annotations
+
+import io
+import re
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: the report is built in batch runs and cron jobs
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies, and in greyscale print.
+BLUE, ORANGE, GREEN, VERMILION, SKY, GREY, DARK = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#999999", "#333333"
+
+_STYLE = {
+    "svg.fonttype": "none",            # <text> elements, in the reader's own sans-serif font
+    "svg.hashsalt": "hnf-match",       # stable element ids: the same run gives the same report
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.edgecolor": "#666666",
+    "axes.labelcolor": DARK,
+    "xtick.color": DARK,
+    "ytick.color": DARK,
+    "figure.dpi": 100,
+}
+_NO_METADATA = {"Format": None, "Type": None, "Creator": None, "Date": None}
+_XML_HEAD = re.compile(r"^.*?(?=<svg)", re.S)
+_NAMESPACES = re.compile(r'\s+xmlns(:\w+)?="[^"]*"')
+
+
+def to_svg(fig, title: str) -> str:
+    """The figure as an `<svg>` element to paste into HTML: no XML prologue, no namespace URLs,
+    no creation date, with a <title> for screen readers. Closes the figure."""
+    buf = io.StringIO()
+    try:
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={**_NO_METADATA, "Title": title})
+    finally:
+        plt.close(fig)
+    text = _XML_HEAD.sub("", buf.getvalue(), count=1)
+    # HTML knows the SVG namespace by itself; dropping the attributes keeps the document free of
+    # any address a strict proxy or a reviewer could take for a network request.
+    text = _NAMESPACES.sub("", text)
+    return text.replace("<svg", f'<svg role="img" aria-label="{_attr(title)}"', 1).strip()
+
+
+def _attr(text: str) -> str:
+    return (text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def _style(fn):
+    def wrapped(*args, **kwargs):
+        with plt.rc_context(_STYLE):
+            return fn(*args, **kwargs)
+    wrapped.__name__, wrapped.__doc__ = fn.__name__, fn.__doc__
+    return wrapped
+
+
+def _label_bars(ax, bars, labels: Sequence[str], horizontal: bool) -> None:
+    for bar, text in zip(bars, labels):
+        if horizontal:
+            ax.annotate(text, (bar.get_width(), bar.get_y() + bar.get_height() / 2), xytext=(3, 0),
+                        textcoords="offset points", va="center", ha="left", fontsize=8, color=DARK)
+        else:
+            ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), xytext=(0, 2),
+                        textcoords="offset points", va="bottom", ha="center", fontsize=8, color=DARK)
+
+
+def _wrap(text: str, width: int = 38) -> str:
+    words, lines, line = text.split(), [], ""
+    for w in words:
+        if line and len(line) + 1 + len(w) > width:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    lines.append(line)
+    return "\n".join(lines)
+
+
+@_style
+def source_quality_chart(sources: Sequence[str], accepted: Sequence[int], rejected: Sequence[int]) -> str:
+    """Per source: accepted and rejected rows as one stacked horizontal bar."""
+    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(sources) + 0.9))
+    y = np.arange(len(sources))[::-1]
+    acc = np.asarray(accepted, dtype=float)
+    rej = np.asarray(rejected, dtype=float)
+    ax.barh(y, acc, color=BLUE, label="accepted")
+    ax.barh(y, rej, left=acc, color=VERMILION, label="rejected")
+    for yy, a, r in zip(y, acc, rej):
+        ax.annotate(f"{int(a + r):,} read, {int(r):,} rejected", (a + r, yy), xytext=(3, 0),
+                    textcoords="offset points", va="center", ha="left", fontsize=8, color=DARK)
+    ax.set_yticks(y, list(sources))
+    ax.set_xlabel("rows in the extract")
+    ax.set_xlim(0, max(1.0, float((acc + rej).max()) if len(acc) else 1.0) * 1.45)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="lower right", frameon=False, fontsize=8, ncols=2, bbox_to_anchor=(1, 1.0))
+    return to_svg(fig, "Rows read per source, split into accepted and rejected")
+
+
+@_style
+def match_weight_histogram(weights: np.ndarray, match_weight: float | None, review_weight: float | None) -> str:
+    """Histogram of candidate pairs by match weight, with the link threshold and review band."""
+    w = np.asarray(weights, dtype=float)
+    w = w[np.isfinite(w)]
+    fig, ax = plt.subplots(figsize=(6.4, 2.8))
+    lo = float(np.floor(min(w.min(), review_weight if review_weight is not None else w.min()) - 1)) if len(w) else -10.0
+    hi = float(np.ceil(max(w.max(), match_weight if match_weight is not None else w.max()) + 1)) if len(w) else 10.0
+    bins = np.linspace(lo, hi, int(min(80, max(20, (hi - lo) * 2))) + 1)
+    if review_weight is not None and match_weight is not None:
+        ax.axvspan(review_weight, match_weight, color=ORANGE, alpha=0.25, lw=0, label="review band")
+    if len(w):
+        ax.hist(w, bins=bins, color=BLUE, label="candidate pairs")
+    ax.set_yscale("symlog", linthresh=10)
+    ax.set_ylim(bottom=0)
+    if match_weight is not None:
+        ax.axvline(match_weight, color=VERMILION, lw=1.6, label=f"link threshold ({match_weight:.1f})")
+    if review_weight is not None:
+        ax.axvline(review_weight, color=ORANGE, lw=1.2, ls="--", label=f"review from ({review_weight:.1f})")
+    ax.set_xlabel("match weight (log2 of the odds that two records are the same person)")
+    ax.set_ylabel("pairs (log scale)")
+    ax.legend(loc="upper center", frameon=False, fontsize=8, ncols=4, bbox_to_anchor=(0.5, 1.16))
+    return to_svg(fig, "Histogram of candidate pairs by match weight, with the link threshold and the review band")
+
+
+@_style
+def count_bars(labels: Sequence[str], counts: Sequence[int], *, xlabel: str, ylabel: str, title: str,
+               color: str = BLUE) -> str:
+    """Vertical bars of counts by category (a size distribution), each bar labelled."""
+    fig, ax = plt.subplots(figsize=(max(3.2, 0.45 * len(labels) + 1.4), 2.6))
+    x = np.arange(len(labels))
+    bars = ax.bar(x, np.asarray(counts, dtype=float), color=color, width=0.7)
+    _label_bars(ax, bars, [f"{int(c):,}" for c in counts], horizontal=False)
+    ax.set_xticks(x, list(labels))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    top = max([float(c) for c in counts] + [1.0])
+    ax.set_ylim(0, top * 1.15)
+    return to_svg(fig, title)
+
+
+@_style
+def criteria_chart(titles: Sequence[str], counts: Sequence[int | None], families: int) -> str:
+    """Families meeting each criterion as horizontal bars; a criterion without data is labelled
+    'no data' and has no bar (it is unknown, not zero)."""
+    fig, ax = plt.subplots(figsize=(6.8, 0.5 * len(titles) + 0.8))
+    y = np.arange(len(titles))[::-1]
+    values = np.array([0.0 if c is None else float(c) for c in counts])
+    bars = ax.barh(y, values, color=[GREY if c is None else BLUE for c in counts], height=0.65)
+    labels = ["no data" if c is None else f"{c:,} ({c / families:.0%})" if families else f"{c:,}" for c in counts]
+    _label_bars(ax, bars, labels, horizontal=True)
+    ax.set_yticks(y, [_wrap(t) for t in titles])
+    ax.set_xlabel("families meeting the criterion")
+    ax.set_xlim(0, max(values.max() if len(values) else 0.0, 1.0) * 1.3)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return to_svg(fig, "Families meeting each criterion")
+
+
+@_style
+def combinations_chart(criteria: Sequence[str], combos: Sequence[tuple[frozenset, int]]) -> str:
+    """UpSet-style chart: one column per combination of criteria met (dots joined below), its
+    number of families as a bar above. `combos` is (criteria met, families), most common first."""
+    n_c, n_k = len(criteria), len(combos)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(4.5, 0.42 * n_k + 2.6), 2.3 + 0.28 * n_c),
+                                      sharex=True, gridspec_kw={"height_ratios": [2.2, 0.28 * n_c + 0.3], "hspace": 0.05})
+    x = np.arange(n_k)
+    counts = [c for _, c in combos]
+    bars = top.bar(x, counts, color=BLUE, width=0.6)
+    _label_bars(top, bars, [f"{c:,}" for c in counts], horizontal=False)
+    top.set_ylabel("families")
+    top.set_ylim(0, max(counts + [1]) * 1.2)
+    top.yaxis.set_major_locator(MaxNLocator(integer=True))
+    top.tick_params(axis="x", bottom=False)
+    y_of = {name: n_c - 1 - i for i, name in enumerate(criteria)}
+    for i in range(n_c):
+        if i % 2 == 0:
+            bottom.axhspan(i - 0.5, i + 0.5, color="#f0f0f0", lw=0)
+    for k, (met, _) in enumerate(combos):
+        bottom.scatter([k] * n_c, list(range(n_c)), s=28, color="#d9d9d9", zorder=2)
+        ys = sorted(y_of[c] for c in met if c in y_of)
+        if ys:
+            bottom.plot([k, k], [ys[0], ys[-1]], color=DARK, lw=1.6, zorder=3)
+            bottom.scatter([k] * len(ys), ys, s=32, color=DARK, zorder=4)
+    bottom.set_yticks([y_of[c] for c in criteria], list(criteria))
+    bottom.set_ylim(-0.5, n_c - 0.5)
+    bottom.set_xticks([])
+    bottom.set_xlim(-0.6, n_k - 0.4)
+    for side in ("left", "bottom"):
+        bottom.spines[side].set_visible(False)
+    bottom.tick_params(axis="y", left=False)
+    return to_svg(fig, "The most common combinations of criteria met, as bars over a dot matrix")
+
+
+@_style
+def district_chart(districts: Sequence[str], counts: Sequence[int]) -> str:
+    """Eligible families per postcode district (only districts shown in full: 5 or more)."""
+    fig, ax = plt.subplots(figsize=(6.4, 0.32 * len(districts) + 0.9))
+    y = np.arange(len(districts))[::-1]
+    bars = ax.barh(y, np.asarray(counts, dtype=float), color=GREEN, height=0.65)
+    _label_bars(ax, bars, [f"{c:,}" for c in counts], horizontal=True)
+    ax.set_yticks(y, list(districts))
+    ax.set_xlabel("eligible families")
+    ax.set_xlim(0, max(list(counts) + [1]) * 1.15)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return to_svg(fig, "Eligible families by postcode district")
+
+
+@_style
+def family_size_chart(sizes: Sequence[str], all_families: Sequence[int], eligible: Sequence[int]) -> str:
+    """Families by number of members: all families and eligible families side by side."""
+    fig, ax = plt.subplots(figsize=(max(3.6, 0.6 * len(sizes) + 1.6), 2.6))
+    x = np.arange(len(sizes))
+    b1 = ax.bar(x - 0.2, np.asarray(all_families, dtype=float), width=0.4, color=SKY, label="all families")
+    b2 = ax.bar(x + 0.2, np.asarray(eligible, dtype=float), width=0.4, color=BLUE, label="eligible families")
+    _label_bars(ax, b1, [f"{c:,}" for c in all_families], horizontal=False)
+    _label_bars(ax, b2, [f"{c:,}" for c in eligible], horizontal=False)
+    ax.set_xticks(x, list(sizes))
+    ax.set_xlabel("members in the family")
+    ax.set_ylabel("families")
+    ax.set_ylim(0, max(list(all_families) + [1]) * 1.2)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(frameon=False, fontsize=8)
+    return to_svg(fig, "Families by number of members, all and eligible")

@@ -108,6 +108,14 @@ def run_test(test: dict, cols: Columns, l: np.ndarray, r: np.ndarray) -> np.ndar
         th = test["threshold"]
         return _on_unique_pairs(codes[l], codes[r], values,
                                 lambda a, b: a == b or jellyfish.jaro_winkler_similarity(a, b) >= th)
+    if "edit_distance" in test:
+        # Damerau-Levenshtein: one slip of the keyboard (a letter dropped, added, changed or
+        # two swapped); names shorter than three letters must agree exactly.
+        codes, values = cols.codes(test["edit_distance"])
+        mx = test.get("max", 1)
+        return _on_unique_pairs(codes[l], codes[r], values,
+                                lambda a, b: min(len(a), len(b)) >= 3 and abs(len(a) - len(b)) <= mx
+                                and jellyfish.damerau_levenshtein_distance(a, b) <= mx)
     if "overlap" in test:
         codes, values = cols.codes(test["overlap"])
         return _on_unique_pairs(codes[l], codes[r], values, lambda a, b: not set(a).isdisjoint(b))

@@ -100,6 +100,10 @@ def blocking_recall(records: pd.DataFrame, settings: LinkageSettings, true_perso
 def align_truth(records: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     """Truth rows in the order of `records` (by source and record_id)."""
     t = truth.assign(source=truth["source"].astype(str), record_id=truth["record_id"].astype(str))
+    if "expect_reject" in t:
+        # a row written to be rejected may share its record_id with an accepted one
+        t = t.assign(_rej=t["expect_reject"].astype(str).isin(["1", "True", "true"]))
+        t = t.sort_values("_rej", kind="stable").drop(columns="_rej")
     t = t.drop_duplicates(["source", "record_id"]).set_index(["source", "record_id"])
     key = pd.MultiIndex.from_arrays([records["source"].astype(str), records["record_id"].astype(str)])
     out = t.reindex(key).reset_index()

@@ -160,8 +160,9 @@ def fit(settings: LinkageSettings, cols: Columns, levels: np.ndarray, n_records:
                        m, u, weights, lam, math.log2(p / (1 - p)), iters, conv, n_u, tf)
 
 
-def term_frequencies(std: pd.DataFrame, column: str) -> np.ndarray:
-    """Per record: the share of records (with a value) holding this record's value."""
+def term_frequencies(std: pd.DataFrame, column: str) -> tuple[np.ndarray, float]:
+    """Per record: the share of records (with a value) holding this record's value; and the
+    chance that two random records agree on the column (the average agreeing value's share)."""
     s = std[column]
     codes, _ = pd.factorize(s, use_na_sentinel=True)
     ok = codes >= 0
@@ -169,7 +170,8 @@ def term_frequencies(std: pd.DataFrame, column: str) -> np.ndarray:
     total = max(ok.sum(), 1)
     out = np.ones(len(s))
     out[ok] = counts[codes[ok]] / total
-    return out
+    share = counts / total
+    return out, float(max((share ** 2).sum(), 1e-12))
 
 
 def pair_weights(settings: LinkageSettings, model: FittedModel, std: pd.DataFrame, levels: np.ndarray,
@@ -177,7 +179,7 @@ def pair_weights(settings: LinkageSettings, model: FittedModel, std: pd.DataFram
     """Match weight per pair and comparison (float32), term-frequency adjusted."""
     out = np.empty(levels.shape, dtype=np.float32)
     tfs = settings.term_frequency
-    tf_cache: dict[str, np.ndarray] = {}
+    tf_cache: dict[str, tuple[np.ndarray, float]] = {}
     for c, comp in enumerate(settings.comparisons):
         w = model.weights[c][levels[:, c]]
         if tfs["enabled"] and float(tfs["strength"]) > 0:
@@ -190,9 +192,11 @@ def pair_weights(settings: LinkageSettings, model: FittedModel, std: pd.DataFram
                     continue
                 if lv.tf_adjust not in tf_cache:
                     tf_cache[lv.tf_adjust] = term_frequencies(std, lv.tf_adjust)
-                f = tf_cache[lv.tf_adjust]
+                f, mean_tf = tf_cache[lv.tf_adjust]
                 freq = np.maximum(f[l[sel]], f[r[sel]])
-                adj = float(tfs["strength"]) * np.log2(model.u[c][i] / freq)
+                # Agreement on a value shared by more records than the typical agreeing value
+                # counts for less, on a rarer one for more.
+                adj = float(tfs["strength"]) * np.log2(mean_tf / freq)
                 adj = np.clip(adj, lo, hi)
                 w[sel] = w[sel] + adj
                 b_lo, b_hi = lv.weight_bounds

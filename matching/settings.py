@@ -27,7 +27,7 @@ TOKEN_COLUMNS = {"fore_tokens", "sur_tokens"}
 FLAG_COLUMNS = {"sur_shared", "dob_placeholder"}
 
 LEVEL_TESTS = {"missing", "equal", "swapped", "overlap", "jaro_winkler", "initial", "flag_both",
-               "flag_any", "date_swapped", "parts_equal", "all"}
+               "flag_any", "date_swapped", "parts_equal", "edit_distance", "all"}
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def _check_test(t: Any, key: str) -> dict:
     if len(kinds) != 1:
         raise ConfigError(f"{key}: a level test needs exactly one of {sorted(LEVEL_TESTS)}")
     kind = kinds[0]
-    extra = set(t) - {kind, "threshold", "at_least"}
+    extra = set(t) - {kind, "threshold", "at_least", "max"}
     if extra:
         raise ConfigError(f"{key}.{sorted(extra)[0]}: unknown key in level test")
     arg = t[kind]
@@ -175,6 +175,8 @@ def _check_test(t: Any, key: str) -> dict:
         if "threshold" not in t:
             raise ConfigError(f"{key}.threshold: jaro_winkler needs a threshold")
         out["threshold"] = _num(t["threshold"], f"{key}.threshold", 0.0, 1.0)
+    if kind == "edit_distance":
+        out["max"] = _num(t.get("max", 1), f"{key}.max", 1, 5, integer=True)
     return out
 
 

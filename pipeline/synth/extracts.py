@@ -1,0 +1,573 @@
+"""Agency extracts: each agency's recording habits (PROFILES, the rates documented in
+docs/sample-data.md), the rows it would hold for the true events, the rows a validator must
+reject, and the file formats councils hand over."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from dataclasses import dataclass, fields as dc_fields
+from pathlib import Path
+
+from pipeline.synth import corrupt as C
+from pipeline.synth import names as N
+from pipeline.synth.ids import miskey_ni, miskey_nhs, miskey_upn
+from schemas.fields import field_names
+
+AGENCIES = ("housing", "police", "dv", "asb", "schools", "benefits")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Rates are shares of rows (expected values); see docs/sample-data.md for each definition."""
+    per_row: bool            # every row keyed afresh (police, dv, asb) or one registration per person
+    upper: float             # names and address in UPPER CASE
+    title: float             # adults: title (Mr/Mrs/Miss/Ms/Dr) in the forename field
+    nickname: float          # a forename that has a nickname is recorded as the nickname
+    translit: float          # a transliterated name (per name) recorded in another spelling
+    personal_surname: float  # Begum/Bibi/Khatun, Kaur/Singh recorded instead of the family surname
+    called_name: float       # "Mohammed Imran" recorded by the name he is called by alone ("Imran")
+    swap_east_asian: float   # Chinese/Vietnamese: family name recorded first (forename/surname swapped)
+    swap_other: float        # anyone else: forename and surname swapped by mistake
+    middle_in_forename: float
+    ascii: float             # ASCII-only system: diacritics stripped
+    double_surname: float    # hyphenated/double surname split, joined or one part dropped
+    arabic_prefix: float     # Al-/El-/Abdul- prefixes joined, split or dropped
+    somali_third_name: float # Somali: father's name in the forename field, grandfather's as surname
+    masculine_form: float    # Polish woman recorded with the masculine surname form
+    typo_forename: float
+    typo_surname: float
+    dob_missing: float
+    dob_error: float         # placeholder 01/01/YYYY, day/month swapped or one digit wrong (a third each)
+    sex_missing: float
+    address_missing: float
+    abbreviate: float        # street type abbreviated (Rd, St, Ave ...)
+    postcode_missing: float
+    postcode_old: float      # the postcode of a previous address, or a neighbouring unit
+    postcode_format: float   # no space, lower case, double space, trailing space
+    nhs: float               # identifier present
+    ni: float                # (adults only)
+    upn: float
+    uprn: float
+    miskey: float            # a present identifier mis-keyed (fails its check)
+    ethnicity: float
+    reject: float            # rows a validator must reject
+    row_typo: float = 0.0    # registration agencies: a row-level slip in the surname
+
+
+PROFILES: dict[str, Profile] = {
+    "housing": Profile(per_row=False, upper=0.0, title=0.35, nickname=0.08, translit=0.15, personal_surname=0.5,
+                       called_name=0.4, swap_east_asian=0.15, swap_other=0.003, middle_in_forename=0.05, ascii=0.6,
+                       double_surname=0.3, arabic_prefix=0.4, somali_third_name=0.1, masculine_form=0.05,
+                       typo_forename=0.02, typo_surname=0.02, dob_missing=0.03, dob_error=0.03, sex_missing=0.05,
+                       address_missing=0.0, abbreviate=0.4, postcode_missing=0.02, postcode_old=0.03,
+                       postcode_format=0.2, nhs=0.0, ni=0.0, upn=0.0, uprn=0.93, miskey=0.005, ethnicity=0.0,
+                       reject=0.008, row_typo=0.005),
+    "police": Profile(per_row=True, upper=0.85, title=0.0, nickname=0.15, translit=0.3, personal_surname=0.4,
+                      called_name=0.5, swap_east_asian=0.3, swap_other=0.005, middle_in_forename=0.15, ascii=0.9,
+                      double_surname=0.4, arabic_prefix=0.5, somali_third_name=0.2, masculine_form=0.1,
+                      typo_forename=0.03, typo_surname=0.03, dob_missing=0.04, dob_error=0.05, sex_missing=0.02,
+                      address_missing=0.05, abbreviate=0.5, postcode_missing=0.08, postcode_old=0.08,
+                      postcode_format=0.3, nhs=0.0, ni=0.15, upn=0.0, uprn=0.0, miskey=0.01, ethnicity=0.7,
+                      reject=0.01),
+    "dv": Profile(per_row=True, upper=0.1, title=0.1, nickname=0.2, translit=0.3, personal_surname=0.5,
+                  called_name=0.5, swap_east_asian=0.3, swap_other=0.005, middle_in_forename=0.1, ascii=0.3,
+                  double_surname=0.4, arabic_prefix=0.5, somali_third_name=0.2, masculine_form=0.1,
+                  typo_forename=0.04, typo_surname=0.04, dob_missing=0.3, dob_error=0.06, sex_missing=0.05,
+                  address_missing=0.1, abbreviate=0.5, postcode_missing=0.15, postcode_old=0.05,
+                  postcode_format=0.3, nhs=0.2, ni=0.0, upn=0.0, uprn=0.0, miskey=0.01, ethnicity=0.0,
+                  reject=0.012),
+    "asb": Profile(per_row=True, upper=0.3, title=0.05, nickname=0.2, translit=0.3, personal_surname=0.4,
+                   called_name=0.5, swap_east_asian=0.3, swap_other=0.005, middle_in_forename=0.1, ascii=0.7,
+                   double_surname=0.4, arabic_prefix=0.5, somali_third_name=0.2, masculine_form=0.1,
+                   typo_forename=0.04, typo_surname=0.04, dob_missing=0.25, dob_error=0.05, sex_missing=0.1,
+                   address_missing=0.1, abbreviate=0.5, postcode_missing=0.2, postcode_old=0.1,
+                   postcode_format=0.3, nhs=0.0, ni=0.0, upn=0.0, uprn=0.0, miskey=0.0, ethnicity=0.0,
+                   reject=0.015),
+    "schools": Profile(per_row=False, upper=0.0, title=0.0, nickname=0.02, translit=0.1, personal_surname=0.3,
+                       called_name=0.2, swap_east_asian=0.05, swap_other=0.002, middle_in_forename=0.02, ascii=0.2,
+                       double_surname=0.15, arabic_prefix=0.2, somali_third_name=0.05, masculine_form=0.0,
+                       typo_forename=0.01, typo_surname=0.01, dob_missing=0.0, dob_error=0.01, sex_missing=0.0,
+                       address_missing=0.01, abbreviate=0.3, postcode_missing=0.01, postcode_old=0.05,
+                       postcode_format=0.05, nhs=0.0, ni=0.0, upn=0.99, uprn=0.0, miskey=0.005, ethnicity=0.95,
+                       reject=0.005, row_typo=0.002),
+    "benefits": Profile(per_row=False, upper=0.9, title=0.6, nickname=0.02, translit=0.15, personal_surname=0.6,
+                        called_name=0.1, swap_east_asian=0.05, swap_other=0.003, middle_in_forename=0.4, ascii=1.0,
+                        double_surname=0.2, arabic_prefix=0.3, somali_third_name=0.1, masculine_form=0.05,
+                        typo_forename=0.01, typo_surname=0.01, dob_missing=0.01, dob_error=0.01, sex_missing=0.0,
+                        address_missing=0.0, abbreviate=0.3, postcode_missing=0.01, postcode_old=0.02,
+                        postcode_format=0.1, nhs=0.0, ni=0.97, upn=0.0, uprn=0.4, miskey=0.01, ethnicity=0.0,
+                        reject=0.01, row_typo=0.005),
+}
+
+# How each agency writes its values (canonical -> theirs); the config maps them back.
+OUT_VALUES: dict[str, dict[str, dict]] = {
+    "housing": {"sex": {"M": "Male", "F": "Female", "U": "Unknown"}},
+    "police": {"event_type": {"offence": "Crime", "incident": "Incident"},
+               "outcome": {"charged": "Charged", "cautioned": "Cautioned", "convicted": "Convicted",
+                           "youth_caution": "Youth Caution", "nfa": "NFA"},
+               "role": {"offender": "Offender", "suspect": "Suspect", "victim": "Victim", "witness": "Witness"}},
+    "dv": {"marac": {True: "Y", False: "N"}},
+    "asb": {"role": {"perpetrator": "Perp", "victim": "Victim"},
+            "intervention": {"none": "None", "warning": "Warning", "abc": "ABC", "cpn": "CPN", "injunction": "Injunction",
+                             "cbo": "CBO", "asbo": "ASBO", "closure_order": "Closure Order"}},
+    "schools": {},
+    "benefits": {"out_of_work": {True: "Y", False: "N"}},
+}
+POLICE_HEADERS = {"record_id": "Crime Ref", "surname": "Surname", "forename": "Forename(s)", "dob": "Date of Birth",
+                  "sex": "Gender", "address": "Home Address", "postcode": "Postcode", "ni_number": "NI Number",
+                  "ethnicity": "Self-defined Ethnicity", "event_type": "Record Type", "offence_category": "Offence Type",
+                  "outcome": "Outcome", "role": "Involvement", "event_date": "Offence Date"}
+# Columns each agency actually holds (canonical names, in file order).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "housing": ("record_id", "forename", "surname", "dob", "sex", "address", "postcode", "uprn", "event_type",
+                "event_date", "tenancy_ref", "rent_arrears_gbp"),
+    "police": ("record_id", "surname", "forename", "dob", "sex", "address", "postcode", "ni_number", "ethnicity",
+               "event_type", "offence_category", "outcome", "role", "event_date"),
+    "dv": ("record_id", "forename", "surname", "dob", "sex", "address", "postcode", "nhs_number", "role",
+           "risk_level", "marac", "event_date"),
+    "asb": ("record_id", "forename", "surname", "dob", "sex", "address", "postcode", "role", "intervention",
+            "event_date"),
+    "schools": ("record_id", "upn", "forename", "surname", "dob", "sex", "address", "postcode", "ethnicity",
+                "school_urn", "academic_year", "term", "sessions_possible", "sessions_unauthorised",
+                "sessions_authorised", "fixed_term_exclusions", "permanent_exclusion", "alternative_provision"),
+    "benefits": ("record_id", "claim_ref", "forename", "surname", "dob", "sex", "address", "postcode", "uprn",
+                 "ni_number", "benefit_type", "out_of_work", "role", "claim_start", "claim_end"),
+}
+DATE_FIELDS = {"dob", "event_date", "claim_start", "claim_end"}
+DATE_STYLE = {"housing": "iso", "police": "dmy", "dv": "dmy", "asb": "iso", "schools": "iso", "benefits": "dmy"}
+REJECTS: dict[str, tuple[str, ...]] = {
+    "housing": ("missing_surname", "impossible_date", "unknown_value", "duplicate_record_id", "missing_event_date"),
+    "police": ("missing_surname", "impossible_date", "unknown_value", "duplicate_record_id"),
+    "dv": ("missing_surname", "impossible_date", "unknown_value", "duplicate_record_id"),
+    "asb": ("missing_surname", "impossible_date", "unknown_value", "duplicate_record_id"),
+    "schools": ("missing_surname", "negative_sessions", "unauthorised_over_possible", "unknown_value",
+                "duplicate_record_id"),
+    "benefits": ("missing_surname", "impossible_date", "unknown_value", "duplicate_record_id"),
+}
+UNKNOWN_VALUES = {"housing": ("event_type", "mutual_exchange"), "police": ("role", "Informant"),
+                  "dv": ("role", "other_adult"), "asb": ("intervention", "Community Resolution"),
+                  "schools": ("term", "summer2"), "benefits": ("benefit_type", "WTC")}
+REQUIRED_DATE = {"housing": "event_date", "police": "event_date", "dv": "event_date", "asb": "event_date",
+                 "benefits": "claim_start"}
+RECORD_PREFIX = {"housing": "H", "police": "CR/", "dv": "DV", "asb": "ASB-", "schools": "", "benefits": "B"}
+
+
+def assign_rejects(events: dict, rng) -> None:
+    """Mark the events whose rows will be written invalid (before the truth flags are computed)."""
+    for agency, evs in events.items():
+        prof = PROFILES[agency]
+        kinds = REJECTS[agency]
+        for e in evs:
+            if rng.random() < prof.reject:
+                e.reject = kinds[int(rng.random() * len(kinds))]
+
+
+class Recorder:
+    """Renders true people and events as one agency's rows."""
+
+    def __init__(self, agency: str, rng, as_of: dt.date):
+        self.agency, self.rng, self.as_of = agency, rng, as_of
+        self.prof = PROFILES[agency]
+        self.cache: dict[str, tuple[dict, list[str]]] = {}
+
+    def identity(self, p) -> tuple[dict, list[str]]:
+        if not self.prof.per_row:
+            hit = self.cache.get(p.pid)
+            if hit is not None:
+                return hit
+        out = self._identity(p)
+        if not self.prof.per_row:
+            self.cache[p.pid] = out
+        return out
+
+    def _identity(self, p) -> tuple[dict, list[str]]:
+        rng, pr = self.rng, self.prof
+        tags: list[str] = []
+        fore, mids, sur = p.forename, list(p.middles), p.surname
+        comm = p.community
+        age = p.age_on(self.as_of)
+        if p.called_by_middle and mids:
+            r = rng.random()
+            if r < pr.called_name:
+                fore, mids = mids[0], []; tags.append("called_name")
+            elif r < pr.called_name + 0.3:
+                fore, mids = f"{fore} {mids[0]}", []; tags.append("middle_in_forename")
+        if p.personal_surname and rng.random() < pr.personal_surname:
+            sur = p.personal_surname; tags.append("personal_surname")
+        if p.third_name and rng.random() < pr.somali_third_name:
+            fore, sur = f"{fore} {sur}", p.third_name; tags.append("third_name")
+        if ("-" in sur or " " in sur) and comm in ("white_british", "iberian") and rng.random() < pr.double_surname:
+            new = N.double_surname_variant(sur, rng)
+            if new != sur:
+                sur = new; tags.append("double_surname")
+        if comm == "arabic" and rng.random() < pr.arabic_prefix:
+            new = N.prefix_variant(sur, rng)
+            if new != sur:
+                sur = new; tags.append("arabic_prefix")
+        if comm == "eastern_european" and p.sex == "F" and rng.random() < pr.masculine_form:
+            new = N.masculine_surname(sur)
+            if new != sur:
+                sur = new; tags.append("masculine_form")
+        if comm in N.TRANSLITERATED:
+            if rng.random() < pr.translit:
+                new = N.spelling_variant(fore, rng)
+                if new == fore and " " in fore:
+                    head, tail = fore.split(" ", 1)
+                    new = f"{N.spelling_variant(head, rng)} {tail}"
+                if new != fore:
+                    fore = new; tags.append("translit_forename")
+            if rng.random() < pr.translit:
+                new = N.spelling_variant(sur, rng)
+                if new != sur:
+                    sur = new; tags.append("translit_surname")
+        if rng.random() < pr.nickname:
+            new = N.nickname(fore, rng)
+            if new != fore:
+                fore = new; tags.append("nickname")
+        if mids and rng.random() < pr.middle_in_forename:
+            fore = " ".join([fore] + mids); tags.append("middle_in_forename")
+        if rng.random() < (pr.swap_east_asian if comm == "east_asian" else pr.swap_other):
+            fore, sur = sur, fore; tags.append("name_order_swapped")
+        if rng.random() < pr.ascii:
+            f2, s2 = N.fold(fore), N.fold(sur)
+            if (f2, s2) != (fore, sur):
+                fore, sur = f2, s2; tags.append("diacritics_stripped")
+        if rng.random() < pr.typo_forename:
+            fore, t = C.typo(fore, rng)
+            if t:
+                tags.append("forename_" + t)
+        if rng.random() < pr.typo_surname:
+            sur, t = C.typo(sur, rng)
+            if t:
+                tags.append("surname_" + t)
+        if self.agency == "dv":
+            fore, t1 = C.cp1252_safe(fore, rng, 0.2)
+            sur, t2 = C.cp1252_safe(sur, rng, 0.2)
+            if (t1 or t2) and (t1 or t2) not in tags:
+                tags.append(t1 or t2)
+        if age >= 16 and rng.random() < pr.title:
+            fore = f"{C.title_for(p.sex, age, rng)} {fore}"; tags.append("title")
+        upper = rng.random() < pr.upper
+        if upper:
+            fore, sur = fore.upper(), sur.upper(); tags.append("upper_case")
+        dob = p.dob
+        r = rng.random()
+        if r < pr.dob_missing:
+            dob = None; tags.append("dob_missing")
+        elif r < pr.dob_missing + pr.dob_error:
+            dob, t = C.dob_error(dob, rng); tags.append(t)
+        sex = p.sex
+        if rng.random() < pr.sex_missing:
+            sex = "U" if rng.random() < 0.5 else ""; tags.append("sex_missing")
+        rec = {"forename": fore, "surname": sur, "dob": dob, "sex": sex, "_upper": upper}
+        if p.nhs and rng.random() < pr.nhs:
+            rec["nhs_number"], t = self._id(p.nhs, miskey_nhs, "nhs")
+            tags += t
+        if p.ni and age >= 18 and rng.random() < pr.ni:
+            rec["ni_number"], t = self._id(p.ni, miskey_ni, "ni")
+            tags += t
+        if p.upn and rng.random() < pr.upn:
+            rec["upn"], t = self._id(p.upn, miskey_upn, "upn")
+            tags += t
+        if p.ethnicity and rng.random() < pr.ethnicity:
+            code, text = p.ethnicity.split("|")
+            rec["ethnicity"] = code if self.agency == "schools" else text
+        return rec, tags
+
+    def _id(self, value: str, miskey, name: str) -> tuple[str, list[str]]:
+        rng = self.rng
+        tags = []
+        if rng.random() < self.prof.miskey:
+            value = miskey(value, rng); tags.append(f"{name}_miskeyed")
+        r = rng.random()
+        if name == "nhs" and r < 0.2:
+            value = f"{value[:3]} {value[3:6]} {value[6:]}"
+        elif name == "ni" and r < 0.15:
+            value = " ".join((value[:2], value[2:4], value[4:6], value[6:8], value[8:])).strip()
+        elif name == "ni" and r < 0.25:
+            value = value.lower()
+        return value, tags
+
+    def location(self, p, ordinal: int, rec: dict, tags: list[str]) -> None:
+        rng, pr = self.rng, self.prof
+        addr = p.address_on(ordinal)
+        if rng.random() < pr.address_missing:
+            rec["address"] = ""; tags.append("address_missing")
+        else:
+            abbrev = rng.random() < pr.abbreviate
+            text = C.address_text(addr, rng, abbrev, rng.random())
+            if abbrev and text != C.address_text(addr, _Fixed(), False, 0.0):
+                tags.append("address_abbreviated")
+            rec["address"] = text.upper() if rec["_upper"] else text
+        r = rng.random()
+        if r < pr.postcode_missing:
+            pc = ""; tags.append("postcode_missing")
+        elif r < pr.postcode_missing + pr.postcode_old:
+            older = [a for start, a in p.history if start <= ordinal and a is not addr]
+            pc = (older[-1].postcode if older else addr.alt_postcode); tags.append("postcode_old")
+        else:
+            pc = addr.postcode
+        if pc and rng.random() < pr.postcode_format:
+            pc = C.postcode_format(pc, rng); tags.append("postcode_format")
+        rec["postcode"] = pc
+        if rng.random() < pr.uprn:
+            u = str(addr.uprn)
+            if rng.random() < pr.miskey:
+                i = int(rng.random() * len(u))
+                u = u[:i] + str((int(u[i]) + 1) % 10) + u[i + 1:]; tags.append("uprn_miskeyed")
+            elif rng.random() < 0.1:
+                u = u.zfill(12) if len(u) < 12 else "00" + u   # systems that pad UPRNs with zeros
+            rec["uprn"] = u
+
+
+class _Fixed:
+    """A stand-in random source for rendering the plain form of an address (to tag abbreviation)."""
+    def random(self) -> float:
+        return 0.0
+
+
+def render(agency: str, events: list, rng, as_of: dt.date) -> tuple[list[dict], list[tuple]]:
+    """Rows (canonical field names, python values) and truth rows for one agency."""
+    rec = Recorder(agency, rng, as_of)
+    pr = rec.prof
+    if agency == "schools":
+        events = sorted(events, key=lambda e: (e.date, e.person.pid))
+    else:
+        events = sorted(events, key=lambda e: (e.date, e.person.pid, e.f.get("role", "")))
+    rows, truth = [], []
+    prefix = RECORD_PREFIX[agency]
+    seq = 1000 + int(rng.random() * 5000)
+    for idx, e in enumerate(events):
+        p = e.person
+        base, tags0 = rec.identity(p)
+        row = dict(base)
+        tags = list(tags0)
+        if not pr.per_row and pr.row_typo and rng.random() < pr.row_typo:
+            row["surname"], t = C.typo(row["surname"], rng)
+            if t:
+                tags.append("surname_" + t)
+        rec.location(p, e.date, row, tags)
+        del row["_upper"]
+        seq += 1 + (rng.random() < 0.1)
+        row["record_id"] = f"{prefix}{seq:08d}" if agency == "schools" else f"{prefix}{seq:07d}"
+        f = e.f
+        if agency in ("housing", "police", "dv", "asb"):
+            row.update(f); row["event_date"] = dt.date.fromordinal(e.date)
+        elif agency == "schools":
+            row.update(f)
+        else:
+            row.update(f)
+            row["claim_start"] = dt.date.fromordinal(f["claim_start"])
+            row["claim_end"] = dt.date.fromordinal(f["claim_end"]) if f["claim_end"] is not None else None
+        reason = ""
+        if e.reject:
+            reason = _make_invalid(agency, e.reject, row, rows, rng)
+        rows.append(row)
+        truth.append((agency, row["record_id"], idx + 2, p.pid, p.household.fid, p.community,
+                      1 if reason else 0, reason, ";".join(tags)))
+    return rows, truth
+
+
+def _make_invalid(agency: str, kind: str, row: dict, rows: list[dict], rng) -> str:
+    if kind == "duplicate_record_id":
+        if rows:
+            row["record_id"] = rows[-1 - int(rng.random() * min(len(rows), 20))]["record_id"]
+            return kind
+        kind = "missing_surname"
+    if kind == "missing_surname":
+        row["surname"] = ""
+    elif kind == "impossible_date":
+        field = REQUIRED_DATE[agency]
+        d = row[field] or dt.date(2025, 1, 1)
+        row[field] = rng.choice((f"{d.year}-02-30", f"{d.year}-04-31", f"{d.year}-13-{d.day:02d}", f"{d.year}-00-{d.day:02d}"))
+    elif kind == "missing_event_date":
+        row[REQUIRED_DATE[agency]] = None
+    elif kind == "unknown_value":
+        field, value = UNKNOWN_VALUES[agency]
+        row[field] = value
+    elif kind == "negative_sessions":
+        row["sessions_authorised"] = -1 - int(rng.random() * 20)
+    elif kind == "unauthorised_over_possible":
+        row["sessions_unauthorised"] = row["sessions_possible"] + 1 + int(rng.random() * 30)
+    return kind
+
+
+# ---- writing --------------------------------------------------------------------------------
+def _fmt_date(value, style: str) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):   # an impossible date, written as the agency would have keyed it
+        if style == "dmy":
+            y, m, d = value.split("-")
+            return f"{d}/{m}/{y}"
+        return value
+    return value.isoformat() if style == "iso" else value.strftime("%d/%m/%Y")
+
+
+def _cell(agency: str, col: str, value, style: str):
+    """A row value as text, in the agency's own conventions."""
+    if col in DATE_FIELDS:
+        return _fmt_date(value, style)
+    table = OUT_VALUES[agency].get(col)
+    if table is not None and value in table:
+        return table[value]
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def headers(agency: str) -> list[str]:
+    cols = COLUMNS[agency]
+    return [POLICE_HEADERS[c] for c in cols] if agency == "police" else list(cols)
+
+
+def _converters(agency: str, style: str) -> list:
+    """One function per column turning a row value into the agency's text (fast path for big sets)."""
+    out = []
+    for col in COLUMNS[agency]:
+        table = OUT_VALUES[agency].get(col)
+        if col in DATE_FIELDS:
+            out.append(lambda v, s=style: "" if v is None else (
+                (v.isoformat() if s == "iso" else f"{v.day:02d}/{v.month:02d}/{v.year}")
+                if isinstance(v, dt.date) else _fmt_date(v, s)))
+        elif table is not None:
+            out.append(lambda v, t=table: t[v] if v in t else ("" if v is None else str(v)))
+        else:
+            out.append(lambda v: "" if v is None else (("true" if v else "false") if isinstance(v, bool) else
+                                                      (f"{v:.2f}" if isinstance(v, float) else str(v))))
+    return out
+
+
+def write_csv(path: Path, agency: str, rows: list[dict], encoding: str = "utf-8", delimiter: str = ",") -> None:
+    cols = COLUMNS[agency]
+    conv = list(zip(cols, _converters(agency, DATE_STYLE[agency])))
+    with open(path, "w", newline="", encoding=encoding) as fh:
+        w = csv.writer(fh, delimiter=delimiter, lineterminator="\r\n" if encoding in ("cp1252", "utf-8-sig") else "\n")
+        w.writerow(headers(agency))
+        w.writerows([f(r.get(c)) for c, f in conv] for r in rows)
+
+
+def write_xlsx(path: Path, agency: str, rows: list[dict], sheet: str) -> None:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    cols = COLUMNS[agency]
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(sheet)
+    ws.append(headers(agency))
+    for r in rows:
+        out = []
+        for c in cols:
+            v = r.get(c)
+            if c in DATE_FIELDS and isinstance(v, dt.date):
+                cell = WriteOnlyCell(ws, value=v)
+                cell.number_format = "DD/MM/YYYY"
+                out.append(cell)
+            elif c in DATE_FIELDS and isinstance(v, str):
+                out.append(_fmt_date(v, "dmy"))
+            else:
+                out.append(_cell(agency, c, v, "dmy") or None)
+        ws.append(out)
+    wb.properties.creator = "hnf-match synthetic generator"
+    wb.properties.created = dt.datetime(2000, 1, 1)
+    wb.properties.modified = dt.datetime(2000, 1, 1)
+    wb.save(path)
+    _fix_zip_times(path)
+
+
+def _fix_zip_times(path: Path) -> None:
+    """openpyxl stamps each zip member with the current time; fix it so that a seed gives the same bytes."""
+    import zipfile
+    with zipfile.ZipFile(path) as zin:
+        members = [(i.filename, zin.read(i.filename)) for i in zin.infolist()]
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zout:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zout.writestr(info, data)
+
+
+COUNTS = {"sessions_possible", "sessions_unauthorised", "sessions_authorised", "fixed_term_exclusions"}
+FLAGS = {"permanent_exclusion", "alternative_provision"}
+
+
+def write_parquet(path: Path, agency: str, rows: list[dict]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    cols = COLUMNS[agency]
+    style = DATE_STYLE[agency]
+    arrays, names = [], []
+    for c in cols:
+        values = [r.get(c) for r in rows]
+        if agency == "schools" and c in COUNTS:
+            arr = pa.array(values, type=pa.int64())
+        elif agency == "schools" and c in FLAGS:
+            arr = pa.array(values, type=pa.bool_())
+        elif c in DATE_FIELDS and all(v is None or isinstance(v, dt.date) for v in values):
+            arr = pa.array(values, type=pa.date32())
+        else:
+            arr = pa.array([_cell(agency, c, v, style) or None for v in values], type=pa.string())
+        arrays.append(arr); names.append(headers(agency)[cols.index(c)])
+    table = pa.Table.from_arrays(arrays, names=names)
+    pq.write_table(table, path, compression="zstd")
+
+
+def source_config(agency: str, filename: str, fmt: str) -> dict:
+    """This extract's entry in config.yaml: path, format options and the column/value mappings."""
+    spec: dict = {"path": filename}
+    if agency == "police":
+        if fmt == "xlsx":
+            spec["sheet"] = "Offences"
+        spec["columns"] = {POLICE_HEADERS[c]: c for c in COLUMNS["police"]}
+    if fmt == "csv-cp1252":
+        spec["encoding"] = "cp1252"; spec["delimiter"] = ";"
+    if fmt in ("csv", "csv-cp1252", "csv-bom") or (fmt == "parquet" and agency != "schools"):
+        spec["date_format"] = DATE_STYLE[agency]
+    if fmt == "csv-bom":
+        spec["encoding"] = "utf-8-sig"
+    values = {}
+    for col, table in OUT_VALUES[agency].items():
+        mapping = {}
+        for canonical, theirs in table.items():
+            if isinstance(canonical, bool):
+                canonical = "true" if canonical else "false"
+            mapping[theirs] = canonical
+        values[col] = mapping
+    if values:
+        spec["values"] = values
+    return spec
+
+
+MIXED = {"housing": "csv", "police": "xlsx", "dv": "csv-cp1252", "asb": "csv-bom", "schools": "parquet",
+         "benefits": "csv"}
+EXT = {"csv": "csv", "csv-cp1252": "csv", "csv-bom": "csv", "xlsx": "xlsx", "parquet": "parquet"}
+
+
+def write_extract(out_dir: Path, agency: str, rows: list[dict], fmt: str) -> tuple[str, dict]:
+    filename = f"{agency}.{EXT[fmt]}"
+    path = out_dir / filename
+    if fmt == "csv":
+        write_csv(path, agency, rows)
+    elif fmt == "csv-cp1252":
+        write_csv(path, agency, rows, encoding="cp1252", delimiter=";")
+    elif fmt == "csv-bom":
+        write_csv(path, agency, rows, encoding="utf-8-sig")
+    elif fmt == "xlsx":
+        write_xlsx(path, agency, rows, "Offences")
+    elif fmt == "parquet":
+        write_parquet(path, agency, rows)
+    else:
+        raise ValueError(f"unknown format {fmt}")
+    return filename, source_config(agency, filename, fmt)
+
+
+def check_columns() -> None:
+    """Every column an extract holds is a canonical field of its agency (guards against drift)."""
+    for agency, cols in COLUMNS.items():
+        known = set(field_names(agency))
+        missing = set(cols) - known
+        if missing:
+            raise AssertionError(f"{agency}: columns not in schemas.fields: {sorted(missing)}")

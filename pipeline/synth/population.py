@@ -1,0 +1,452 @@
+"""The true population: households at addresses, the people in them, their identifiers and
+their address history (movers, adult children who left home). Everything here is the truth;
+agencies' spellings and errors are added later (corrupt.py)."""
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from pipeline.synth import names as N
+from pipeline.synth.ids import make_ni, make_nhs, make_upn
+
+INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
+
+# Household shapes at the reference date, weighted per community (multi-generation households
+# are commoner in South Asian communities; couples with children commoner than average in most).
+SHAPES = ("single", "couple", "couple_kids", "single_parent", "blended", "multigen")
+SHAPE_WEIGHTS = {
+    "default": (26, 22, 27, 13, 5, 7),
+    "south_asian_muslim": (12, 14, 38, 9, 4, 23),
+    "sikh_punjabi": (12, 18, 35, 6, 4, 25),
+    "somali": (15, 8, 35, 30, 5, 7),
+    "eastern_european": (28, 26, 33, 8, 3, 2),
+    "west_african": (20, 15, 35, 22, 4, 4),
+}
+KIDS = {"default": (1, 1, 2, 2, 2, 3, 3, 4), "south_asian_muslim": (1, 2, 2, 3, 3, 4, 4, 5, 6),
+        "somali": (1, 2, 3, 3, 4, 4, 5, 6, 7), "sikh_punjabi": (1, 2, 2, 3)}
+
+
+class Address:
+    __slots__ = ("uprn", "number", "flat", "street", "locality", "town", "postcode", "district", "alt_postcode")
+
+    def __init__(self, uprn, number, flat, street, locality, town, postcode, district, alt_postcode):
+        self.uprn, self.number, self.flat, self.street = uprn, number, flat, street
+        self.locality, self.town, self.postcode, self.district = locality, town, postcode, district
+        self.alt_postcode = alt_postcode   # a neighbouring unit: what a stale gazetteer may hold
+
+
+class Person:
+    __slots__ = ("pid", "community", "sex", "dob", "forename", "middles", "surname", "personal_surname",
+                 "third_name", "called_by_middle", "nhs", "ni", "upn", "ethnicity", "household",
+                 "history", "urn_primary", "urn_secondary", "is_parent")
+
+    def __init__(self, community, sex, dob, forename, surname):
+        self.pid = ""
+        self.community, self.sex, self.dob = community, sex, dob
+        self.forename, self.surname = forename, surname
+        self.middles: tuple[str, ...] = ()
+        self.personal_surname: str | None = None   # Begum/Bibi/Khatun, Kaur/Singh
+        self.third_name: str | None = None          # Somali grandfather's name
+        self.called_by_middle = False               # "Mohammed Imran ..." known as Imran
+        self.nhs = self.ni = self.upn = None
+        self.ethnicity = ""
+        self.household = None
+        self.history: list[tuple[int, Address]] = []   # (from ordinal, address), ascending
+        self.urn_primary = self.urn_secondary = None
+        self.is_parent = False
+
+    def address_on(self, ordinal: int) -> Address:
+        h = self.history
+        addr = h[0][1]
+        for start, a in h:
+            if start <= ordinal:
+                addr = a
+            else:
+                break
+        return addr
+
+    def age_on(self, d: dt.date) -> int:
+        b = self.dob
+        return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
+
+
+class Household:
+    __slots__ = ("fid", "community", "shape", "address", "members", "high_need", "near_miss", "tenure",
+                 "tenancy_ref", "tenancy_start", "moved_on", "prev_address", "problems")
+
+    def __init__(self, community, shape, address):
+        self.fid = ""
+        self.community, self.shape, self.address = community, shape, address
+        self.members: list[Person] = []
+        self.high_need = False
+        self.near_miss: str | None = None
+        self.tenure = "owner"
+        self.tenancy_ref = None
+        self.tenancy_start = None
+        self.moved_on = None
+        self.prev_address = None
+        self.problems: set[str] = set()
+
+
+class Addresses:
+    """Streets in a handful of postcode districts; houses and flats, each with its own UPRN."""
+
+    def __init__(self, rng: random.Random):
+        data = N.load()
+        self.rng = rng
+        self.streets = []   # (street, locality, town, district, [units], next_number)
+        districts = data.districts
+        dpool = N.Pool([d["district"] for d in districts], [float(d["weight"]) for d in districts])
+        by_name = {d["district"]: d for d in districts}
+        used_units: set[str] = set()
+        for street in data.streets:
+            d = by_name[dpool.pick(rng)]
+            units = []
+            for _ in range(1 + int(rng.random() * 3)):
+                while True:
+                    unit = f"{d['district']} {1 + int(rng.random() * 9)}{rng.choice(INWARD_LETTERS)}{rng.choice(INWARD_LETTERS)}"
+                    if unit not in used_units:
+                        used_units.add(unit); units.append(unit); break
+            self.streets.append([street, d["locality"], d["town"], d["district"], units, 1])
+        self.used_units = used_units
+        self.dpool, self.by_district = dpool, by_name
+        self.street_names = {s[0] for s in self.streets}
+        self.kinds = tuple(data.street_abbrev)
+        self.uprn = 100090000000 + int(rng.random() * 100000)
+        self.blocks: list[list] = []   # open blocks of flats: [street_rec, number, flats_used, flats_total]
+
+    def _next_uprn(self) -> int:
+        self.uprn += 1 + int(self.rng.random() * 25)
+        return self.uprn
+
+    def _street(self) -> list:
+        """A street with house numbers left; a full street makes way for a new one (same stem, another type)."""
+        rng = self.rng
+        i = int(rng.random() * len(self.streets))
+        st = self.streets[i]
+        if st[5] <= 160:
+            return st
+        stem = st[0].rpartition(" ")[0]
+        for _ in range(40):
+            name = f"{stem} {self.kinds[int(rng.random() * len(self.kinds))]}"
+            if name not in self.street_names:
+                break
+        else:
+            name = f"{stem} {len(self.street_names)} {self.kinds[0]}"
+        self.street_names.add(name)
+        d = self.by_district[self.dpool.pick(rng)]
+        units = []
+        for _ in range(1 + int(rng.random() * 3)):
+            while True:
+                unit = f"{d['district']} {1 + int(rng.random() * 9)}{rng.choice(INWARD_LETTERS)}{rng.choice(INWARD_LETTERS)}"
+                if unit not in self.used_units:
+                    self.used_units.add(unit); units.append(unit); break
+        self.streets[i] = [name, d["locality"], d["town"], d["district"], units, 1]
+        return self.streets[i]
+
+    def new(self) -> Address:
+        rng = self.rng
+        if rng.random() < 0.3:   # a flat
+            if not self.blocks or rng.random() < 0.25:
+                st = self._street()
+                number = st[5]; st[5] += 1 + (rng.random() < 0.5)
+                self._next_uprn()   # the building's own (parent) UPRN, never a home
+                self.blocks.append([st, number, 0, 2 + int(rng.random() * 14)])
+            block = self.blocks[int(rng.random() * len(self.blocks))]
+            st, number = block[0], block[1]
+            block[2] += 1
+            flat = block[2]
+            if block[2] >= block[3]:
+                self.blocks.remove(block)
+        else:
+            st = self._street()
+            number = st[5]; st[5] += 1 + (rng.random() < 0.5)
+            flat = None
+        units = st[4]
+        unit_index = min(len(units) - 1, (number - 1) // 40)
+        postcode = units[unit_index]
+        alt = units[unit_index - 1] if unit_index > 0 else (units[1] if len(units) > 1 else _recode(postcode, rng))
+        return Address(self._next_uprn(), str(number), flat, st[0], st[1], st[2], postcode, st[3], alt)
+
+
+def _recode(postcode: str, rng) -> str:
+    out, inward = postcode.split(" ")
+    return f"{out} {inward[0]}{rng.choice(INWARD_LETTERS)}{inward[2]}"
+
+
+def _dob(rng, as_of_ord: int, age_lo: float, age_hi: float) -> dt.date:
+    age = age_lo + rng.random() * (age_hi - age_lo)
+    return dt.date.fromordinal(as_of_ord - int(age * 365.2425))
+
+
+class Builder:
+    def __init__(self, rng: random.Random, as_of: dt.date):
+        self.rng = rng
+        self.as_of = as_of
+        self.as_of_ord = as_of.toordinal()
+        self.data = N.load()
+        self.addresses = Addresses(rng)
+        self.households: list[Household] = []
+        self.persons: list[Person] = []
+        self.ni_seen: set[str] = set()
+        self.nhs_seen: set[str] = set()
+        self.upn_serial = 0
+        self.urns = {d["district"]: (100000 + int(rng.random() * 40000), 136000 + int(rng.random() * 9000))
+                     for d in self.data.districts}
+
+    # ---- names -------------------------------------------------------------------------------
+    def forename(self, community: str, sex: str) -> str:
+        return self.data.forenames[(community, sex)].pick(self.rng)
+
+    def family_surname(self, community: str) -> str:
+        rng = self.rng
+        if community == "somali":
+            return self.forename("somali", "M")
+        s = self.data.surnames[(community, "family")].pick(rng)
+        if community == "white_british" and rng.random() < 0.04:
+            other = self.data.surnames[(community, "family")].pick(rng)
+            if other != s:
+                s = f"{s}-{other}"
+        if community == "iberian":
+            other = self.data.surnames[(community, "family")].pick(rng)
+            if other != s:
+                s = f"{s} {other}"
+        return s
+
+    def person(self, community: str, sex: str, dob: dt.date, surname: str, father: Person | None = None) -> Person:
+        rng = self.rng
+        fore = self.forename(community, sex)
+        if community == "eastern_european" and sex == "F":
+            surname = N.feminine_surname(surname)
+        p = Person(community, sex, dob, fore, surname)
+        if community == "somali":
+            # patronymic: surname is the father's forename, third name the grandfather's
+            if father is not None:
+                p.surname = father.forename
+                p.third_name = father.surname
+            else:
+                p.third_name = self.forename("somali", "M")
+        if community == "south_asian_muslim":
+            if sex == "M" and rng.random() < 0.35 and fore not in ("Mohammed", "Muhammad", "Mohammad"):
+                p.middles = (fore,)
+                p.forename = rng.choice(("Mohammed", "Mohammed", "Muhammad", "Mohammad"))
+                p.called_by_middle = True
+            elif sex == "F" and rng.random() < 0.55:
+                p.personal_surname = self.data.surnames[(community, "personal_F")].pick(rng)
+        if community == "sikh_punjabi":
+            p.personal_surname = "Kaur" if sex == "F" else "Singh"
+        if community in ("west_african", "white_british", "eastern_european", "iberian") and rng.random() < (0.6 if community == "west_african" else 0.3):
+            k = 1 + (community == "west_african" and rng.random() < 0.4)
+            mids = tuple(self.forename(community, sex) for _ in range(k))
+            p.middles = tuple(m for m in mids if m != fore)
+        if community == "arabic" and sex == "M" and rng.random() < 0.15:
+            p.forename = rng.choice(("Abdul Rahman", "Abdul Karim", "Abdul Aziz", "Abdullah"))
+        p.ethnicity = self.data.ethnicity[community].pick(rng)
+        return p
+
+    # ---- identifiers ---------------------------------------------------------------------------
+    def ids(self, p: Person) -> None:
+        rng = self.rng
+        while True:
+            nhs = make_nhs(rng)
+            if nhs not in self.nhs_seen:
+                self.nhs_seen.add(nhs); p.nhs = nhs; break
+        if p.age_on(self.as_of) >= 15:   # NINOs are issued around the 16th birthday
+            while True:
+                ni = make_ni(rng)
+                if ni not in self.ni_seen:
+                    self.ni_seen.add(ni); p.ni = ni; break
+        if p.age_on(self.as_of) <= 22:   # was or is a pupil in the extract window
+            self.upn_serial += 1
+            p.upn = make_upn(rng, 380, 2000 + int(rng.random() * 9999), p.dob.year + 4, self.upn_serial % 1000)
+
+    # ---- households ----------------------------------------------------------------------------
+    def new_household(self, community: str, shape: str) -> Household:
+        h = Household(community, shape, self.addresses.new())
+        self.households.append(h)
+        return h
+
+    def add(self, h: Household, p: Person) -> Person:
+        p.household = h
+        p.history = [(-10**9, h.address)]
+        h.members.append(p)
+        self.persons.append(p)
+        self.ids(p)
+        return p
+
+    def build_household(self) -> Household:
+        rng = self.rng
+        data = self.data
+        community = data.community_pool.pick(rng)
+        weights = SHAPE_WEIGHTS.get(community, SHAPE_WEIGHTS["default"])
+        shape = rng.choices(SHAPES, weights=weights)[0]
+        h = self.new_household(community, shape)
+        o = self.as_of_ord
+        kids_pool = KIDS.get(community, KIDS["default"])
+        surname = self.family_surname(community)
+        if shape == "single":
+            sex = "M" if rng.random() < 0.5 else "F"
+            self.add(h, self.person(community, sex, _dob(rng, o, 18, 90), surname))
+            return h
+        # a couple or a lone parent
+        man_age = 20 + rng.random() * 45 if shape != "couple" else 20 + rng.random() * 65
+        man = self.person(community, "M", _dob(rng, o, man_age, man_age + 0.99), surname)
+        woman_age = max(18.0, man_age - 2 - rng.random() * 6)
+        wsurname = surname if community not in ("somali",) else surname
+        woman = self.person(community, "F", _dob(rng, o, woman_age, woman_age + 0.99), wsurname)
+        if community == "iberian":   # women keep their own surnames
+            woman.surname = self.family_surname("iberian")
+        if community == "somali":    # a wife keeps her father's name
+            woman.surname = self.forename("somali", "M")
+        if community == "white_british" and rng.random() < 0.25:   # unmarried: her own surname
+            woman.surname = self.family_surname(community)
+        if shape == "single_parent":
+            parent = woman if rng.random() < 0.88 else man
+            self.add(h, parent)
+            self._children(h, parent, man, woman, rng.choice(kids_pool), community)
+            return h
+        if shape == "blended":
+            self.add(h, man); self.add(h, woman)
+            # her children from an earlier partner carry his surname
+            ex = self.person(community, "M", man.dob, self.family_surname(community))
+            self._children(h, woman, ex, woman, 1 + int(rng.random() * 2), community)
+            if rng.random() < 0.6:
+                self._children(h, woman, man, woman, 1, community, youngest_only=True)
+            return h
+        self.add(h, man); self.add(h, woman)
+        man.is_parent = woman.is_parent = shape != "couple"
+        if shape in ("couple_kids", "multigen"):
+            self._children(h, woman, man, woman, rng.choice(kids_pool), community)
+        if shape == "multigen":
+            ga = man_age + 22 + rng.random() * 12
+            gm = self.person(community, "F", _dob(rng, o, ga, ga + 0.99), man.surname if community != "somali" else self.forename("somali", "M"))
+            if community == "somali":
+                gm.surname = self.forename("somali", "M")
+            self.add(h, gm)
+            if rng.random() < 0.5:
+                gf = self.person(community, "M", _dob(rng, o, ga + 2, ga + 2.99), man.third_name if community == "somali" and man.third_name else man.surname)
+                if community == "somali":
+                    gf.forename = man.surname   # the grandfather's forename is the father's surname
+                self.add(h, gf)
+        return h
+
+    def _children(self, h, carer, father, mother, n, community, youngest_only=False):
+        rng = self.rng
+        o = self.as_of_ord
+        mother_age = mother.age_on(self.as_of)
+        max_age = min(17.99, mother_age - 17)
+        if max_age < 0:
+            return
+        twins_left = 0
+        prev = None
+        for i in range(n):
+            if twins_left and prev is not None:
+                dob = prev.dob
+                twins_left = 0
+            else:
+                hi = max_age if not youngest_only else min(max_age, 4)
+                dob = _dob(rng, o, 0.05, max(0.1, hi))
+                if rng.random() < 0.03 and i < n - 1:
+                    twins_left = 1
+            sex = "M" if rng.random() < 0.51 else "F"
+            surname = father.surname if community not in ("iberian",) else _iberian_child(father.surname, mother.surname)
+            if community == "white_british" and father is not carer and father.surname != mother.surname and rng.random() < 0.3:
+                surname = mother.surname
+            child = self.person(community, sex, dob, surname, father=father if community == "somali" else None)
+            if prev is not None and dob == prev.dob and rng.random() < 0.35:
+                # twins with similar forenames (Hassan/Hussain, Ella/Ellie)
+                similar = [n_ for n_ in self.data.forenames[(community, sex)].items
+                           if n_[:2] == prev.forename[:2] and n_ != prev.forename]
+                if similar:
+                    child.forename = similar[int(rng.random() * len(similar))]
+            if child.forename == (prev.forename if prev else None):
+                child.forename = self.forename(community, sex)
+            self.add(h, child)
+            prev = child
+        carer.is_parent = True
+
+    # ---- movers, leavers, namesakes -----------------------------------------------------------
+    def movers(self, share: float) -> None:
+        rng = self.rng
+        o = self.as_of_ord
+        for h in list(self.households):
+            if rng.random() < share:
+                prev = self.addresses.new()
+                moved = o - 20 - int(rng.random() * 380)
+                h.moved_on, h.prev_address = moved, prev
+                for p in h.members:
+                    p.history = [(-10**9, prev), (moved, h.address)]
+
+    def leavers(self, share: float) -> None:
+        """Adult children who left home in the last two years: older records at the parents' address."""
+        rng = self.rng
+        o = self.as_of_ord
+        for h in list(self.households):
+            if not any(p.is_parent for p in h.members) or rng.random() >= share:
+                continue
+            parents = [p for p in h.members if p.is_parent]
+            father = next((p for p in parents if p.sex == "M"), None)
+            sex = "M" if rng.random() < 0.5 else "F"
+            young = self.person(h.community, sex, _dob(rng, o, 18.2, 23), parents[0].surname if h.community != "somali" else "",
+                                father=father if h.community == "somali" else None)
+            if h.community == "somali" and father is None:
+                young.surname = self.forename("somali", "M")
+            if h.community == "south_asian_muslim" and father is not None:
+                young.surname = father.surname
+            mother = next((p for p in parents if p.sex == "F"), parents[0])
+            if mother.age_on(self.as_of) - young.age_on(self.as_of) < 17:
+                continue
+            own = self.new_household(h.community, "single")
+            self.add(own, young)
+            left = o - 30 - int(rng.random() * 700)
+            home = h.prev_address if (h.moved_on and h.moved_on > left) else h.address
+            young.history = [(-10**9, home), (left, own.address)]
+
+    def namesakes(self, share: float) -> int:
+        """Unrelated people in different households who share forename, surname AND date of birth."""
+        rng = self.rng
+        singles: dict[tuple[str, str], list[Person]] = {}
+        for p in self.persons:
+            if len(p.household.members) == 1:
+                singles.setdefault((p.community, p.sex), []).append(p)
+        made = 0
+        n = max(2, int(len(self.persons) * share))
+        for _ in range(n * 4):
+            if made >= n:
+                break
+            p = self.persons[int(rng.random() * len(self.persons))]
+            cands = singles.get((p.community, p.sex))
+            if p.age_on(self.as_of) < 18 or not cands:
+                continue
+            q = cands[int(rng.random() * len(cands))]
+            if q.household is p.household:
+                continue
+            q.forename, q.surname, q.dob, q.middles = p.forename, p.surname, p.dob, p.middles
+            q.personal_surname, q.third_name, q.called_by_middle = p.personal_surname, p.third_name, p.called_by_middle
+            made += 1
+        return made
+
+    def finish(self) -> None:
+        """Deterministic IDs in creation order; social tenancies."""
+        rng = self.rng
+        for i, h in enumerate(self.households, 1):
+            h.fid = f"TF{i:07d}"
+        for i, p in enumerate(self.persons, 1):
+            p.pid = f"TP{i:08d}"
+            d = p.address_on(self.as_of_ord).district
+            p.urn_primary, p.urn_secondary = self.urns[d][0] + (i % 7), self.urns[d][1] + (i % 3)
+
+
+def _iberian_child(father_surname: str, mother_surname: str) -> str:
+    return f"{father_surname.split(' ')[0]} {mother_surname.split(' ')[0]}"
+
+
+def build(rng: random.Random, as_of: dt.date, families: int) -> Builder:
+    b = Builder(rng, as_of)
+    while len(b.households) < families:
+        b.build_household()
+    b.movers(0.08)
+    b.leavers(0.07)
+    b.namesakes(0.006)
+    b.finish()
+    return b

@@ -1,0 +1,82 @@
+"""Ground truth: each family's problem flags, computed from the true (uncorrupted) events the
+generator made, ignoring rows it wrote to be rejected. Deliberately separate from the criteria
+engine so that it can check it."""
+from __future__ import annotations
+
+import datetime as dt
+
+from pipeline.synth.events import QUALIFYING_ASB, QUALIFYING_OUTCOMES, Event, complete_terms
+
+FLAGS = ("crime_youth", "crime_any", "asb", "exclusion", "unauthorised_15", "absence_10", "alternative_provision",
+         "out_of_work", "dv", "dv_child", "housing_crisis", "has_children")
+HOUSING_CRISIS = {"nosp", "eviction", "asb_eviction", "homeless_application", "temporary_accommodation"}
+
+
+def _age(dob: dt.date, on: dt.date) -> int:
+    return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
+
+
+def family_flags(events: dict[str, list[Event]], households, as_of: dt.date) -> dict[str, dict[str, int]]:
+    """family_id -> {flag: 0/1}. A member is whoever lives in the household at as_of."""
+    o = as_of.toordinal()
+    lo = o - 365   # last 12 months: lo < date <= as_of
+    flags = {h.fid: dict.fromkeys(FLAGS, 0) for h in households}
+
+    def child_now(p) -> bool:
+        return _age(p.dob, as_of) < 18
+
+    for h in households:
+        if any(child_now(p) for p in h.members):
+            flags[h.fid]["has_children"] = 1
+
+    def live(agency):
+        return (e for e in events[agency] if e.reject is None)
+
+    for e in live("police"):
+        f = e.f
+        if f["event_type"] == "offence" and f["role"] == "offender" and f["outcome"] in QUALIFYING_OUTCOMES and lo < e.date <= o:
+            fam = flags[e.person.household.fid]
+            fam["crime_any"] = 1
+            if _age(e.person.dob, dt.date.fromordinal(e.date)) < 18:
+                fam["crime_youth"] = 1
+    for e in live("asb"):
+        if e.f["role"] == "perpetrator" and e.f["intervention"] in QUALIFYING_ASB and lo < e.date <= o:
+            flags[e.person.household.fid]["asb"] = 1
+    for e in live("housing"):
+        if lo < e.date <= o:
+            if e.f["event_type"] == "asb_eviction":
+                flags[e.person.household.fid]["asb"] = 1
+            if e.f["event_type"] in HOUSING_CRISIS:
+                flags[e.person.household.fid]["housing_crisis"] = 1
+    for e in live("dv"):
+        if lo < e.date <= o:
+            fam = flags[e.person.household.fid]
+            if e.f["role"] in ("victim", "perpetrator"):
+                fam["dv"] = 1
+            elif e.f["role"] == "child_in_household" and child_now(e.person):
+                fam["dv_child"] = 1
+    for e in live("benefits"):
+        f = e.f
+        if (f["out_of_work"] and f["role"] in ("claimant", "partner") and _age(e.person.dob, as_of) >= 18
+                and f["claim_start"] <= o and (f["claim_end"] is None or f["claim_end"] >= o)):
+            flags[e.person.household.fid]["out_of_work"] = 1
+    window = {(f"{y}/{(y + 1) % 100:02d}", t) for y, t in complete_terms(as_of, 3)}
+    pupils: dict[int, list] = {}
+    for e in live("schools"):
+        if (e.f["academic_year"], e.f["term"]) in window and child_now(e.person):
+            pupils.setdefault(id(e.person), [e.person, 0, 0, 0, 0, False, False])
+            acc = pupils[id(e.person)]
+            f = e.f
+            acc[1] += f["sessions_possible"]; acc[2] += f["sessions_unauthorised"]; acc[3] += f["sessions_authorised"]
+            acc[4] += f["fixed_term_exclusions"]; acc[5] |= bool(f["permanent_exclusion"]); acc[6] |= bool(f["alternative_provision"])
+    for p, possible, unauth, auth, fte, perm, ap in pupils.values():
+        fam = flags[p.household.fid]
+        if perm or fte >= 3:
+            fam["exclusion"] = 1
+        if possible > 0 and unauth / possible >= 0.15:
+            fam["unauthorised_15"] = 1
+        if possible > 0 and (unauth + auth) / possible >= 0.10:
+            fam["absence_10"] = 1
+        if ap:
+            fam["alternative_provision"] = 1
+    return flags

@@ -14,22 +14,42 @@ from .settings import LinkageSettings
 
 def household_keys(std: pd.DataFrame) -> pd.Series:
     """Per record: 'U<uprn>' where the UPRN is known (also where another record gives the UPRN
-    of the same address and postcode), else 'A<address>|<postcode>', else missing."""
-    addr = std["addr_key"].where(std["postcode"].notna() & std["addr_key"].notna())
-    addr = addr.astype(object) + "|" + std["postcode"].astype(object)
+    of the same address), else 'A<address>|<postcode district>', else missing.
+
+    The address is house, flat and street with the outward code of the postcode: a postcode
+    recorded with an old or mistyped inward code still finds the home. An address without a
+    postcode borrows the outward code when the data know that address in one district only."""
+    addr = std["addr_key"]
+    out = std["postcode_outward"]
+    both = addr.notna() & out.notna()
+    known = pd.DataFrame({"addr": addr[both], "out": out[both]})
+    sole = known.drop_duplicates().groupby("addr")["out"].agg(lambda s: s.iloc[0] if len(s) == 1 else None)
+    out = out.where(out.notna(), addr.map(sole))
+    key = (addr.astype(object) + "|" + out.astype(object)).where(addr.notna() & out.notna())
     uprn = std["uprn"]
-    both = pd.DataFrame({"addr": addr, "uprn": uprn}).dropna()
-    if len(both):
-        # The UPRN most often recorded for this address text and postcode (ties: smallest).
-        best = (both.groupby(["addr", "uprn"]).size().rename("n").reset_index()
-                .sort_values(["addr", "n", "uprn"], ascending=[True, False, True])
-                .drop_duplicates("addr").set_index("addr")["uprn"])
-        resolved = addr.map(best)
+    pairs = pd.DataFrame({"key": key, "uprn": uprn}).dropna()
+    if len(pairs):
+        # The UPRN most often recorded for this address (ties: the smallest).
+        best = (pairs.groupby(["key", "uprn"]).size().rename("n").reset_index()
+                .sort_values(["key", "n", "uprn"], ascending=[True, False, True])
+                .drop_duplicates("key").set_index("key")["uprn"])
+        resolved = key.map(best)
     else:
         resolved = pd.Series(None, index=std.index, dtype=object)
     uprn_all = uprn.where(uprn.notna(), resolved)
-    key = ("U" + uprn_all.astype(object)).where(uprn_all.notna(), "A" + addr.astype(object))
-    return key.where(key.notna(), None)
+    hh = ("U" + uprn_all.astype(object)).where(uprn_all.notna(), "A" + key.astype(object))
+    return hh.where(uprn_all.notna() | key.notna(), None)
+
+
+def _current_home(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per person, the household key seen on the latest date (ties: the key on more of the
+    person's records, then the later record), with that record's position and date."""
+    f = frame[frame["hh"].notna()]
+    f = f.assign(_d=f["seen_date"].fillna(pd.Timestamp.min), _i=np.arange(len(f)))
+    g = f.groupby(["person", "hh"]).agg(last=("_d", "max"), n=("_d", "size"), pos=("pos", "last"),
+                                       _i=("_i", "max")).reset_index()
+    g = g.sort_values(["person", "last", "n", "_i"]).drop_duplicates("person", keep="last")
+    return g.rename(columns={"last": "seen_date"}).set_index("person")
 
 
 def _latest(frame: pd.DataFrame, value: str) -> pd.DataFrame:
@@ -46,7 +66,7 @@ def form_families(std: pd.DataFrame, person: np.ndarray, n_persons: int, setting
     (position) that gave it."""
     frame = pd.DataFrame({"person": person, "seen_date": pd.to_datetime(std["seen_date"]).to_numpy(),
                           "hh": household_keys(std).to_numpy(), "pos": np.arange(len(std))})
-    cur = _latest(frame, "hh")
+    cur = _current_home(frame)
     home = pd.Series(None, index=pd.RangeIndex(n_persons), dtype=object)
     home_date = pd.Series(pd.NaT, index=pd.RangeIndex(n_persons), dtype="datetime64[ns]")
     home_pos = pd.Series(-1, index=pd.RangeIndex(n_persons), dtype=np.int64)

@@ -38,6 +38,16 @@ class Columns:
             self._cache[key] = (codes[:n].astype(np.int64), codes[n:].astype(np.int64))
         return self._cache[key]
 
+    def token_pair(self, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
+        """Codes and values of the pair of token columns (a, b) taken together."""
+        key = ("pair", a, b)
+        if key not in self._cache:
+            both = pd.Series(list(zip(self.std[a], self.std[b])), index=self.std.index)
+            both = both.map(lambda t: t if (t[0] or t[1]) else None)
+            codes, uniq = pd.factorize(both, use_na_sentinel=True)
+            self._cache[key] = (codes.astype(np.int64), np.asarray(list(uniq) + [None], dtype=object)[:-1])
+        return self._cache[key]
+
     def flag(self, col: str) -> np.ndarray:
         key = ("flag", col)
         if key not in self._cache:
@@ -116,6 +126,12 @@ def run_test(test: dict, cols: Columns, l: np.ndarray, r: np.ndarray) -> np.ndar
         return _on_unique_pairs(codes[l], codes[r], values,
                                 lambda a, b: min(len(a), len(b)) >= 3 and abs(len(a) - len(b)) <= mx
                                 and jellyfish.damerau_levenshtein_distance(a, b) <= mx)
+    if "overlap_across" in test:
+        # a word of one record's column a among the other record's column b, either way round
+        # (a Somali or Arabic family name recorded as a second forename elsewhere)
+        codes, values = cols.token_pair(*test["overlap_across"])
+        return _on_unique_pairs(codes[l], codes[r], values,
+                                lambda x, y: not set(x[0]).isdisjoint(y[1]) or not set(x[1]).isdisjoint(y[0]))
     if "overlap" in test:
         codes, values = cols.codes(test["overlap"])
         return _on_unique_pairs(codes[l], codes[r], values, lambda a, b: not set(a).isdisjoint(b))

@@ -89,6 +89,7 @@ def estimate_m(settings: LinkageSettings, levels: np.ndarray, u_random: list[np.
     match share) re-estimated until stable. Returns (m, match share, iterations, converged)."""
     est = settings.estimation
     floor = float(est["probability_floor"])
+    m_floor = float(est["m_floor"])
     comps = settings.comparisons
     nulls = [np.array([x.is_null for x in c.levels]) for c in comps]
     m = []
@@ -122,7 +123,7 @@ def estimate_m(settings: LinkageSettings, levels: np.ndarray, u_random: list[np.
         for c, comp in enumerate(comps):
             nl = len(comp.levels)
             if comp.name not in fixed:
-                new_m = _level_shares(patterns[:, c], wm, nl, nulls[c], floor)
+                new_m = _level_shares(patterns[:, c], wm, nl, nulls[c], m_floor)
                 delta = max(delta, float(np.abs(new_m - m[c]).max()))
                 m[c] = new_m
             u[c] = _level_shares(patterns[:, c], wu, nl, nulls[c], floor)

@@ -27,7 +27,7 @@ TOKEN_COLUMNS = {"fore_tokens", "sur_tokens"}
 FLAG_COLUMNS = {"sur_shared", "dob_placeholder"}
 
 LEVEL_TESTS = {"missing", "equal", "swapped", "overlap", "jaro_winkler", "initial", "flag_both",
-               "flag_any", "date_swapped", "parts_equal", "edit_distance", "all"}
+               "flag_any", "date_swapped", "parts_equal", "edit_distance", "overlap_across", "all"}
 
 
 @dataclass(frozen=True)
@@ -154,10 +154,13 @@ def _check_test(t: Any, key: str) -> dict:
     if kind == "missing":
         cols = arg if isinstance(arg, list) else [arg]
         return {"missing": [_column(c, f"{key}.missing") for c in cols]}
-    if kind in ("swapped",):
+    if kind in ("swapped", "overlap_across"):
         if not isinstance(arg, list) or len(arg) != 2:
-            raise ConfigError(f"{key}.swapped: must name two columns [this, other]")
-        return {"swapped": [_column(c, f"{key}.swapped") for c in arg]}
+            raise ConfigError(f"{key}.{kind}: must name two columns [this, other]")
+        cols = [_column(c, f"{key}.{kind}") for c in arg]
+        if kind == "overlap_across" and not set(cols) <= TOKEN_COLUMNS:
+            raise ConfigError(f"{key}.overlap_across: must name token columns ({sorted(TOKEN_COLUMNS)})")
+        return {kind: cols}
     if kind in ("date_swapped", "parts_equal"):
         if not isinstance(arg, list) or len(arg) != 3:
             raise ConfigError(f"{key}.{kind}: must name three columns [year, month, day]")
@@ -295,6 +298,7 @@ def _build(d: dict) -> LinkageSettings:
     _num(est["em_tolerance"], "linkage.estimation.em_tolerance", 0.0, 1.0)
     _num(est["initial_match_share"], "linkage.estimation.initial_match_share", 1e-6, 0.999)
     _num(est["probability_floor"], "linkage.estimation.probability_floor", 1e-12, 0.01)
+    _num(est["m_floor"], "linkage.estimation.m_floor", 1e-12, 0.1)
     if not isinstance(est["fixed_m"], list) or not set(est["fixed_m"]) <= cnames:
         raise ConfigError("linkage.estimation.fixed_m: must list comparison names")
 

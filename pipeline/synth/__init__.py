@@ -51,6 +51,8 @@ def generate(out_dir, families: int = 300, seed: int = 2026, as_of: dt.date = dt
     for agency in AGENCIES:
         rows_, truth = render(agency, maker.events[agency], random.Random(f"{seed}:render:{agency}"), as_of)
         fmt = MIXED[agency] if formats == "mixed" else formats
+        if fmt == "parquet":   # no header line: the first row is row 1 (as pipeline.ingest numbers it)
+            truth = [t[:2] + (t[2] - 1,) + t[3:] for t in truth]
         _, spec = write_extract(out, agency, rows_, fmt)
         sources[agency] = spec
         truth_rows += truth
@@ -59,7 +61,7 @@ def generate(out_dir, families: int = 300, seed: int = 2026, as_of: dt.date = dt
 
     _write_truth(out, truth_rows, pop, flags, as_of)
     config = {"as_of": as_of, "criteria": "troubled-families-2015", "max_rejected_share": 0.05,
-              "sources": sources, "output": output or f"../out/{out.resolve().name}"}
+              "sources": sources, "output": output or "../out/sample"}
     with open(out / "config.yaml", "w", encoding="utf-8", newline="\n") as fh:
         fh.write("# Synthetic council extracts made by `hnf-match sample`; see docs/sample-data.md.\n")
         yaml.safe_dump(config, fh, sort_keys=False, allow_unicode=True, default_flow_style=None, width=120)

@@ -20,11 +20,12 @@ NEAR_MISSES = ("offence_13_months", "offence_365_days", "absence_9", "unauthoris
 
 
 class Event:
-    __slots__ = ("agency", "person", "date", "f", "reject")
+    __slots__ = ("agency", "person", "date", "f", "reject", "dup_of")
 
     def __init__(self, agency: str, person: Person, date: int, f: dict):
         self.agency, self.person, self.date, self.f = agency, person, date, f
         self.reject: str | None = None
+        self.dup_of: int | None = None     # row index whose record_id this row repeats
 
 
 def easter(year: int) -> dt.date:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from dataclasses import dataclass, fields as dc_fields
 from pathlib import Path
 
@@ -152,14 +153,38 @@ REQUIRED_DATE = {"housing": "event_date", "police": "event_date", "dv": "event_d
 RECORD_PREFIX = {"housing": "H", "police": "CR/", "dv": "DV", "asb": "ASB-", "schools": "", "benefits": "B"}
 
 
+def _order(agency: str, events: list) -> None:
+    """The row order of an extract (by date, then person): rejects and rendering share it."""
+    if agency == "schools":
+        events.sort(key=lambda e: (e.date, e.person.pid))
+    else:
+        events.sort(key=lambda e: (e.date, e.person.pid, e.f.get("role", "")))
+
+
 def assign_rejects(events: dict, rng) -> None:
-    """Mark the events whose rows will be written invalid (before the truth flags are computed)."""
+    """Mark the events whose rows will be written invalid (before the truth flags are computed).
+    A duplicated record_id makes both rows invalid (a validator cannot tell which is right)."""
     for agency, evs in events.items():
+        _order(agency, evs)
         prof = PROFILES[agency]
         kinds = REJECTS[agency]
-        for e in evs:
-            if rng.random() < prof.reject:
-                e.reject = kinds[int(rng.random() * len(kinds))]
+        chosen = [i for i in range(len(evs)) if rng.random() < prof.reject]
+        # a small extract still gets one bad row, so that every sample exercises validation
+        if not chosen and len(evs) >= 20:
+            chosen = [int(rng.random() * len(evs))]
+        for i in chosen:
+            e = evs[i]
+            if e.reject:
+                continue
+            kind = kinds[int(rng.random() * len(kinds))]
+            if kind == "duplicate_record_id":
+                j = i - 1 - int(rng.random() * min(i, 20)) if i else -1
+                if j < 0 or evs[j].reject:
+                    kind = "missing_surname"
+                else:
+                    evs[j].reject = kind
+                    e.dup_of = j
+            e.reject = kind
 
 
 class Recorder:
@@ -316,7 +341,7 @@ class Recorder:
                 i = int(rng.random() * len(u))
                 u = u[:i] + str((int(u[i]) + 1) % 10) + u[i + 1:]; tags.append("uprn_miskeyed")
             elif rng.random() < 0.1:
-                u = u.zfill(12) if len(u) < 12 else "00" + u   # systems that pad UPRNs with zeros
+                u = u.zfill(12)   # systems that write UPRNs as 12 digits with leading zeros
             rec["uprn"] = u
 
 
@@ -330,10 +355,8 @@ def render(agency: str, events: list, rng, as_of: dt.date) -> tuple[list[dict], 
     """Rows (canonical field names, python values) and truth rows for one agency."""
     rec = Recorder(agency, rng, as_of)
     pr = rec.prof
-    if agency == "schools":
-        events = sorted(events, key=lambda e: (e.date, e.person.pid))
-    else:
-        events = sorted(events, key=lambda e: (e.date, e.person.pid, e.f.get("role", "")))
+    events = list(events)
+    _order(agency, events)
     rows, truth = [], []
     prefix = RECORD_PREFIX[agency]
     seq = 1000 + int(rng.random() * 5000)
@@ -359,21 +382,18 @@ def render(agency: str, events: list, rng, as_of: dt.date) -> tuple[list[dict], 
             row.update(f)
             row["claim_start"] = dt.date.fromordinal(f["claim_start"])
             row["claim_end"] = dt.date.fromordinal(f["claim_end"]) if f["claim_end"] is not None else None
-        reason = ""
-        if e.reject:
-            reason = _make_invalid(agency, e.reject, row, rows, rng)
+        reason = e.reject or ""
+        if e.dup_of is not None:
+            row["record_id"] = rows[e.dup_of]["record_id"]
+        elif e.reject and e.reject != "duplicate_record_id":
+            _make_invalid(agency, e.reject, row, rng)
         rows.append(row)
         truth.append((agency, row["record_id"], idx + 2, p.pid, p.household.fid, p.community,
                       1 if reason else 0, reason, ";".join(tags)))
     return rows, truth
 
 
-def _make_invalid(agency: str, kind: str, row: dict, rows: list[dict], rng) -> str:
-    if kind == "duplicate_record_id":
-        if rows:
-            row["record_id"] = rows[-1 - int(rng.random() * min(len(rows), 20))]["record_id"]
-            return kind
-        kind = "missing_surname"
+def _make_invalid(agency: str, kind: str, row: dict, rng) -> None:
     if kind == "missing_surname":
         row["surname"] = ""
     elif kind == "impossible_date":
@@ -389,7 +409,8 @@ def _make_invalid(agency: str, kind: str, row: dict, rows: list[dict], rng) -> s
         row["sessions_authorised"] = -1 - int(rng.random() * 20)
     elif kind == "unauthorised_over_possible":
         row["sessions_unauthorised"] = row["sessions_possible"] + 1 + int(rng.random() * 30)
-    return kind
+    else:
+        raise ValueError(kind)
 
 
 # ---- writing --------------------------------------------------------------------------------
@@ -485,6 +506,8 @@ def _fix_zip_times(path: Path) -> None:
         members = [(i.filename, zin.read(i.filename)) for i in zin.infolist()]
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zout:
         for name, data in members:
+            if name == "docProps/core.xml":   # openpyxl writes the save time as 'modified'
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)", rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
             info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             zout.writestr(info, data)

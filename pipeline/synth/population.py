@@ -112,7 +112,7 @@ class Addresses:
         self.dpool, self.by_district = dpool, by_name
         self.street_names = {s[0] for s in self.streets}
         self.kinds = tuple(data.street_abbrev)
-        self.uprn = 100090000000 + int(rng.random() * 100000)
+        self.uprn = 100090000 + int(rng.random() * 100000)
         self.blocks: list[list] = []   # open blocks of flats: [street_rec, number, flats_used, flats_total]
 
     def _next_uprn(self) -> int:

@@ -3,6 +3,7 @@ network, text kept as text (searchable, and sharp when printed). Each function t
 counts, never records, so no chart can show a personal value."""
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from typing import Sequence
@@ -12,7 +13,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display: the report is built in batch runs and cron jobs
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies, and in greyscale print.
 BLUE, ORANGE, GREEN, VERMILION, SKY, GREY, DARK = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#999999", "#333333"
@@ -35,6 +36,7 @@ _STYLE = {
 _NO_METADATA = {"Format": None, "Type": None, "Creator": None, "Date": None}
 _XML_HEAD = re.compile(r"^.*?(?=<svg)", re.S)
 _NAMESPACES = re.compile(r'\s+xmlns(:\w+)?="[^"]*"')
+_ID_OR_REF = re.compile(r'(\sid="|href="#|url\(#)([^")]+)')
 
 
 def to_svg(fig, title: str) -> str:
@@ -49,6 +51,10 @@ def to_svg(fig, title: str) -> str:
     # HTML knows the SVG namespace by itself; dropping the attributes keeps the document free of
     # any address a strict proxy or a reviewer could take for a network request.
     text = _NAMESPACES.sub("", text)
+    # Every chart numbers its elements from 1 (axes_1, clip paths, markers): prefix them so ids
+    # stay unique in a page of many charts and each chart's references stay its own.
+    prefix = "c" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:8] + "-"
+    text = _ID_OR_REF.sub(lambda m: m.group(1) + prefix + m.group(2), text)
     return text.replace("<svg", f'<svg role="img" aria-label="{_attr(title)}"', 1).strip()
 
 
@@ -106,28 +112,50 @@ def source_quality_chart(sources: Sequence[str], accepted: Sequence[int], reject
     return to_svg(fig, "Rows read per source, split into accepted and rejected")
 
 
-@_style
-def match_weight_histogram(weights: np.ndarray, match_weight: float | None, review_weight: float | None) -> str:
-    """Histogram of candidate pairs by match weight, with the link threshold and review band."""
+WEIGHT_MARGIN = 20.0   # how far either side of the review band the histogram reaches
+
+
+def weight_range(weights: np.ndarray, match_weight: float | None, review_weight: float | None) -> tuple[float, float]:
+    """The x range of the histogram: the data, cut to WEIGHT_MARGIN either side of the
+    thresholds (pairs beyond are counted in the end bars), so the band stays readable."""
     w = np.asarray(weights, dtype=float)
     w = w[np.isfinite(w)]
-    fig, ax = plt.subplots(figsize=(6.4, 2.8))
-    lo = float(np.floor(min(w.min(), review_weight if review_weight is not None else w.min()) - 1)) if len(w) else -10.0
-    hi = float(np.ceil(max(w.max(), match_weight if match_weight is not None else w.max()) + 1)) if len(w) else 10.0
-    bins = np.linspace(lo, hi, int(min(80, max(20, (hi - lo) * 2))) + 1)
+    marks = [m for m in (match_weight, review_weight) if m is not None]
+    lo = float(w.min()) if len(w) else (min(marks) - 10 if marks else -10.0)
+    hi = float(w.max()) if len(w) else (max(marks) + 10 if marks else 10.0)
+    if marks:
+        lo = max(min(lo, min(marks) - 1), min(marks) - WEIGHT_MARGIN)
+        hi = min(max(hi, max(marks) + 1), max(marks) + WEIGHT_MARGIN)
+    if hi - lo < 2:
+        lo, hi = lo - 1, hi + 1
+    return float(np.floor(lo)), float(np.ceil(hi))
+
+
+@_style
+def match_weight_histogram(weights: np.ndarray, match_weight: float | None, review_weight: float | None) -> str:
+    """Histogram of candidate pairs by match weight (log scale: non-matches far outnumber
+    matches), with the link threshold and the review band marked."""
+    w = np.asarray(weights, dtype=float)
+    w = w[np.isfinite(w)]
+    lo, hi = weight_range(w, match_weight, review_weight)
+    fig, ax = plt.subplots(figsize=(6.6, 2.9))
+    bins = np.arange(lo, hi + 0.5, 0.5)
     if review_weight is not None and match_weight is not None:
-        ax.axvspan(review_weight, match_weight, color=ORANGE, alpha=0.25, lw=0, label="review band")
+        ax.axvspan(review_weight, match_weight, color=ORANGE, alpha=0.3, lw=0, label="review band")
     if len(w):
-        ax.hist(w, bins=bins, color=BLUE, label="candidate pairs")
-    ax.set_yscale("symlog", linthresh=10)
-    ax.set_ylim(bottom=0)
+        ax.hist(np.clip(w, lo, hi - 1e-9), bins=bins, color=BLUE, label="candidate pairs")
     if match_weight is not None:
         ax.axvline(match_weight, color=VERMILION, lw=1.6, label=f"link threshold ({match_weight:.1f})")
     if review_weight is not None:
         ax.axvline(review_weight, color=ORANGE, lw=1.2, ls="--", label=f"review from ({review_weight:.1f})")
-    ax.set_xlabel("match weight (log2 of the odds that two records are the same person)")
+    ax.set_yscale("symlog", linthresh=1, linscale=0.4)
+    ax.set_ylim(0, None)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel("match weight (each step of 1 doubles the odds of being the same person)")
     ax.set_ylabel("pairs (log scale)")
-    ax.legend(loc="upper center", frameon=False, fontsize=8, ncols=4, bbox_to_anchor=(0.5, 1.16))
+    ax.legend(loc="lower center", frameon=False, fontsize=8, ncols=4, bbox_to_anchor=(0.5, 1.0))
     return to_svg(fig, "Histogram of candidate pairs by match weight, with the link threshold and the review band")
 
 
@@ -230,3 +258,18 @@ def family_size_chart(sizes: Sequence[str], all_families: Sequence[int], eligibl
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(frameon=False, fontsize=8)
     return to_svg(fig, "Families by number of members, all and eligible")
+
+
+@_style
+def share_chart(labels: Sequence[str], shares: Sequence[float], *, xlabel: str, title: str) -> str:
+    """Horizontal bars of shares (0-1) by group, labelled as percentages."""
+    fig, ax = plt.subplots(figsize=(6.0, 0.3 * len(labels) + 0.9))
+    y = np.arange(len(labels))[::-1]
+    values = np.asarray(shares, dtype=float)
+    bars = ax.barh(y, values, color=SKY, height=0.65)
+    _label_bars(ax, bars, [f"{v:.1%}" for v in values], horizontal=True)
+    ax.set_yticks(y, [_wrap(str(x), 30) for x in labels])
+    ax.set_xlim(0, min(1.0, max(float(values.max()) if len(values) else 0.0, 0.05) * 1.25))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set_xlabel(xlabel)
+    return to_svg(fig, title)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -80,7 +81,7 @@ class _Facts:
     def gather(cls, cfg, result, linkage, scored, criteria_set) -> "_Facts":
         members = linkage.members
         eligible = pd.to_numeric(scored.need_matrix.get("eligible"), errors="coerce")
-        thresholds = _thresholds(cfg)
+        thresholds = _thresholds(cfg, result)
         return cls(records=int(len(linkage.record_links)),
                    persons=int(members["person_id"].nunique()) if len(members) else 0,
                    families=int(len(scored.need_matrix)),
@@ -89,21 +90,24 @@ class _Facts:
                    **thresholds)
 
 
-def _thresholds(cfg) -> dict[str, float | None]:
-    """The run's link and review thresholds, read the way the run read them."""
+def _thresholds(cfg, result) -> dict[str, float | None]:
+    """The run's link and review thresholds: as the run recorded them (RunResult.thresholds), or
+    else read from the config the way the run reads them."""
     out = dict(match_weight=None, review_weight=None, match_probability=None, review_probability=None)
-    try:
-        from matching.settings import LinkageSettings
-        settings = LinkageSettings.from_dict(getattr(cfg, "linkage", None) or {})
-    except Exception:  # settings the run accepted cannot fail here; if they do, leave them out
-        return out
-    t = settings.thresholds
-    out.update(match_weight=float(settings.match_weight), review_weight=float(settings.review_weight))
-    # A probability is only quoted when the threshold was given as one (weights win over it).
-    if t.get("match_weight") is None:
-        out["match_probability"] = float(t["match_probability"])
-    if t.get("review_weight") is None:
-        out["review_probability"] = float(t["review_probability"])
+    t = dict(getattr(result, "thresholds", None) or {})
+    if t.get("match_weight") is None or t.get("review_weight") is None:
+        try:
+            from matching.settings import LinkageSettings
+            settings = LinkageSettings.from_dict(getattr(cfg, "linkage", None) or {})
+        except Exception:  # settings the run accepted cannot fail here; if they do, leave them out
+            return out
+        t = {**settings.thresholds, "match_weight": settings.match_weight, "review_weight": settings.review_weight}
+    out["match_weight"], out["review_weight"] = float(t["match_weight"]), float(t["review_weight"])
+    # Quote a probability only where it is the threshold in force (a weight given wins over it).
+    for kind in ("match", "review"):
+        p = t.get(f"{kind}_probability")
+        if isinstance(p, (int, float)) and 0 < p < 1 and abs(math.log2(p / (1 - p)) - out[f"{kind}_weight"]) < 1e-6:
+            out[f"{kind}_probability"] = float(p)
     return out
 
 
@@ -234,8 +238,9 @@ def _summary_section(f: _Facts) -> str:
     return _section("summary", f'<div class="cards">{html_cards}</div>'
                     f"<p>{f.records:,} accepted records were linked into {f.persons:,} persons, living in "
                     f"{f.families:,} families. {f.eligible:,} families{share} meet the family rule of this "
-                    f"criteria set. {f.review_pairs:,} record pairs were too uncertain to link automatically "
-                    f"and wait for clerical review.</p>")
+                    f"criteria set. {_count(f.review_pairs, 'record pair')} "
+                    + ("was" if f.review_pairs == 1 else "were") + " too uncertain to link automatically and "
+                    + ("waits" if f.review_pairs == 1 else "wait") + " for clerical review.</p>")
 
 
 def _run_section(cfg, result, criteria_set, generated: dt.datetime) -> str:
@@ -338,9 +343,17 @@ def _linkage_section(f: _Facts, linkage) -> str:
             band = (f" Pairs scoring {f.match_weight:.1f} or more are linked{_prob(f.match_probability)}; pairs "
                     f"from {f.review_weight:.1f} up to the threshold{_prob(f.review_probability, 'from')} go to "
                     "clerical review (the shaded band).")
+        lo, hi = charts.weight_range(weights, f.match_weight, f.review_weight)
+        finite = weights[np.isfinite(weights)]
+        below, above = int((finite < lo).sum()), int((finite > hi).sum())
+        ends = ""
+        if below or above:
+            ends = " So that the band stays readable, the range is cut: " + " and ".join(
+                x for x in (f"{_count(below, 'pair')} below {lo:.0f} counted in the leftmost bar" if below else "",
+                            f"{_count(above, 'pair')} above {hi:.0f} in the rightmost" if above else "") if x) + "."
         hist = _figure(charts.match_weight_histogram(weights, f.match_weight, f.review_weight),
-                       "Candidate pairs by match weight. Each step of 1 doubles the odds that the two records "
-                       "are the same person." + band)
+                       f"{len(finite):,} candidate pairs by match weight. Each step of 1 doubles the odds that "
+                       "the two records are the same person." + band + ends)
     else:
         hist = "<p>No candidate pairs were scored in this run, so there is no match-weight histogram.</p>"
 
@@ -360,7 +373,7 @@ def _linkage_section(f: _Facts, linkage) -> str:
                                                  title="Families by number of persons", color=charts.GREEN),
                                f"Families by number of persons ({TOP_FAMILY_SIZE} or more grouped).") \
         if labels else ""
-    review = (f"<p>The <strong>review queue</strong> holds {f.review_pairs:,} pairs of records "
+    review = (f"<p>The <strong>review queue</strong> holds {_count(f.review_pairs, 'pair')} of records "
               "that may or may not be the same person. They are in <code>review_pairs.csv</code> (full "
               "output profile only); an analyst marks each pair match or non-match, and the next run "
               "reads the decisions back.</p>")
@@ -425,7 +438,7 @@ def _need_section(f: _Facts, scored, criteria_set) -> str:
         d_chart = _figure(charts.district_chart(full["district"].tolist(), full["families"].tolist()),
                           "Eligible families by postcode district (districts shown in full only"
                           + (f"; the {TOP_DISTRICTS_CHARTED} largest" if len(full) == TOP_DISTRICTS_CHARTED else "")
-                          + ").") if len(full) else ""
+                          + ").") if len(full) >= 3 else ""
         d_note = (f"<p class=\"note\">A district with fewer than {MIN_CELL} eligible families shows “&lt;{MIN_CELL}”. "
                   "“not shown” marks a larger count held back so that the small ones cannot be worked out "
                   "from the total. A family's district is the one most of its members' postcodes give; "
@@ -450,44 +463,98 @@ def _need_section(f: _Facts, scored, criteria_set) -> str:
                     + "<h3>Family size</h3>" + size_chart)
 
 
+_GROUP_COLUMNS = {"records": "Records", "persons": "Persons", "multi_agency_share": "Known to 2+ agencies",
+                  "single_record_share": "Single-record share", "mean_link_weight": "Mean link weight",
+                  "review_share": "Pairs sent to review"}
+
+
 def _group_quality_section(linkage) -> str:
     frame = getattr(linkage, "quality_by_group", None)
     if not isinstance(frame, pd.DataFrame):
         return _section("linkage-quality", "<p>Not available in this run: the linking stage did not report "
                         "linkage quality by group.</p>")
-    shown = frame[[c for c in frame.columns if str(c).lower() not in _PERSONAL]]
-    if shown.empty:
-        table = "<p>The linking stage reported no group large enough to show.</p>"
+    frame = frame[[c for c in frame.columns if str(c).lower() not in _PERSONAL]]
+    if frame.empty:
+        return _section("linkage-quality", "<p>No group was large enough to report (groups under the minimum "
+                        "size are suppressed).</p>" + _GROUP_HOW)
+    if "group_type" in frame.columns and "group" in frame.columns:
+        parts = [(str(t), g.drop(columns="group_type")) for t, g in frame.groupby("group_type", sort=False)]
     else:
-        headers = [str(c).replace("_", " ") for c in shown.columns]
-        numeric = {i for i, c in enumerate(shown.columns) if pd.api.types.is_numeric_dtype(shown[c])}
-        rows = [[_cell(v, str(col)) for col, v in zip(shown.columns, rec)] for rec in shown.itertuples(index=False)]
-        table = _table(headers, rows, numeric=numeric, caption="Linkage quality by group")
-    how = ("<h3>How to read this</h3><p>Each row is a group of people (for example an ethnic group, as "
-           "recorded by the agencies). Names are spelled and ordered differently across communities, and a "
-           "matcher tuned on one community can miss links in another. A group with many more "
-           "<strong>single-record persons</strong> than the others, or a lower share of persons known to "
-           "more than one agency, may be <strong>under-linked</strong>: some of its people may be split "
-           "into several persons and their families' needs undercounted. Groups smaller than the minimum "
-           "size are suppressed, so that no one can be picked out.</p>")
-    return _section("linkage-quality", table + how)
+        parts = [("", frame)]
+    html_parts = []
+    for gtype, g in parts:
+        headers = [_GROUP_COLUMNS.get(str(c), str(c).replace("_", " ").capitalize()) for c in g.columns]
+        if gtype and "group" in g.columns:
+            headers[list(g.columns).index("group")] = gtype.capitalize()
+        numeric = {i for i, c in enumerate(g.columns) if pd.api.types.is_numeric_dtype(g[c])}
+        rows = [[_cell(v, str(col)) for col, v in zip(g.columns, rec)] for rec in g.itertuples(index=False)]
+        html_parts.append(_table(headers, rows, numeric=numeric,
+                                 caption=f"Linkage quality by {gtype}" if gtype else "Linkage quality by group"))
+        if "single_record_share" in g.columns and "group" in g.columns and len(g) > 1:
+            share = pd.to_numeric(g["single_record_share"], errors="coerce")
+            ok = share.notna()
+            if ok.any():
+                html_parts.append(_figure(
+                    charts.share_chart(g.loc[ok, "group"].astype(str).tolist(), share[ok].tolist(),
+                                       xlabel="records left as single-record persons",
+                                       title=f"Single-record share by {gtype or 'group'}"),
+                    f"Share of records left as single-record persons, by {gtype or 'group'}: a bar much longer "
+                    "than the rest points at under-linking in that group."))
+    return _section("linkage-quality", "".join(html_parts) + _GROUP_HOW)
+
+
+_GROUP_HOW = ("<h3>How to read this</h3><p>Each row is a group of people: an ethnic group as the agencies "
+              "recorded it, an age band, sex or postcode district. Names are spelled, ordered and shared "
+              "differently across communities, and a matcher can miss links in one group that it finds in "
+              "another. A group with many more <strong>single-record persons</strong> than the others, or "
+              "fewer persons known to more than one agency, or more pairs sent to review, may be "
+              "<strong>under-linked</strong>: some of its people are split into several persons, and their "
+              "families' needs undercounted. The review queue is the place to check. Groups under the minimum "
+              "size are suppressed, so that no one can be picked out.</p>")
+
+
+def _rule_html(node, cs) -> str:
+    """The family rule as nested plain-English lists."""
+    from criteria.language import AllOf, AnyOf
+    if isinstance(node, str):
+        item = cs.criteria.get(node) or cs.conditions.get(node)
+        title = getattr(item, "title", node)
+        return f"<strong>{_e(node)}</strong>: {_e(title)}" if title != node else f"<strong>{_e(node)}</strong>"
+    if isinstance(node, AllOf):
+        head = "all of these"
+    elif isinstance(node, AnyOf):
+        head = "any one of these"
+    elif getattr(node, "counting", "criteria") == "indicators":
+        head = f"at least {node.n} needs (indicators, counted one by one) within these"
+    else:
+        head = f"at least {node.n} of these {len(node.items)}"
+    if all(isinstance(i, str) for i in node.items):
+        # Plain names: the criteria are listed in full just below.
+        return f"{head}: " + ", ".join(f"<strong>{_e(i)}</strong>" for i in node.items)
+    inner = "".join(f"<li>{_rule_html(i, cs)}</li>" for i in node.items)
+    return f"{head}:<ul>{inner}</ul>"
 
 
 def _explanations_section(f: _Facts, criteria_set, cfg) -> str:
-    from criteria.describe import describe_rule
-    rule = describe_rule(criteria_set.rule, criteria_set)
-    items = "".join(f"<li><strong>{_e(c.name)}</strong>: {_e(c.title)}"
-                    + (f". {_e(c.description)}" if c.description else "") + "</li>"
-                    for c in criteria_set.criteria.values())
+    items = []
+    for c in criteria_set.criteria.values():
+        inds = [criteria_set.indicators[i].title for i in c.indicators if i in criteria_set.indicators]
+        sub = ("<ul>" + "".join(f"<li>{_e(t)}</li>" for t in inds) + "</ul>") if inds else ""
+        how = ("met when any of these is found:" if len(inds) > 1 else "met when this is found:") if inds else ""
+        items.append(f"<li><strong>{_e(c.name)}</strong>: {_e(c.title)}"
+                     + (f". {_e(c.description)}" if c.description else "") + f"; {how}{sub}</li>")
     conditions = "".join(f"<li><strong>{_e(c.name)}</strong>: {_e(c.title)}</li>"
                          for c in criteria_set.conditions.values())
-    eligible = (f"<h3>Eligible</h3><p>Under <em>{_e(criteria_set.title)}</em>, a family is "
-                f"<strong>eligible</strong> when it meets {_e(rule)}, using records up to the reference date "
-                f"{_date(cfg.as_of)}. {_e(criteria_set.description)}</p><p>The criteria:</p><ul>{items}</ul>"
+    eligible = (f"<h3>Eligible</h3><div class=\"rule\">Under <em>{_e(criteria_set.title)}</em>, a family is "
+                f"<strong>eligible</strong> when, using records up to the reference date {_date(cfg.as_of)}, "
+                f"it meets {_rule_html(criteria_set.rule, criteria_set)}.</div>"
+                + (f"<p>{_e(criteria_set.description)}</p>" if criteria_set.description else "")
+                + f"<p>The criteria, and what each looks for in the agencies' records:</p><ul class=\"criteria\">{''.join(items)}</ul>"
                 + (f"<p>Family conditions:</p><ul>{conditions}</ul>" if conditions else "")
                 + "<p>A criterion with no data in this run (no extract from the agency it needs) is shown "
                   "as “no data”, never as 0, and cannot count towards eligibility. "
-                  "<code>evidence.csv</code> lists the records that made each family meet each criterion.</p>")
+                  "<code>evidence.csv</code> lists the records that made each family meet each criterion; "
+                  "<code>hnf-match criteria show</code> prints every indicator's exact window and threshold.</p>")
     review = ("<h3>The review queue</h3><p>Agencies record the same person differently: a nickname, a "
               "typing slip, a missing date of birth. The matcher scores each pair of records that could be "
               "the same person; pairs scoring above the link threshold are joined, pairs well below are "
@@ -527,6 +594,10 @@ def _n(value: Any) -> str:
         return f"{int(value):,}"
     except (TypeError, ValueError):
         return ""
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def _secs(secs: float) -> str:
@@ -641,6 +712,9 @@ figure svg { max-width: 100%; height: auto; display: block; }
 figcaption { font-size: .85rem; color: var(--muted); margin-top: .3rem; max-width: 48rem; }
 .pair { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
 .pair > * { flex: 1 1 18rem; min-width: 0; }
+.rule { margin: 0 0 1rem; }
+ul.criteria > li { margin-bottom: .35rem; }
+ul.criteria ul { margin: .1rem 0 0; color: var(--muted); }
 .note { font-size: .88rem; color: var(--muted); }
 .alert { border-left: 4px solid #D55E00; padding: .3rem .7rem; background: #fff4ec; }
 code { font-size: .88em; background: var(--band); padding: 0 .2em; border-radius: 3px; }

@@ -102,12 +102,16 @@ def _window_rows(frame: pd.DataFrame, ind: Indicator, as_of: dt.date) -> tuple[p
     kind = ind.agency
     w = ind.window
     if kind == "schools":
-        terms = [term_of(y, t) for y, t in zip(frame["academic_year"], frame["term"])]
-        date = pd.Series([pd.Timestamp(t.start) if t else pd.NaT for t in terms], index=frame.index,
-                         dtype="datetime64[ns]")
+        # Few distinct (year, term) pairs: place each pair once, then map the rows onto them.
+        pairs = pd.DataFrame({"y": frame["academic_year"].astype(object), "t": frame["term"].astype(object)})
+        codes, uniques = pd.factorize(pd.MultiIndex.from_frame(pairs.fillna("")))
+        terms = [term_of(y, t) for y, t in uniques]
+        starts = pd.Series([pd.Timestamp(t.start) if t else pd.NaT for t in terms], dtype="datetime64[ns]")
+        date = pd.Series(starts.to_numpy()[codes], index=frame.index, dtype="datetime64[ns]")
         if w.kind == "terms":
             wanted = set(last_complete_terms(as_of, w.n))
-            mask = pd.Series([t in wanted for t in terms], index=frame.index, dtype=bool)
+            inside = pd.Series([t in wanted for t in terms], dtype=bool).to_numpy()
+            mask = pd.Series(inside[codes] if len(codes) else [], index=frame.index, dtype=bool)
         else:
             mask = pd.Series(True, index=frame.index)
         return mask, date
@@ -248,15 +252,20 @@ def _rule_value(node: RuleNode, crit: pd.DataFrame, cond: dict[str, pd.Series],
     return count >= node.n
 
 
-def _postcode_district(postcodes: pd.Series) -> str | None:
-    codes = postcodes.dropna().astype(str).str.strip().str.upper()
-    codes = codes[codes != ""]
-    if codes.empty:
-        return None
-    counts = codes.value_counts()
-    best = sorted(counts.index[counts == counts.max()])[0]
-    compact = best.replace(" ", "")
-    return best.split()[0] if " " in best else (compact[:-3] if len(compact) > 3 else compact)
+def _postcode_districts(family_ids: pd.Series, postcodes: pd.Series) -> pd.Series:
+    """family_id -> outward code of the family's most common member postcode (ties: the
+    alphabetically first)."""
+    pc = postcodes.astype("string").str.strip().str.upper()
+    df = pd.DataFrame({"family_id": family_ids.to_numpy(), "pc": pc.to_numpy()}).dropna()
+    df = df[df["pc"] != ""]
+    if df.empty:
+        return pd.Series(dtype=object)
+    counts = df.groupby(["family_id", "pc"]).size().rename("n").reset_index()
+    best = (counts.sort_values(["family_id", "n", "pc"], ascending=[True, False, True])
+            .drop_duplicates("family_id").set_index("family_id")["pc"])
+    compact = best.str.replace(" ", "", regex=False)
+    outward = best.str.split(" ").str[0].where(best.str.contains(" "), compact.str[:-3].where(compact.str.len() > 3, compact))
+    return outward.astype(object)
 
 
 def score_families(extracts: dict[str, pd.DataFrame], kinds: dict[str, str], record_links: pd.DataFrame,
@@ -319,7 +328,7 @@ def score_families(extracts: dict[str, pd.DataFrame], kinds: dict[str, str], rec
         "adults": persons.groupby("family_id")["adult"].sum(),
         "children": persons.groupby("family_id")["child"].sum(),
     }).reindex(families).fillna(0).astype("Int64")
-    districts = (roles.groupby("family_id")["postcode"].agg(_postcode_district)
+    districts = (_postcode_districts(roles["family_id"], roles["postcode"])
                  if "postcode" in roles else pd.Series(dtype=object))
     matrix = pd.DataFrame({"family_id": families})
     matrix["members"] = counts["members"].to_numpy()

@@ -142,6 +142,9 @@ def _evaluate_indicator(ind: Indicator, extracts: dict, kinds: dict, links: pd.D
                         warnings: list[str]) -> _IndicatorOutcome:
     sources = [s for s in extracts if kinds.get(s) == ind.agency and (ind.source is None or s == ind.source)]
     none_met = pd.Series(False, index=families)
+    if ind.source and ind.source in kinds and kinds[ind.source] != ind.agency:
+        warnings.append(f"indicator {ind.name}: source {ind.source} is of kind {kinds[ind.source]} in this "
+                        f"run, not {ind.agency}, so the indicator has no data")
     if not sources:
         return _IndicatorOutcome(False, none_met, pd.DataFrame(columns=_IND_EVIDENCE), [])
     kind_fields = {f.name: f for f in fields_for(ind.agency)}

@@ -487,3 +487,19 @@ def test_adult_dependant_on_an_out_of_work_claim_is_not_workless():
     w.add("benefits", "benefits", "B", benefit_type="ESA", out_of_work=True, role="partner", claim_start="2026-01-01")
     r = w.score(load_criteria("troubled-families-2012"))
     assert (criterion(r, "F1", "work"), criterion(r, "F2", "work")) == (0, 1)
+
+
+def test_events_source_filters_text_without_case_and_warns_on_a_kind_mismatch():
+    cs = single("    agency: events\n    source: health\n    where: {category: substance_misuse}\n"
+                "    window: {last_months: 12}\n")
+    w = World().person("A", "F1", ADULT).person("B", "F2", ADULT)
+    w.add("health", "events", "A", event_type="Referral", category=" Substance_Misuse ", event_date="2026-02-02")
+    w.add("health", "events", "B", event_type="Referral", category="mental_health", event_date="2026-02-02")
+    r = w.score(cs)
+    assert (criterion(r, "F1", "need"), criterion(r, "F2", "need")) == (1, 0)
+    w2 = World().person("A", "F1", ADULT)
+    w2.add("health", "dv", "A", role="victim", event_date="2026-02-02")
+    r = w2.score(cs)
+    assert r.no_data == ["need"] and criterion(r, "F1", "need") is None
+    assert r.warnings == ["indicator ind: source health is of kind dv in this run, not events, so the indicator "
+                          "has no data"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from criteria.language import (AllOf, AnyOf, AtLeast, CriteriaSet, Indicator, RuleNode, Window,
+from criteria.language import (AllOf, AnyOf, CriteriaSet, Indicator, RuleNode, Window,
                                window_bounds)
 from criteria.terms import last_complete_terms
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from criteria.language import (ADULT_AGE, SPAN_FIELDS, AllOf, AnyOf, AtLeast, CriteriaSet, Indicator,
+from criteria.language import (ADULT_AGE, SPAN_FIELDS, AllOf, AnyOf, CriteriaSet, Indicator,
                                RuleNode, window_bounds)
 from criteria.terms import last_complete_terms, term_of
 from schemas.fields import AGENCY_KINDS, FLAG, UPPER_CASE_ENUMS, ENUM, TEXT, fields_for

@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Union
 
+import pandas as pd
 import yaml
 
 from pipeline.errors import ConfigError
@@ -175,8 +176,7 @@ class _Checker:
             raise self.fail(node, key, "expected a mapping of names to values")
         out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for k_node, v_node in node.value:
-            name = self.scalar(k_node, key)
-            name = str(name)
+            name = str(self.scalar(k_node, key))
             if name in out:
                 raise self.fail(k_node, f"{key}.{name}" if key else name, "duplicate name")
             out[name] = (k_node, v_node)
@@ -274,9 +274,8 @@ def parse_criteria(text: str, origin: str = "<criteria>", default_name: str = "c
 
     crit_node = c.require(top, "criteria", root, "")
     criteria: dict[str, Criterion] = {}
+    # A criterion may share an indicator's name: the two namespaces are separate.
     for c_name, (k_node, v_node) in c.mapping(crit_node, "criteria").items():
-        if c_name in indicators:
-            pass  # a criterion may share its indicator's name; the namespaces are separate
         criteria[c_name] = _criterion(c, c_name, k_node, v_node, indicators)
     if not criteria:
         raise c.fail(crit_node, "criteria", "define at least one criterion")
@@ -567,8 +566,6 @@ def _rule(c: _Checker, node: yaml.Node, key: str, criteria: dict, conditions: di
 def window_bounds(window: Window, as_of: dt.date) -> tuple[dt.date, dt.date] | None:
     """First and last day of a months/days window, both inclusive: the period that ends on the
     reference date (12 months to 30 Sep 2026 is 1 Oct 2025 - 30 Sep 2026)."""
-    import pandas as pd
-
     if window.kind == "months":
         first = (pd.Timestamp(as_of) - pd.DateOffset(months=window.n)).date() + dt.timedelta(days=1)
         return first, as_of

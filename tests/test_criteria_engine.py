@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-import pytest
 
 from criteria import load_criteria, parse_criteria, score_families, transpose
 from schemas.fields import COUNT, DATE, FLAG, MONEY, field_names, fields_for

@@ -3,7 +3,6 @@ TRUE persons and families, must find exactly the eligible families the generator
 computed flags imply through the mapping documented in docs/criteria.md."""
 from __future__ import annotations
 
-import datetime as dt
 import os
 from pathlib import Path
 

@@ -74,7 +74,7 @@ def _sniff_delimiter(text: str) -> str:
     return best if counts[best] > 0 else ","
 
 
-def _read_csv(src: SourceConfig) -> tuple[list[str], list[list[str]], list[int], list[tuple[int, str]], str, str]:
+def _read_csv(src: SourceConfig) -> tuple[list[str], pd.DataFrame, list[tuple[int, str]], str, str]:
     try:
         raw = src.path.read_bytes()
     except OSError as exc:
@@ -83,6 +83,53 @@ def _read_csv(src: SourceConfig) -> tuple[list[str], list[list[str]], list[int],
     if "\x00" in text:
         raise InputDataError(f"{src.path}: contains NUL bytes; it is not a text (CSV) file or is damaged")
     delimiter = src.delimiter or _sniff_delimiter(text)
+    fast = _read_csv_fast(text, delimiter)
+    if fast is not None:
+        header, frame = fast
+        return header, frame, [], encoding, delimiter
+    header, rows, numbers, bad = _read_csv_careful(src, text, delimiter)
+    frame = pd.DataFrame(rows, columns=header) if rows else pd.DataFrame(columns=header)
+    frame.index = pd.Index(numbers)
+    return header, frame, bad, encoding, delimiter
+
+
+def _read_csv_fast(text: str, delimiter: str) -> tuple[list[str], pd.DataFrame] | None:
+    """pyarrow's CSV reader, for well-formed files: every row has the header's number of
+    fields and there are no blank lines. Index = row number (header is row 1). None for any
+    other file: the careful reader then numbers, skips and rejects rows one by one."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    first = next(csv.reader(io.StringIO(text[:1 << 20], newline=""), delimiter=delimiter), None)
+    if not first or len(set(first)) != len(first):
+        return None
+    misfits = []
+
+    def misfit(row):
+        misfits.append(row)
+        return "skip"
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=first, skip_rows=1, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                             ignore_empty_lines=False, invalid_row_handler=misfit),
+            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in first},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowException):
+        return None
+    if misfits:
+        return None
+    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+    frame.index = pd.RangeIndex(2, len(frame) + 2)
+    empty = pd.Series(True, index=frame.index)
+    for col in frame.columns:
+        empty &= frame[col].str.strip() == ""
+    # A row of empty cells a spreadsheet left is not a record (as in the careful reader).
+    return first, frame[~empty] if empty.any() else frame
+
+
+def _read_csv_careful(src: SourceConfig, text: str, delimiter: str):
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
@@ -116,7 +163,7 @@ def _read_csv(src: SourceConfig) -> tuple[list[str], list[list[str]], list[int],
                 continue
         rows.append(row)
         numbers.append(record)
-    return header, rows, numbers, bad, encoding, delimiter
+    return header, rows, numbers, bad
 
 
 def _cell_text(value) -> str:
@@ -200,8 +247,8 @@ def read_extract(src: SourceConfig) -> RawExtract:
         header, frame = _read_parquet(src)
         numbers = list(range(1, len(frame) + 1))
     elif suffix in _CSV_SUFFIXES or suffix == "":
-        header, rows, numbers, bad, encoding, delimiter = _read_csv(src)
-        frame = pd.DataFrame(rows, columns=header) if rows else pd.DataFrame(columns=header)
+        header, frame, bad, encoding, delimiter = _read_csv(src)
+        numbers = frame.index.tolist()
     else:
         raise InputDataError(f"{src.path}: unsupported file type '{suffix}'; use CSV, Excel (.xlsx) or Parquet")
 
@@ -238,15 +285,16 @@ def read_extract(src: SourceConfig) -> RawExtract:
     for name in known:
         if name not in frame.columns:
             frame[name] = ""
-    frame = frame[known].astype(object)
+    frame = frame[known]
+    text = pd.DataFrame(index=pd.RangeIndex(len(frame)))
     for col in known:
-        frame[col] = frame[col].fillna("").astype(str).str.strip()
+        text[col] = pd.Series(frame[col].to_numpy(dtype=object), dtype="string[pyarrow]").fillna("").str.strip()
+    frame = text
     for fname, table in src.values.items():
         lowered = frame[fname].str.lower()
         hit = lowered.isin(table.keys())
         frame.loc[hit, fname] = lowered[hit].map(table)
     frame.insert(0, "row_number", pd.array(numbers, dtype="int64"))
-    frame = frame.reset_index(drop=True)
     shape = pd.DataFrame(bad, columns=["row_number", "reason"])
     notes = []
     if encoding == "cp1252" and src.encoding is None:

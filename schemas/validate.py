@@ -96,10 +96,28 @@ class _Problems:
         return pd.concat(self.items, ignore_index=True)
 
 
+def on_unique(series: pd.Series, func) -> pd.Series:
+    """Apply a vectorised function to each distinct value once: extracts repeat the same
+    dates, codes and identifiers many times (a pupil has a row per term)."""
+    codes, uniques = pd.factorize(series.to_numpy(dtype=object), use_na_sentinel=True)
+    if len(uniques) * 2 > len(series):
+        return func(series)
+    result = func(pd.Series(uniques, dtype=series.dtype))
+    taken = result.take(np.where(codes < 0, 0, codes)) if len(result) else result.reindex(range(len(codes)))
+    out = pd.Series(taken.to_numpy(), index=series.index, dtype=result.dtype)
+    if (codes < 0).any():
+        out[codes < 0] = func(pd.Series([None], dtype=series.dtype)).iloc[0]
+    return out
+
+
 def parse_dates(text: pd.Series, date_format: str = "auto") -> pd.Series:
     """Text -> datetime64 (NaT where blank or not a real date). ISO (YYYY-MM-DD) is always
     read as such; d/m/yyyy is read day first (UK) unless date_format is 'mdy'."""
-    s = text.fillna("").astype(str).str.strip()
+    return on_unique(text, lambda t: _parse_dates(t, date_format))
+
+
+def _parse_dates(text: pd.Series, date_format: str) -> pd.Series:
+    s = text.astype("string[pyarrow]").fillna("").str.strip()
     year = pd.Series(np.nan, index=s.index)
     month = year.copy()
     day = year.copy()
@@ -158,8 +176,7 @@ def _academic_year(text: pd.Series) -> pd.Series:
 
 
 def _sex(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    low = text.str.lower()
-    values = low.map(_SEX)
+    values = on_unique(text, lambda u: u.str.lower().astype(object).map(_SEX))
     return values, values.isna() & (text != "")
 
 
@@ -173,13 +190,15 @@ def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, sour
     as_of_ts = pd.Timestamp(as_of)
 
     for f in fields_for(kind):
-        col = text[f.name].fillna("").astype(str)
+        col = text[f.name].astype("string[pyarrow]").fillna("")
         blank = col == ""
         too_long = col.str.len() > MAX_TEXT_LENGTH
         problems.add(too_long, f.name, f"longer than {MAX_TEXT_LENGTH} characters", "reject")
         col = col.where(~too_long, "")
         if f.name in identifiers.CHECKS:
-            values, valid = identifiers.CHECKS[f.name](col.where(~blank))
+            check = identifiers.CHECKS[f.name]
+            values = on_unique(col, lambda u: check(u.where(u != ""))[0].astype(object))
+            valid = on_unique(col, lambda u: check(u.where(u != ""))[1]).astype(bool)
             problems.add(~blank & ~valid, f.name, identifiers.REASONS[f.name] + "; blanked", "warn")
             typed[f.name] = values.astype(object).where(valid, None)
         elif f.name == "dob":
@@ -214,7 +233,7 @@ def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, sour
             problems.add(bad, f.name, f"{f.name} is not yes/no (true/false, y/n, 1/0)", "reject")
             typed[f.name] = values
         elif f.kind == ENUM:
-            values = _canonical_enum(f.name, col)
+            values = on_unique(col, lambda u: _canonical_enum(f.name, u).astype(object))
             typed[f.name] = values.where(~blank, None)
         else:  # TEXT
             values = _academic_year(col) if f.name == "academic_year" else col

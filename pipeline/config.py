@@ -20,7 +20,7 @@ DEFAULT_MAX_REJECTED_SHARE = 0.05
 
 SOURCE_KEYS = {"path", "kind", "columns", "values", "sheet", "delimiter", "encoding",
                "date_format", "max_rejected_share"}
-TOP_KEYS = {"as_of", "criteria", "sources", "output", "max_rejected_share", "review_decisions",
+TOP_KEYS = {"as_of", "criteria", "criteria_settings", "sources", "output", "max_rejected_share", "review_decisions",
             "linkage", "outputs", "report", "previous"}
 OUTPUT_KEYS = {"profile", "pseudonymise_key", "file_mode", "csv_bom", "layout"}
 
@@ -60,6 +60,7 @@ class RunConfig:
     linkage: dict[str, Any] = field(default_factory=dict)
     outputs: OutputOptions = field(default_factory=OutputOptions)
     previous: Path | None = None
+    criteria_settings: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)   # the config as written, for the manifest
 
     def rejected_limit(self, source: str) -> float:
@@ -291,5 +292,6 @@ def load_config(path: str | Path, as_of: dt.date | None = None, output: str | Pa
         linkage=_mapping(data.get("linkage"), where, ("linkage",)),
         outputs=_outputs(data.get("outputs"), base, where),
         previous=None if previous is None else _resolve(base, previous),
+        criteria_settings=_mapping(data.get("criteria_settings"), where, ("criteria_settings",)),
         raw=data,
     )

@@ -156,7 +156,7 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None) -> Ru
     result = RunResult(config=cfg, validated={})
     clock = _Clock(result, progress)
     # Check what can be checked before any work: the criteria set and the linkage settings.
-    criteria_set = load_criteria(cfg.criteria)
+    criteria_set = load_criteria(cfg.criteria, settings=cfg.criteria_settings or None)
     settings = LinkageSettings.from_dict(cfg.linkage)
     decisions = _read_decisions(cfg.review_decisions)
 

@@ -14,9 +14,6 @@ from schemas.validate import Validated, validate_extract
 RECORD_COLUMNS = ["source", "record_id", "row_number"] + [f.name for f in PERSON_FIELDS if f.name != "record_id"] \
     + ["tenancy_ref", "claim_ref", "seen_date"]
 
-# The first day of each school term (DfE census boundaries; spring starts 1 January).
-_TERM_START = {"autumn": (0, 8, 1), "spring": (1, 1, 1), "summer": (1, 4, 15)}
-
 
 def ingest_and_validate(cfg: RunConfig, progress=None) -> dict[str, Validated]:
     """Read and validate every source named in the config, in config order."""
@@ -35,17 +32,15 @@ def ingest_and_validate(cfg: RunConfig, progress=None) -> dict[str, Validated]:
 
 
 def _term_start(academic_year: pd.Series, term: pd.Series) -> pd.Series:
-    first_year = pd.to_numeric(academic_year.str[:4], errors="coerce")
-    parts = term.map(_TERM_START)
-    ok = first_year.notna() & parts.notna()
-    out = pd.Series(pd.NaT, index=term.index, dtype="datetime64[ns]")
-    if ok.any():
-        offs = parts[ok].map(lambda p: p[0])
-        out[ok] = pd.to_datetime(pd.DataFrame({
-            "year": (first_year[ok] + offs).astype(int),
-            "month": parts[ok].map(lambda p: p[1]).astype(int),
-            "day": parts[ok].map(lambda p: p[2]).astype(int)}))
-    return out
+    """The first day of each row's school term (DfE census: summer starts on Easter Monday)."""
+    from criteria.terms import term_of
+
+    keys = pd.DataFrame({"y": academic_year, "t": term})
+    starts = {}
+    for y, t in keys.drop_duplicates().itertuples(index=False):
+        found = term_of(y, t)
+        starts[(y, t)] = pd.Timestamp(found.start) if found else pd.NaT
+    return pd.to_datetime(pd.Series([starts[k] for k in zip(academic_year, term)], index=term.index))
 
 
 def stack_person_records(validated: dict[str, Validated]) -> pd.DataFrame:

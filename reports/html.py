@@ -403,7 +403,7 @@ def _need_section(f: _Facts, scored, criteria_set) -> str:
         st = status.get(c) or ("data" if has_data else "no data")
         rows.append([c, criteria_set.criteria[c].title, "no data" if n is None else _n(n),
                      "" if n is None or not f.families else f"{n / f.families:.1%}",
-                     st, str(sources.get(c, "")).replace(";", ", ")])
+                     st.replace(" ", "\u00a0"), str(sources.get(c, "")).replace(";", ", ")])
     rows.append(["eligible", "Eligible under the family rule", _n(f.eligible),
                  f"{f.eligible / f.families:.1%}" if f.families else "", "", ""])
     table = _table(["Criterion", "What it means", "Families", "Share", "Data", "Sources"], rows,
@@ -705,7 +705,7 @@ caption { text-align: left; font-weight: 600; padding: .2rem 0 .4rem; }
 th, td { border-bottom: 1px solid var(--line); padding: .3rem .7rem .3rem 0; text-align: left; vertical-align: top; }
 thead th { border-bottom: 2px solid var(--ink); font-weight: 600; }
 tbody th { font-weight: normal; }
-.num { text-align: right; font-variant-numeric: tabular-nums; padding-left: .7rem; }
+.num { white-space: nowrap; text-align: right; font-variant-numeric: tabular-nums; padding-left: .7rem; }
 tr.total th, tr.total td { font-weight: 650; border-top: 2px solid var(--ink); }
 figure { margin: .75rem 0 1.25rem; }
 figure svg { max-width: 100%; height: auto; display: block; }

@@ -462,3 +462,23 @@ def test_sample_command(tmp_path):
     assert yaml.safe_load((out2 / "config.yaml").read_text())["as_of"] == dt.date(2025, 3, 31)
     bad = CliRunner().invoke(sample, ["--as-of", "30/09/2026", "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "YYYY-MM-DD" in bad.output
+
+
+def test_near_miss_edge_events_are_in_the_extracts(medium):
+    folder, rows, truth, persons = medium
+    fams = {f["family_id"]: f["near_miss"] for f in read_csv(folder / "truth_families.csv")}
+    police = [(r, t) for r, t in zip(rows["police"], [t for t in truth if t["source"] == "police"])]
+    edge = (AS_OF - dt.timedelta(days=365)).strftime("%d/%m/%Y")
+    checked = 0
+    for fid, kind in fams.items():
+        if kind == "offence_365_days":
+            assert any(t["family_id"] == fid and r["event_date"] == edge and r["role"] == "Offender"
+                       for r, t in police)
+            checked += 1
+        if kind == "claim_ended":
+            ends = [dt.datetime.strptime(r["claim_end"], "%d/%m/%Y").date()
+                    for r, t in zip(rows["benefits"], [t for t in truth if t["source"] == "benefits"])
+                    if t["family_id"] == fid and r["out_of_work"] == "Y" and r["claim_end"]]
+            assert any(AS_OF - dt.timedelta(days=31) < e < AS_OF for e in ends)
+            checked += 1
+    assert checked > 0

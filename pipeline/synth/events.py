@@ -232,7 +232,7 @@ class EventMaker:
 
     def housing(self, h: Household, hn_housing: bool, hn_asb: bool) -> None:
         rng = self.rng
-        adults = [p for p in h.members if p.age_on(self.as_of) >= 18]
+        adults = [p for p in h.members if p.age >= 18]
         if not adults:
             return
         social = rng.random() < (0.7 if h.high_need else 0.33)
@@ -282,11 +282,11 @@ class EventMaker:
 
     def benefits(self, h: Household, workless: bool, near: str | None) -> None:
         rng = self.rng
-        adults = sorted((p for p in h.members if p.age_on(self.as_of) >= 18), key=lambda p: p.sex != "F")
-        kids = [p for p in h.members if p.age_on(self.as_of) < 18]
+        adults = sorted((p for p in h.members if p.age >= 18), key=lambda p: p.sex != "F")
+        kids = [p for p in h.members if p.age < 18]
         if not adults:
             return
-        working_age = [p for p in adults if p.age_on(self.as_of) < 66]
+        working_age = [p for p in adults if p.age < 66]
         claimant = adults[0]
         partner = adults[1] if len(adults) > 1 and h.shape in ("couple", "couple_kids", "blended", "multigen") else None
 
@@ -325,7 +325,7 @@ class EventMaker:
                     if rng.random() < 0.04:
                         self.claim(h, "PIP", False, p, None, [], *period(0.8))
         for p in adults:
-            if p.age_on(self.as_of) >= 66 and rng.random() < 0.15:
+            if p.age >= 66 and rng.random() < 0.15:
                 self.claim(h, "PC", False, p, None, [], *period(0.9))
 
     def dv(self, h: Household, date: int, risk: str | None = None) -> None:
@@ -357,8 +357,8 @@ class EventMaker:
     def household(self, h: Household) -> None:
         rng = self.rng
         o = self.o
-        kids = [p for p in h.members if p.age_on(self.as_of) < 18]
-        adults = [p for p in h.members if p.age_on(self.as_of) >= 18]
+        kids = [p for p in h.members if p.age < 18]
+        adults = [p for p in h.members if p.age >= 18]
         problems: set[str] = set()
         if h.high_need:
             options = [("crime", 0.6), ("asb", 0.45), ("education", 0.8 if kids else 0), ("work", 0.7),
@@ -371,7 +371,7 @@ class EventMaker:
             self.police_background(p, h.high_need)
             if rng.random() < 0.01 * 3:
                 self.asb(p, self.recent(3 * YEAR), "victim")
-            if 10 <= p.age_on(self.as_of) < 60 and rng.random() < 0.005 * 3:
+            if 10 <= p.age < 60 and rng.random() < 0.005 * 3:
                 self.asb(p, self.recent(3 * YEAR), "perpetrator")
         for c in kids:
             mode = {}
@@ -381,14 +381,14 @@ class EventMaker:
                 mode = {"near": near}
             self.schools(c, mode)
         if "crime" in problems:
-            pool = [p for p in h.members if 10 <= p.age_on(self.as_of) < 60] or h.members
+            pool = [p for p in h.members if 10 <= p.age < 60] or h.members
             for p in rng.sample(pool, min(len(pool), 1 + (rng.random() < 0.4))):
                 for _ in range(1 + int(rng.random() * 3)):
                     d = self.recent(YEAR)
                     if self.age_at(p, d) >= 10:
                         self.offence(p, d, rng.choice(QUALIFYING_OUTCOMES[:3] + (("youth_caution",) if self.age_at(p, d) < 18 else ())))
         if "asb" in problems:
-            pool = [p for p in h.members if 10 <= p.age_on(self.as_of)] or h.members
+            pool = [p for p in h.members if 10 <= p.age] or h.members
             p = pool[int(rng.random() * len(pool))]
             self.asb(p, self.recent(YEAR), "perpetrator", rng.choice(QUALIFYING_ASB))
             if rng.random() < 0.5:
@@ -406,7 +406,7 @@ class EventMaker:
     def _near(self, h: Household, near: str) -> None:
         rng = self.rng
         o = self.o
-        adults = [p for p in h.members if p.age_on(self.as_of) >= 18] or h.members
+        adults = [p for p in h.members if p.age >= 18] or h.members
         p = adults[0]
         if near == "offence_13_months":
             self.offence(p, o - 366 - int(rng.random() * 60), "convicted")
@@ -415,7 +415,7 @@ class EventMaker:
         elif near == "dv_13_months":
             self.dv(h, o - 366 - int(rng.random() * 40), "high")
         elif near == "offender_turned_18":
-            young = [q for q in h.members if 18.1 <= q.age_on(self.as_of) < 19]
+            young = [q for q in h.members if q.age == 18]
             if young:
                 q = young[0]
                 eighteenth = dt.date(q.dob.year + 18, q.dob.month, min(q.dob.day, 28)).toordinal()
@@ -440,8 +440,10 @@ def make_events(b: Builder, rng, terms_back: int = 6) -> EventMaker:
         if r < 0.04:
             h.high_need = True
         elif r < 0.08:
-            kids = any(p.age_on(b.as_of) < 16 for p in h.members)
-            choices = [k for k in NEAR_MISSES if kids or k not in ("absence_9", "unauthorised_14", "fte_2")]
+            kids = any(p.age < 16 for p in h.members)
+            eighteen = any(p.age == 18 for p in h.members)
+            choices = [k for k in NEAR_MISSES if (kids or k not in ("absence_9", "unauthorised_14", "fte_2"))
+                       and (eighteen or k != "offender_turned_18")]
             h.near_miss = choices[int(rng.random() * len(choices))]
     for h in hs:
         m.household(h)

@@ -215,7 +215,7 @@ class Recorder:
         tags: list[str] = []
         fore, mids, sur = p.forename, list(p.middles), p.surname
         comm = p.community
-        age = p.age_on(self.as_of)
+        age = p.age
         if p.called_by_middle and mids:
             r = rng.random()
             if r < pr.called_name:
@@ -321,6 +321,19 @@ class Recorder:
     def location(self, p, ordinal: int, rec: dict, tags: list[str]) -> None:
         rng, pr = self.rng, self.prof
         addr = p.address_on(ordinal)
+        r = rng.random()
+        missing_pc = r < pr.postcode_missing
+        stale = not missing_pc and r < pr.postcode_missing + pr.postcode_old
+        stale_pc = None
+        if stale:
+            # an agency that missed a move keeps the whole previous address; otherwise a
+            # neighbouring postcode unit (an out-of-date gazetteer)
+            older = [a for start, a in p.history if a is not addr and start <= ordinal]
+            if older:
+                addr = older[-1]; tags.append("address_old")
+            else:
+                stale_pc = addr.alt_postcode
+            tags.append("postcode_old")
         if rng.random() < pr.address_missing:
             rec["address"] = ""; tags.append("address_missing")
         else:
@@ -329,14 +342,10 @@ class Recorder:
             if abbrev and addr.street.rpartition(" ")[2] in ABBREVIATED:
                 tags.append("address_abbreviated")
             rec["address"] = text.upper() if rec["_upper"] else text
-        r = rng.random()
-        if r < pr.postcode_missing:
+        if missing_pc:
             pc = ""; tags.append("postcode_missing")
-        elif r < pr.postcode_missing + pr.postcode_old:
-            older = [a for start, a in p.history if start <= ordinal and a is not addr]
-            pc = (older[-1].postcode if older else addr.alt_postcode); tags.append("postcode_old")
         else:
-            pc = addr.postcode
+            pc = stale_pc or addr.postcode
         if pc and rng.random() < pr.postcode_format:
             pc = C.postcode_format(pc, rng); tags.append("postcode_format")
         rec["postcode"] = pc

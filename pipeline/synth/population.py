@@ -10,6 +10,7 @@ from pipeline.synth import names as N
 from pipeline.synth.ids import make_ni, make_nhs, make_upn
 
 INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
+JUNIOR_NAMING = {"white_british", "west_african", "iberian"}
 
 # Household shapes at the reference date, weighted per community (multi-generation households
 # are commoner in South Asian communities; couples with children commoner than average in most).
@@ -38,7 +39,7 @@ class Address:
 class Person:
     __slots__ = ("pid", "community", "sex", "dob", "forename", "middles", "surname", "personal_surname",
                  "third_name", "called_by_middle", "nhs", "ni", "upn", "ethnicity", "household",
-                 "history", "urn_primary", "urn_secondary", "is_parent")
+                 "history", "urn_primary", "urn_secondary", "is_parent", "age")
 
     def __init__(self, community, sex, dob, forename, surname):
         self.pid = ""
@@ -54,6 +55,7 @@ class Person:
         self.history: list[tuple[int, Address]] = []   # (from ordinal, address), ascending
         self.urn_primary = self.urn_secondary = None
         self.is_parent = False
+        self.age = -1        # age at as_of, set once the population is final (Builder.finish)
 
     def address_on(self, ordinal: int) -> Address:
         h = self.history
@@ -227,7 +229,7 @@ class Builder:
             else:
                 p.third_name = self.forename("somali", "M")
         if community == "south_asian_muslim":
-            if sex == "M" and rng.random() < 0.35 and fore not in ("Mohammed", "Muhammad", "Mohammad"):
+            if sex == "M" and rng.random() < 0.25 and fore not in ("Mohammed", "Muhammad", "Mohammad"):
                 p.middles = (fore,)
                 p.forename = rng.choice(("Mohammed", "Mohammed", "Muhammad", "Mohammad"))
                 p.called_by_middle = True
@@ -337,6 +339,7 @@ class Builder:
         max_age = min(17.99, mother_age - 17)
         if max_age < 0:
             return
+        n = min(n, 1 + int(max_age / 1.5))   # no more children than the mother's years allow
         twins_left = 0
         prev = None
         for i in range(n):
@@ -361,6 +364,8 @@ class Builder:
                     child.forename = similar[int(rng.random() * len(similar))]
             if child.forename == (prev.forename if prev else None):
                 child.forename = self.forename(community, sex)
+            if sex == "M" and father.sex == "M" and community in JUNIOR_NAMING and rng.random() < 0.04:
+                child.forename = father.forename   # a son named after his father: same name, same address
             self.add(h, child)
             prev = child
         carer.is_parent = True
@@ -433,6 +438,7 @@ class Builder:
             h.fid = f"TF{i:07d}"
         for i, p in enumerate(self.persons, 1):
             p.pid = f"TP{i:08d}"
+            p.age = p.age_on(self.as_of)
             d = p.address_on(self.as_of_ord).district
             p.urn_primary, p.urn_secondary = self.urns[d][0] + (i % 7), self.urns[d][1] + (i % 3)
 

@@ -442,8 +442,9 @@ def make_events(b: Builder, rng, terms_back: int = 6) -> EventMaker:
         elif r < 0.08:
             kids = any(p.age < 16 for p in h.members)
             eighteen = any(p.age == 18 for p in h.members)
+            working = any(18 <= p.age < 66 for p in h.members)
             choices = [k for k in NEAR_MISSES if (kids or k not in ("absence_9", "unauthorised_14", "fte_2"))
-                       and (eighteen or k != "offender_turned_18")]
+                       and (eighteen or k != "offender_turned_18") and (working or k != "claim_ended")]
             h.near_miss = choices[int(rng.random() * len(choices))]
     for h in hs:
         m.household(h)

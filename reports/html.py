@@ -313,8 +313,8 @@ def _quality_section(result) -> str:
                          numeric={1}, caption="Commonest warnings (a value blanked, the row kept)")
                   if len(warns) else "<p>No value was blanked.</p>")
     return _section("data-quality", intro + table + check + chart
-                    + "<h3>Why rows were rejected</h3>" + reasons_html
-                    + "<h3>Values blanked</h3>" + warns_html)
+                    + _block("Why rows were rejected", reasons_html)
+                    + _block("Values blanked", warns_html))
 
 
 def _linkage_section(f: _Facts, linkage) -> str:
@@ -377,8 +377,8 @@ def _linkage_section(f: _Facts, linkage) -> str:
               "that may or may not be the same person. They are in <code>review_pairs.csv</code> (full "
               "output profile only); an analyst marks each pair match or non-match, and the next run "
               "reads the decisions back.</p>")
-    return _section("linkage", flow + stat_table + "<h3>Match scores</h3>" + hist
-                    + "<h3>Sizes</h3>" + f'<div class="pair">{per_person_chart}{per_family_chart}</div>' + review)
+    return _section("linkage", flow + stat_table + _block("Match scores", hist)
+                    + _block("Sizes", f'<div class="pair">{per_person_chart}{per_family_chart}</div>') + review)
 
 
 def _need_section(f: _Facts, scored, criteria_set) -> str:
@@ -458,9 +458,9 @@ def _need_section(f: _Facts, scored, criteria_set) -> str:
                              "and eligible families.")
     else:
         size_chart = ""
-    return _section("need", table + partial_note + chart + "<h3>Needs that come together</h3>" + combo_chart
-                    + "<h3>Where eligible families live</h3>" + district_html
-                    + "<h3>Family size</h3>" + size_chart)
+    return _section("need", table + partial_note + chart + _block("Needs that come together", combo_chart)
+                    + _block("Where eligible families live", district_html)
+                    + _block("Family size", size_chart))
 
 
 _GROUP_COLUMNS = {"records": "Records", "persons": "Persons", "multi_agency_share": "Known to 2+ agencies",
@@ -665,6 +665,11 @@ def _figure(svg: str, caption: str) -> str:
     return f'<figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>'
 
 
+def _block(title: str, inner: str) -> str:
+    """A sub-heading kept on one printed page with what it heads."""
+    return f'<div class="block"><h3>{_e(title)}</h3>{inner}</div>'
+
+
 def _section(sid: str, inner: str) -> str:
     title = dict(SECTIONS)[sid]
     return f'<section id="{sid}" aria-labelledby="{sid}-h"><h2 id="{sid}-h">{_e(title)}</h2>{inner}</section>'
@@ -726,7 +731,7 @@ footer { margin-top: 3rem; border-top: 1px solid var(--line); padding-top: .6rem
   nav { display: none; }
   h2 { break-after: avoid; }
   h3 { break-after: avoid; }
-  figure, table, .cards, .flow { break-inside: avoid; }
+  figure, table, .cards, .flow, .block { break-inside: avoid; }
   .table-wrap { overflow: visible; }
   a { color: inherit; text-decoration: none; }
 }

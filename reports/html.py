@@ -79,13 +79,13 @@ class _Facts:
 
     @classmethod
     def gather(cls, cfg, result, linkage, scored, criteria_set) -> "_Facts":
-        members = linkage.members
-        eligible = pd.to_numeric(scored.need_matrix.get("eligible"), errors="coerce")
+        members, matrix = linkage.members, scored.need_matrix
+        eligible = int((pd.to_numeric(matrix["eligible"], errors="coerce") == 1).sum()) if "eligible" in matrix else 0
         thresholds = _thresholds(cfg, result)
         return cls(records=int(len(linkage.record_links)),
                    persons=int(members["person_id"].nunique()) if len(members) else 0,
-                   families=int(len(scored.need_matrix)),
-                   eligible=int((eligible == 1).sum()) if eligible is not None else 0,
+                   families=int(len(matrix)),
+                   eligible=eligible,
                    review_pairs=int(len(linkage.review_pairs)),
                    **thresholds)
 
@@ -133,9 +133,8 @@ def district_counts(need_matrix: pd.DataFrame, minimum: int = MIN_CELL) -> pd.Da
     counts = district[eligible].value_counts()
     frame = pd.DataFrame({"district": counts.index.astype(str), "families": counts.to_numpy(dtype=int)})
     frame = frame.sort_values(["families", "district"], ascending=[False, True]).reset_index(drop=True)
-    frame["shown"] = [f"{n:,}" for n in frame["families"]]
+    frame["shown"] = [suppress(int(n), minimum) for n in frame["families"]]
     small = frame["families"] < minimum
-    frame.loc[small, "shown"] = f"<{minimum}"
     held = set(frame.index[small])
     if held:
         by_size = frame.sort_values(["families", "district"]).index
@@ -340,8 +339,10 @@ def _linkage_section(f: _Facts, linkage) -> str:
     if weights is not None and len(weights):
         band = ""
         if f.match_weight is not None and f.review_weight is not None:
-            band = (f" Pairs scoring {f.match_weight:.1f} or more are linked{_prob(f.match_probability)}; pairs "
-                    f"from {f.review_weight:.1f} up to the threshold{_prob(f.review_probability, 'from')} go to "
+            linked = "" if f.match_probability is None else f" (a probability of {f.match_probability:.0%} or more)"
+            in_review = "" if f.review_probability is None else f" (probability {f.review_probability:.0%} or more)"
+            band = (f" Pairs scoring {f.match_weight:.1f} or more are linked{linked}; pairs "
+                    f"from {f.review_weight:.1f} up to the threshold{in_review} go to "
                     "clerical review (the shaded band).")
         lo, hi = charts.weight_range(weights, f.match_weight, f.review_weight)
         finite = weights[np.isfinite(weights)]
@@ -614,10 +615,6 @@ def _date(d) -> str:
 
 def _when(t: dt.datetime) -> str:
     return f"{t.day} {t:%B %Y} at {t:%H:%M} {t.tzname() or ''}".strip()
-
-
-def _prob(p: float | None, word: str = "") -> str:
-    return "" if p is None else f" (a probability of {p:.0%} or more)" if not word else f" (probability {p:.0%} or more)"
 
 
 def _pair_weights(pairs) -> np.ndarray | None:

@@ -383,8 +383,6 @@ def hand_built(*, families: list[dict] | None = None, rejected_reasons: tuple[st
                pairs: pd.DataFrame | None = None, quality=None, source_name: str = "housing"):
     """(cfg, result, linkage, scored, criteria_set) for a one-source run with the families given
     as need-matrix rows (criterion columns of troubled-families-2015; blank = no data)."""
-    from types import SimpleNamespace
-
     from criteria import load_criteria
     from criteria.engine import CriteriaResult
     from matching.linkage import LinkageResult

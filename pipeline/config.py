@@ -5,6 +5,7 @@ Errors name the config file, the line and the key, so an analyst can fix them wi
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,7 @@ def _mapping(value: Any, where: _Where, trail: tuple[str, ...]) -> dict:
 
 def _resolve(base: Path, value: Any) -> Path:
     p = Path(str(value)).expanduser()
-    return p if p.is_absolute() else (base / p)
+    return Path(os.path.normpath(p if p.is_absolute() else (base / p)))
 
 
 def _source(name: str, spec: Any, base: Path, where: _Where) -> SourceConfig:

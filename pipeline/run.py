@@ -144,11 +144,21 @@ def _read_decisions(path: Path | None) -> pd.DataFrame | None:
     return decided
 
 
+def settings_min_group(cfg: RunConfig) -> int:
+    """Smallest group shown in linkage quality by group (config: report: {min_group_size: N})."""
+    report = cfg.raw.get("report") or {}
+    value = report.get("min_group_size", 10) if isinstance(report, dict) else 10
+    if not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{cfg.path}: report.min_group_size: must be a whole number of persons, 1 or more")
+    return value
+
+
 def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None) -> RunResult:
     """The whole run. Outputs land in cfg.output atomically, or not at all."""
     from criteria import load_criteria
     from criteria.engine import score_families
     from matching.linkage import link_records
+    from matching.quality import quality_by_group
     from matching.settings import LinkageSettings
     from reports.outputs import write_run_outputs
 
@@ -159,8 +169,11 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None) -> Ru
     criteria_set = load_criteria(cfg.criteria, settings=cfg.criteria_settings or None)
     settings = LinkageSettings.from_dict(cfg.linkage)
     decisions = _read_decisions(cfg.review_decisions)
+    min_group = settings_min_group(cfg)
 
-    with signals_as_interrupts():
+    # The lock is taken first, so a second run on the same folder is refused at once; all
+    # outputs go to a temporary folder that replaces the output folder only when complete.
+    with signals_as_interrupts(), OutputFolder(cfg.output, dir_mode=_dir_mode(cfg.outputs.file_mode)) as tmp:
         with clock.stage("ingest and validate"):
             result.validated = ingest_and_validate(cfg)
         try:
@@ -168,9 +181,9 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None) -> Ru
         except InputDataError:
             folder = validation_folder(cfg)
             mode = cfg.outputs.file_mode
-            with OutputFolder(folder, dir_mode=_dir_mode(mode)) as tmp:
-                write_validation_files(result.validated, tmp, mode, cfg.outputs.csv_bom)
-                write_csv(reconciliation(result.validated), tmp / "reconciliation.csv", mode=mode)
+            with OutputFolder(folder, dir_mode=_dir_mode(mode)) as vtmp:
+                write_validation_files(result.validated, vtmp, mode, cfg.outputs.csv_bom)
+                write_csv(reconciliation(result.validated), vtmp / "reconciliation.csv", mode=mode)
             log.info("rejected rows written to %s", folder)
             raise
         with clock.stage("stack records"):
@@ -178,6 +191,8 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None) -> Ru
         with clock.stage("link"):
             linkage = link_records(records, settings, cfg.as_of, decisions=decisions,
                                    progress=(lambda step: progress(f"link: {step}")) if progress else None)
+        with clock.stage("linkage quality by group"):
+            linkage.quality_by_group = quality_by_group(records, linkage, min_group=min_group)
         with clock.stage("criteria"):
             extracts = {name: v.accepted for name, v in result.validated.items()}
             kinds = {name: v.kind for name, v in result.validated.items()}
@@ -201,10 +216,9 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None) -> Ru
                              "max_rejected_share": cfg.max_rejected_share,
                              "max_rejected_share_by_source": {n: cfg.rejected_limit(n) for n in cfg.sources}}
         with clock.stage("write outputs"):
-            with OutputFolder(cfg.output, dir_mode=_dir_mode(cfg.outputs.file_mode)) as tmp:
-                write_run_outputs(tmp, cfg, result, records, linkage, scored, criteria_set,
-                                  layout=layout or cfg.outputs.layout, started=started)
-        result.output = cfg.output
+            write_run_outputs(tmp, cfg, result, records, linkage, scored, criteria_set,
+                              layout=layout or cfg.outputs.layout, started=started)
+    result.output = cfg.output
     return result
 
 

@@ -80,6 +80,7 @@ def test_second_run_on_a_locked_folder_refused_with_exit_4(small_set, tmp_path):
     lock.write_text(json.dumps({"pid": os.getpid(), "host": os.uname().nodename}))
     r = run_cli(small_set / "config.yaml", out)
     assert r.exit_code == 4 and "another run is writing this output folder" in r.output
+    assert "stage ingest" not in r.output      # refused before doing any work
     assert lock.exists() and not out.exists()
 
 
@@ -93,7 +94,7 @@ def test_sigterm_mid_run_leaves_previous_outputs_intact(small_set, tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while time.time() < deadline:
-        if log.exists() and "stage stack records: started" in log.read_text():
+        if log.exists() and "stage ingest and validate: started" in log.read_text():
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)

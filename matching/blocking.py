@@ -73,16 +73,26 @@ def pass_pairs(std: pd.DataFrame, bp: BlockingPass, max_block_size: int) -> tupl
 
 def candidate_pairs(std: pd.DataFrame, settings: LinkageSettings) -> tuple[np.ndarray, np.ndarray, dict]:
     """Union of all passes: (left, right) record positions sorted, and per-pass counts."""
-    n = len(std)
+    n = max(len(std), 1)
     per_pass: dict[str, dict] = {}
-    codes = []
-    seen = np.empty(0, np.int64)
-    for bp in settings.passes:
+    codes, owner = [], []
+    for k, bp in enumerate(settings.passes):
         l, r, info = pass_pairs(std, bp, settings.max_block_size)
-        c = l * n + r
-        new = np.setdiff1d(c, seen, assume_unique=True)
-        seen = np.union1d(seen, c)
-        per_pass[bp.name] = {"pairs": int(len(c)), "new_pairs": int(len(new)), **info}
-        codes.append(c)
-    all_codes = seen
-    return all_codes // max(n, 1), all_codes % max(n, 1), per_pass
+        per_pass[bp.name] = {"pairs": int(len(l)), "new_pairs": 0, **info}
+        codes.append(l * n + r)
+        owner.append(np.full(len(l), k, dtype=np.int16))
+    if not codes:
+        return np.empty(0, np.int64), np.empty(0, np.int64), per_pass
+    allc = np.concatenate(codes)
+    own = np.concatenate(owner)
+    del codes, owner
+    # one sort: the first pass (in settings order) that found a pair is the one credited
+    order = np.lexsort((own, allc))
+    allc, own = allc[order], own[order]
+    first = np.ones(len(allc), dtype=bool)
+    first[1:] = allc[1:] != allc[:-1]
+    allc, own = allc[first], own[first]
+    counts = np.bincount(own, minlength=len(settings.passes))
+    for k, bp in enumerate(settings.passes):
+        per_pass[bp.name]["new_pairs"] = int(counts[k])
+    return allc // n, allc % n, per_pass

@@ -84,6 +84,19 @@ def estimate_u(settings: LinkageSettings, cols: Columns, n_records: int) -> tupl
     return out, int(len(i))
 
 
+def level_patterns(levels: np.ndarray, n_levels: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of the level matrix and how often each occurs (rows packed into one
+    integer each, so that this is one sort of a flat array)."""
+    radix = np.cumprod([1] + n_levels[:-1]).astype(np.int64)
+    if float(np.prod(np.array(n_levels, dtype=float))) < 2 ** 62:
+        packed = levels.astype(np.int64) @ radix
+        uniq, counts = np.unique(packed, return_counts=True)
+        pats = (uniq[:, None] // radix[None, :]) % np.array(n_levels, dtype=np.int64)[None, :]
+        return pats.astype(np.int64), counts
+    pats, counts = np.unique(levels, axis=0, return_counts=True)
+    return pats.astype(np.int64), counts
+
+
 def estimate_m(settings: LinkageSettings, levels: np.ndarray, u_random: list[np.ndarray]) -> tuple[list[np.ndarray], float, int, bool]:
     """EM over level patterns of the candidate pairs: m (and, within the candidates, u and the
     match share) re-estimated until stable. Returns (m, match share, iterations, converged)."""
@@ -102,7 +115,7 @@ def estimate_m(settings: LinkageSettings, levels: np.ndarray, u_random: list[np.
         m.append(start)
     if len(levels) == 0:
         return m, float(est["initial_match_share"]), 0, True
-    patterns, counts = np.unique(levels, axis=0, return_counts=True)
+    patterns, counts = level_patterns(levels, [len(c.levels) for c in comps])
     counts = counts.astype(float)
     u = [x.copy() for x in u_random]
     lam = float(est["initial_match_share"])

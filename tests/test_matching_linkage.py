@@ -228,6 +228,6 @@ def test_oversized_blocks_are_skipped_and_reported():
              "dob": "1990-01-01"} for i in range(30)]
     s = LinkageSettings.from_dict({"blocking": {"max_block_size": 10}})
     _, _, per = candidate_pairs(standardise(records_frame(rows)), s)
-    assert per["postcode_forename_initial"]["blocks_skipped"] == 1
-    assert per["postcode_forename_initial"]["records_in_skipped_blocks"] == 30
-    assert per["postcode_forename_initial"]["pairs"] == 0
+    assert per["postcode_forename_phonetic"]["blocks_skipped"] == 1
+    assert per["postcode_forename_phonetic"]["records_in_skipped_blocks"] == 30
+    assert per["postcode_forename_phonetic"]["pairs"] == 0

@@ -1,0 +1,35 @@
+"""End to end on the committed sample data: ingest, validate and link, then check accuracy
+against the generator's ground truth (the targets in docs/linkage.md)."""
+from pathlib import Path
+
+import pytest
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+
+pytestmark = pytest.mark.skipif(not (SAMPLE / "truth.csv").exists() or not (SAMPLE / "config.yaml").exists(),
+                                reason="sample_data not generated yet")
+
+
+@pytest.fixture(scope="module")
+def evaluation():
+    from matching.evaluate import run_config
+    ev, stats, _ = run_config(SAMPLE / "config.yaml")
+    return ev, stats
+
+
+def test_persons_accuracy(evaluation):
+    ev, _ = evaluation
+    assert ev["persons_pairwise"]["precision"] >= 0.995
+    assert ev["persons_pairwise"]["recall"] >= 0.98
+
+
+def test_families_accuracy(evaluation):
+    ev, _ = evaluation
+    assert ev["families_pairwise"]["precision"] >= 0.98
+    assert ev["families_pairwise"]["recall"] >= 0.95
+
+
+def test_every_record_is_linked_once(evaluation):
+    ev, stats = evaluation
+    assert stats["records"] == ev["records"]
+    assert ev["predicted_persons"] == stats["persons"]

@@ -28,6 +28,9 @@ class FittedModel:
     em_converged: bool
     u_sample_pairs: int
     tf: dict = field(default_factory=dict)   # level -> tf settings, for the record
+    # (comparison, level) -> typical term frequency of the values agreeing at that level among
+    # random pairs; a pair's adjustment is measured from it
+    tf_reference: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -36,7 +39,7 @@ class FittedModel:
             "em_iterations": self.em_iterations,
             "em_converged": self.em_converged,
             "u_sample_pairs": self.u_sample_pairs,
-            "term_frequency": self.tf,
+            "term_frequency": {k: {"column": v, "reference_share": self.tf_reference.get(k)} for k, v in self.tf.items()},
             "comparisons": [
                 {"name": name, "levels": [
                     {"label": lab, "is_null_level": nl,
@@ -59,29 +62,41 @@ def _level_shares(levels: np.ndarray, counts: np.ndarray, n_levels: int, null: n
     return out
 
 
-def estimate_u(settings: LinkageSettings, cols: Columns, n_records: int) -> tuple[list[np.ndarray], int]:
-    """u-probabilities: level shares among random record pairs (almost all non-matches)."""
+def estimate_u(settings: LinkageSettings, cols: Columns, n_records: int,
+               tf_arrays: dict | None = None) -> tuple[list[np.ndarray], int, dict]:
+    """u-probabilities: level shares among random record pairs (almost all non-matches); and
+    for each term-frequency adjusted level the typical (geometric mean) share of the values
+    agreeing at that level among those pairs."""
     est = settings.estimation
     rng = np.random.default_rng(int(est["seed"]))
     k = int(est["u_sample_pairs"])
     if n_records < 2:
-        return [np.ones(len(c.levels)) * 0.5 for c in settings.comparisons], 0
+        return [np.ones(len(c.levels)) * 0.5 for c in settings.comparisons], 0, {}
     i = rng.integers(0, n_records, size=k)
     j = rng.integers(0, n_records, size=k)
     keep = i != j
     i, j = i[keep], j[keep]
-    lv = compare_pairs(settings.comparisons, cols, i, j)
+    levels_random = compare_pairs(settings.comparisons, cols, i, j)
     out = []
     for c, comp in enumerate(settings.comparisons):
         null = np.array([x.is_null for x in comp.levels])
-        tot = np.bincount(lv[:, c], minlength=len(comp.levels)).astype(float)
+        tot = np.bincount(levels_random[:, c], minlength=len(comp.levels)).astype(float)
         comparable = max(tot[~null].sum(), 1.0)
         # A level never seen among random pairs (e.g. identifiers agreeing) gets half a pair.
         u = np.ones(len(comp.levels))
         u[~null] = np.maximum(tot[~null], 0.5) / comparable
         u[~null] = np.clip(u[~null], float(est["probability_floor"]), 1 - float(est["probability_floor"]))
         out.append(u)
-    return out, int(len(i))
+    ref = {}
+    for c, comp in enumerate(settings.comparisons):
+        for lvi, lv in enumerate(comp.levels):
+            if lv.tf_adjust and tf_arrays is not None:
+                f, mean_tf = tf_arrays[lv.tf_adjust]
+                hit = np.flatnonzero(levels_random[:, c] == lvi)
+                # with too few random pairs at the level, the average agreeing value stands in
+                ref[f"{comp.name}.{lv.label}"] = (float(np.exp(np.log(np.maximum(f[i[hit]], f[j[hit]])).mean()))
+                                                  if len(hit) >= 30 else mean_tf)
+    return out, int(len(i)), ref
 
 
 def level_patterns(levels: np.ndarray, n_levels: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +165,9 @@ def estimate_m(settings: LinkageSettings, levels: np.ndarray, u_random: list[np.
 
 
 def fit(settings: LinkageSettings, cols: Columns, levels: np.ndarray, n_records: int) -> FittedModel:
-    u, n_u = estimate_u(settings, cols, n_records)
+    tf_arrays = {lv.tf_adjust: term_frequencies(cols.std, lv.tf_adjust)
+                 for comp in settings.comparisons for lv in comp.levels if lv.tf_adjust}
+    u, n_u, tf_ref = estimate_u(settings, cols, n_records, tf_arrays)
     m, lam, iters, conv = estimate_m(settings, levels, u)
     weights = []
     for c, comp in enumerate(settings.comparisons):
@@ -171,7 +188,7 @@ def fit(settings: LinkageSettings, cols: Columns, levels: np.ndarray, n_records:
     return FittedModel([c.name for c in settings.comparisons],
                        [[x.label for x in c.levels] for c in settings.comparisons],
                        [[x.is_null for x in c.levels] for c in settings.comparisons],
-                       m, u, weights, lam, math.log2(p / (1 - p)), iters, conv, n_u, tf)
+                       m, u, weights, lam, math.log2(p / (1 - p)), iters, conv, n_u, tf, tf_ref)
 
 
 def term_frequencies(std: pd.DataFrame, column: str) -> tuple[np.ndarray, float]:
@@ -208,9 +225,10 @@ def pair_weights(settings: LinkageSettings, model: FittedModel, std: pd.DataFram
                     tf_cache[lv.tf_adjust] = term_frequencies(std, lv.tf_adjust)
                 f, mean_tf = tf_cache[lv.tf_adjust]
                 freq = np.maximum(f[l[sel]], f[r[sel]])
-                # Agreement on a value shared by more records than the typical agreeing value
-                # counts for less, on a rarer one for more.
-                adj = float(tfs["strength"]) * np.log2(mean_tf / freq)
+                # Agreement on a value shared by more records than the values typically agreeing
+                # at this level counts for less, on a rarer one for more.
+                ref = model.tf_reference.get(f"{comp.name}.{lv.label}", mean_tf)
+                adj = float(tfs["strength"]) * np.log2(ref / freq)
                 adj = np.clip(adj, lo, hi)
                 w[sel] = w[sel] + adj
                 b_lo, b_hi = lv.weight_bounds

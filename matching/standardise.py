@@ -210,6 +210,10 @@ def address_parts(raw) -> tuple[str | None, str | None, str | None, str | None, 
             flat, house, hi = house, words[hi + 1], hi + 1
         rest = words[hi + 1:]
         end = next((i for i, w in enumerate(rest) if w in STREET_TYPES), None)
+        if end is not None:
+            # "Wibsey Park Avenue", "Mill Green Lane": the street type is the last of a run
+            while end + 1 < len(rest) and rest[end + 1] in STREET_TYPES:
+                end += 1
         street = rest[:end + 1] if end is not None and end < 5 else rest[:3]
     else:
         end = next((i for i, w in enumerate(words) if w in STREET_TYPES), None)

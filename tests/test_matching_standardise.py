@@ -73,6 +73,8 @@ def test_address_abbreviations_flat_and_house_numbers():
     b = address_parts("3/12 HIGH STREET")
     assert a[:4] == b[:4] == ("3", "12", "high street", "3|12|high street")
     assert address_parts("12 A Church Rd")[1:3] == ("12a", "church road")
+    assert address_parts("3 Wibsey Park Ave, Great Horton")[2] == "wibsey park avenue"
+    assert address_parts("3 Wibsey Park Avenue")[2] != address_parts("3 Wibsey Park")[2]
 
 
 def test_dob_parts_and_placeholder():

@@ -8,7 +8,7 @@ import datetime as dt
 from pipeline.synth.events import QUALIFYING_ASB, QUALIFYING_OUTCOMES, Event, complete_terms
 
 FLAGS = ("crime_youth", "crime_any", "asb", "exclusion", "unauthorised_15", "absence_10", "alternative_provision",
-         "out_of_work", "dv", "dv_child", "housing_crisis", "has_children")
+         "out_of_work", "dv", "dv_child", "housing_crisis", "rent_arrears", "has_children")
 HOUSING_CRISIS = {"nosp", "eviction", "asb_eviction", "homeless_application", "temporary_accommodation"}
 
 
@@ -16,9 +16,17 @@ def _age(dob: dt.date, on: dt.date) -> int:
     return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
 
 
-def family_flags(events: dict[str, list[Event]], households, as_of: dt.date) -> dict[str, dict[str, int]]:
-    """family_id -> {flag: 0/1}. A member is whoever lives in the household at as_of."""
+def family_flags(events: dict[str, list[Event]], households, as_of: dt.date,
+                 family_of=None) -> dict[str, dict[str, int]]:
+    """family_id -> {flag: 0/1}. A member is whoever lives in the household at as_of.
+
+    `households`: objects with `fid` and `members` (the members at as_of). `family_of(person)`
+    gives the family a person belongs to at as_of, or None when the person is not in the area
+    then (default: the person's household)."""
     o = as_of.toordinal()
+    if family_of is None:
+        def family_of(p):
+            return p.household.fid
     lo = o - 365   # last 12 months: lo < date <= as_of
     flags = {h.fid: dict.fromkeys(FLAGS, 0) for h in households}
 
@@ -30,27 +38,29 @@ def family_flags(events: dict[str, list[Event]], households, as_of: dt.date) -> 
             flags[h.fid]["has_children"] = 1
 
     def live(agency):
-        return (e for e in events[agency] if e.reject is None)
+        return (e for e in events[agency] if e.reject is None and family_of(e.person) is not None)
 
     for e in live("police"):
         f = e.f
         if f["event_type"] == "offence" and f["role"] == "offender" and f["outcome"] in QUALIFYING_OUTCOMES and lo < e.date <= o:
-            fam = flags[e.person.household.fid]
+            fam = flags[family_of(e.person)]
             fam["crime_any"] = 1
             if _age(e.person.dob, dt.date.fromordinal(e.date)) < 18:
                 fam["crime_youth"] = 1
     for e in live("asb"):
         if e.f["role"] == "perpetrator" and e.f["intervention"] in QUALIFYING_ASB and lo < e.date <= o:
-            flags[e.person.household.fid]["asb"] = 1
+            flags[family_of(e.person)]["asb"] = 1
     for e in live("housing"):
         if lo < e.date <= o:
             if e.f["event_type"] == "asb_eviction":
-                flags[e.person.household.fid]["asb"] = 1
+                flags[family_of(e.person)]["asb"] = 1
             if e.f["event_type"] in HOUSING_CRISIS:
-                flags[e.person.household.fid]["housing_crisis"] = 1
+                flags[family_of(e.person)]["housing_crisis"] = 1
+            if e.f["event_type"] == "arrears" or (e.f.get("rent_arrears_gbp") or 0) > 0:
+                flags[family_of(e.person)]["rent_arrears"] = 1
     for e in live("dv"):
         if lo < e.date <= o:
-            fam = flags[e.person.household.fid]
+            fam = flags[family_of(e.person)]
             if e.f["role"] in ("victim", "perpetrator"):
                 fam["dv"] = 1
             elif e.f["role"] == "child_in_household" and child_now(e.person):
@@ -59,7 +69,7 @@ def family_flags(events: dict[str, list[Event]], households, as_of: dt.date) -> 
         f = e.f
         if (f["out_of_work"] and f["role"] in ("claimant", "partner") and _age(e.person.dob, as_of) >= 18
                 and f["claim_start"] <= o and (f["claim_end"] is None or f["claim_end"] >= o)):
-            flags[e.person.household.fid]["out_of_work"] = 1
+            flags[family_of(e.person)]["out_of_work"] = 1
     window = {(f"{y}/{(y + 1) % 100:02d}", t) for y, t in complete_terms(as_of, 3)}
     pupils: dict[int, list] = {}
     for e in live("schools"):
@@ -70,7 +80,7 @@ def family_flags(events: dict[str, list[Event]], households, as_of: dt.date) -> 
             acc[1] += f["sessions_possible"]; acc[2] += f["sessions_unauthorised"]; acc[3] += f["sessions_authorised"]
             acc[4] += f["fixed_term_exclusions"]; acc[5] |= bool(f["permanent_exclusion"]); acc[6] |= bool(f["alternative_provision"])
     for p, possible, unauth, auth, fte, perm, ap in pupils.values():
-        fam = flags[p.household.fid]
+        fam = flags[family_of(p)]
         if perm or fte >= 3:
             fam["exclusion"] = 1
         if possible > 0 and unauth / possible >= 0.15:

@@ -270,7 +270,8 @@ def _pairs_frame(records, settings, l, r, total, prob, weights, status) -> pd.Da
     out = pd.DataFrame({
         "source_l": src.take(l) if len(l) else src[:0], "record_id_l": rid.take(l) if len(l) else rid[:0],
         "source_r": src.take(r) if len(r) else src[:0], "record_id_r": rid.take(r) if len(r) else rid[:0],
-        "match_weight": np.round(total, 4), "match_probability": np.round(prob, 6), "status": status,
+        "match_weight": np.round(total, 4), "match_probability": np.round(prob, 6),
+        "status": pd.Categorical(status, categories=["link", "review", "non-link", "clerical match", "clerical non-match"]),
     })
     for j, comp in enumerate(settings.comparisons):
         out[f"w_{comp.name}"] = np.round(weights[:, j], 3)

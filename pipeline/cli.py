@@ -70,8 +70,11 @@ def _common_logging(f):
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder (overrides the config).")
 @click.option("--layout", type=click.Choice(["families-as-rows", "families-as-columns"]), default=None,
               help="need_matrix.csv with one row per family (default) or needs down the side, families across.")
+@click.option("--previous", "previous_dir", type=click.Path(file_okay=False, exists=True),
+              help="Last quarter's output folder (full profile): carry its person and family IDs and "
+                   "clerical decisions forward (overrides `previous:` in the config).")
 @_common_logging
-def run(config_path, as_of, out_dir, layout, quiet, log_file, log_format):
+def run(config_path, as_of, out_dir, layout, previous_dir, quiet, log_file, log_format):
     """Run the whole pipeline: ingest, validate, link, form families, score, write outputs."""
     from pipeline.config import load_config, parse_as_of
     from pipeline.display import Display
@@ -83,7 +86,8 @@ def run(config_path, as_of, out_dir, layout, quiet, log_file, log_format):
     cfg = load_config(config_path, as_of=parse_as_of(as_of) if as_of else None, output=out_dir)
     log.info("run started: config %s, reference date %s, %d sources", cfg.path, cfg.as_of, len(cfg.sources))
     with display:
-        result = run_pipeline(cfg, progress=display.stage, layout=layout)
+        result = run_pipeline(cfg, progress=display.stage, layout=layout,
+                              previous=Path(previous_dir) if previous_dir else None)
     elapsed = time.perf_counter() - t0
     log.info("run finished in %.1fs: outputs in %s", elapsed, result.output)
     display.run_summary(result, elapsed)
@@ -107,6 +111,50 @@ def validate(config_path, as_of, quiet, log_file, log_format):
         result = run_validation(cfg, progress=display.stage)
     display.validation_summary(result)
     check_rejected_shares(cfg, result.validated)
+
+
+@main.command()
+@click.argument("old_dir", type=click.Path(file_okay=False, exists=True))
+@click.argument("new_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--out", "out_file", type=click.Path(dir_okay=False),
+              help="Where to write changes.csv (default: NEW_DIR/changes.csv).")
+@_common_logging
+def compare(old_dir, new_dir, out_file, quiet, log_file, log_format):
+    """Compare two quarters' outputs: which families are new, continuing or have left, and
+    which criteria each gained or lost. Run the newer quarter with --previous OLD_DIR so that
+    family IDs carry over."""
+    import os
+
+    import pandas as pd
+
+    from pipeline.display import Display
+    from pipeline.quarters import compare_quarters, read_need_matrix
+    from reports.writers import write_csv
+
+    display = Display(quiet=quiet)
+    setup_logging(quiet=quiet, log_file=log_file, log_format=log_format, interactive=display.interactive)
+    old = read_need_matrix(Path(old_dir))
+    new = read_need_matrix(Path(new_dir))
+    id_path = Path(new_dir) / "id_changes.csv"
+    id_changes = pd.read_csv(id_path, dtype=str, keep_default_na=False) if id_path.exists() else None
+    if id_changes is None:
+        click.echo("note: the newer folder has no id_changes.csv (was it run with --previous?): "
+                   "families are matched by family_id alone", err=True)
+    changes, movement, notes = compare_quarters(old, new, id_changes)
+    target = Path(out_file) if out_file else Path(new_dir) / "changes.csv"
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    write_csv(changes, tmp)
+    os.replace(tmp, target)
+    counts = changes["status"].value_counts()
+    display.table("Families between the two quarters", ["", "families"],
+                   [["new", int(counts.get("new", 0))], ["continuing", int(counts.get("continuing", 0))],
+                    ["left", int(counts.get("left", 0))]])
+    display.table("How each criterion moved", list(movement.columns), movement.values.tolist())
+    for note in notes:
+        click.echo(f"note: {note}")
+    click.echo(f"Changes written to {target}")
+    log.info("compare: %s new, %s continuing, %s left", counts.get("new", 0), counts.get("continuing", 0),
+             counts.get("left", 0))
 
 
 def _register_optional():

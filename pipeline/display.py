@@ -47,7 +47,7 @@ class Display:
             self._status.update(f"{name} …")
 
     # ---- summaries -------------------------------------------------------------------------
-    def _table(self, title: str, header: list[str], rows: list[list]) -> None:
+    def table(self, title: str, header: list[str], rows: list[list]) -> None:
         if self.interactive:
             from rich.table import Table
             table = Table(title=title, title_justify="left")
@@ -72,7 +72,7 @@ class Display:
             rows.append([name, c["read"], c["accepted"], c["rejected"], f"{v.rejected_share:.1%}", c["warnings"], ok])
         total = [sum(r[i] for r in rows) for i in (1, 2, 3)]
         rows.append(["total", *total, f"{(total[2] / total[0] if total[0] else 0):.1%}", sum(r[5] for r in rows), ""])
-        self._table("Reconciliation (read = accepted + rejected)",
+        self.table("Reconciliation (read = accepted + rejected)",
                     ["source", "read", "accepted", "rejected", "rejected %", "warnings", "check"], rows)
         for name, v in result.validated.items():
             for note in v.notes:
@@ -90,13 +90,13 @@ class Display:
                 ["pairs for clerical review", c.get("review_pairs", "")],
                 ["eligible families", c.get("eligible_families", "")],
                 ["time", f"{elapsed:.1f}s"]]
-        self._table("Run summary", ["", "count"], rows)
+        self.table("Run summary", ["", "count"], rows)
         crit = result.summary.get("criteria") if isinstance(result.summary, dict) else None
         if crit is not None and len(crit):
             rows = [[r["criterion"], "no data" if r["families_meeting"] is None or r["families_meeting"] != r["families_meeting"]
                      or str(r["families_meeting"]) == "<NA>" else r["families_meeting"], r.get("status", "")]
                     for r in crit.to_dict("records")]
-            self._table("Families meeting each criterion", ["criterion", "families", "data"], rows)
+            self.table("Families meeting each criterion", ["criterion", "families", "data"], rows)
             missing = [r[0] for r in rows if r[1] == "no data"]
             if missing:
                 click.echo("No extract in this run for: " + ", ".join(missing) + " (shown blank in need_matrix.csv, not 0)")

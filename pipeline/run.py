@@ -153,7 +153,7 @@ def settings_min_group(cfg: RunConfig) -> int:
     return value
 
 
-def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None) -> RunResult:
+def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previous: Path | None = None) -> RunResult:
     """The whole run. Outputs land in cfg.output atomically, or not at all."""
     from criteria import load_criteria
     from criteria.engine import score_families
@@ -168,7 +168,11 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None) -> Ru
     # Check what can be checked before any work: the criteria set and the linkage settings.
     criteria_set = load_criteria(cfg.criteria, settings=cfg.criteria_settings or None)
     settings = LinkageSettings.from_dict(cfg.linkage)
-    decisions = _read_decisions(cfg.review_decisions)
+    from pipeline.quarters import carry_ids_forward, merge_decisions, read_previous
+
+    previous_dir = previous or cfg.previous
+    prev = read_previous(previous_dir) if previous_dir else None
+    decisions = merge_decisions(prev.decisions if prev else None, _read_decisions(cfg.review_decisions))
     min_group = settings_min_group(cfg)
 
     # The lock is taken first, so a second run on the same folder is refused at once; all
@@ -191,6 +195,12 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None) -> Ru
         with clock.stage("link"):
             linkage = link_records(records, settings, cfg.as_of, decisions=decisions,
                                    progress=(lambda step: progress(f"link: {step}")) if progress else None)
+        linkage.decisions = decisions
+        linkage.id_changes = None
+        if prev is not None:
+            with clock.stage("carry IDs forward"):
+                linkage.record_links, linkage.members, linkage.id_changes = carry_ids_forward(
+                    linkage.record_links, linkage.members, prev)
         with clock.stage("linkage quality by group"):
             linkage.quality_by_group = quality_by_group(records, linkage, min_group=min_group)
         with clock.stage("criteria"):
@@ -209,6 +219,9 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None) -> Ru
             "criteria": [{k: (None if pd.isna(v) else v) for k, v in row.items()}
                          for row in scored.summary.to_dict("records")],
             "criteria_no_data": list(scored.no_data),
+            "previous": str(previous_dir) if previous_dir else None,
+            "id_changes": (linkage.id_changes.groupby(["id_type", "kind"]).size().rename("n").reset_index()
+                           .to_dict("records") if linkage.id_changes is not None else None),
         }
         result.summary = {"criteria": scored.summary}
         result.thresholds = {**settings.thresholds,

@@ -89,9 +89,17 @@ def write_run_outputs(folder: Path, cfg, result, records: pd.DataFrame, linkage,
     if opts.profile == "full":
         # Clerical review needs the names side by side; the shareable profile has no use for it.
         out(linkage.review_pairs, "review_pairs.csv")
+        # The clerical decisions in force after this run: the next quarter's --previous reads them.
+        from pipeline.quarters import DECISION_COLUMNS
+        decisions = getattr(linkage, "decisions", None)
+        write_csv(decisions[DECISION_COLUMNS] if decisions is not None else pd.DataFrame(columns=DECISION_COLUMNS),
+                  folder / "clerical_decisions.csv", bom=bom, mode=mode)
         write_validation_files(result.validated, folder, mode, bom)
     write_csv(reconciliation(result.validated), folder / "reconciliation.csv", bom=bom, mode=mode)
 
+    id_changes = getattr(linkage, "id_changes", None)
+    if id_changes is not None:
+        out(id_changes, "id_changes.csv")
     quality = getattr(linkage, "quality_by_group", None)
     if quality is not None:
         write_csv(quality, folder / "linkage_quality_by_group.csv", bom=bom, mode=mode)

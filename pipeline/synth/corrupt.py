@@ -129,11 +129,11 @@ def cp1252_safe(text: str, rng, question_marks: float) -> tuple[str, str]:
         pass
     if rng.random() < question_marks:
         return text.encode("cp1252", errors="replace").decode("cp1252"), "encoding_question_mark"
-    out = "".join(c if _in_cp1252(c) else N.fold(c) for c in text)
+    out = "".join(c if in_cp1252(c) else N.fold(c) for c in text)
     return out, "diacritics_stripped"
 
 
-def _in_cp1252(c: str) -> bool:
+def in_cp1252(c: str) -> bool:
     try:
         c.encode("cp1252")
         return True

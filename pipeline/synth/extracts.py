@@ -262,6 +262,7 @@ class Recorder:
             f2, s2 = N.fold(fore), N.fold(sur)
             if (f2, s2) != (fore, sur):
                 fore, sur = f2, s2; tags.append("diacritics_stripped")
+        clean = (fore, sur)   # the name before any keying error: what a later correction restores
         if rng.random() < pr.typo_forename:
             fore, t = C.typo(fore, rng)
             if t:
@@ -275,11 +276,16 @@ class Recorder:
             sur, t2 = C.cp1252_safe(sur, rng, 0.2)
             if (t1 or t2) and (t1 or t2) not in tags:
                 tags.append(t1 or t2)
+        if self.agency == "dv":
+            clean = tuple("".join(c if C.in_cp1252(c) else N.fold(c) for c in x) for x in clean)
         if age >= 16 and rng.random() < pr.title:
-            fore = f"{C.title_for(p.sex, age, rng)} {fore}"; tags.append("title")
+            title = C.title_for(p.sex, age, rng)
+            fore = f"{title} {fore}"; tags.append("title")
+            clean = (f"{title} {clean[0]}", clean[1])
         upper = rng.random() < pr.upper
         if upper:
             fore, sur = fore.upper(), sur.upper(); tags.append("upper_case")
+            clean = (clean[0].upper(), clean[1].upper())
         dob = p.dob
         r = rng.random()
         if r < pr.dob_missing:
@@ -289,7 +295,7 @@ class Recorder:
         sex = p.sex
         if rng.random() < pr.sex_missing:
             sex = "U" if rng.random() < 0.5 else ""; tags.append("sex_missing")
-        rec = {"forename": fore, "surname": sur, "dob": dob, "sex": sex, "_upper": upper}
+        rec = {"forename": fore, "surname": sur, "dob": dob, "sex": sex, "_upper": upper, "_clean": clean}
         if p.nhs and rng.random() < pr.nhs:
             rec["nhs_number"], t = self._id(p.nhs, miskey_nhs, "nhs")
             tags += t
@@ -378,7 +384,7 @@ def render(agency: str, events: list, rng, as_of: dt.date) -> tuple[list[dict], 
             if t:
                 tags.append("surname_" + t)
         rec.location(p, e.date, row, tags)
-        del row["_upper"]
+        del row["_upper"], row["_clean"]
         seq += 1 + (rng.random() < 0.1)
         row["record_id"] = f"{prefix}{seq:08d}" if agency == "schools" else f"{prefix}{seq:07d}"
         f = e.f

@@ -1,0 +1,263 @@
+"""Quarter to quarter: carry last quarter's person and family IDs forward, keep clerical
+decisions, and compare two quarters' need matrices.
+
+IDs follow the records. A person whose records are unchanged keeps their ID; one who gains
+records keeps theirs; when earlier persons merge the oldest ID survives and the others are
+recorded as merged into it; when one splits, the part holding most of its records keeps the ID
+and the rest get new ones. A family keeps its ID where most of its members stay together, even
+when it moves house. Every change is listed in id_changes.csv.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import InputDataError
+
+ID_CHANGE_COLUMNS = ["id_type", "old_id", "new_id", "kind"]
+DECISION_COLUMNS = ["source_l", "record_id_l", "source_r", "record_id_r", "decision"]
+
+
+@dataclass
+class Previous:
+    """What a run needs of last quarter's outputs."""
+    folder: Path
+    record_links: pd.DataFrame            # source, record_id, person_id, family_id
+    decisions: pd.DataFrame | None        # clerical decisions in force last quarter
+
+
+def _read(path: Path, columns: list[str], what: str) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputDataError(f"{path}: not found; --previous must name the output folder of an earlier full run") from None
+    except Exception as exc:  # a damaged file stops the run with its name
+        raise InputDataError(f"{path}: cannot read {what} ({type(exc).__name__})") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputDataError(f"{path}: lacks column(s) {', '.join(missing)}")
+    return frame
+
+
+def read_previous(folder: Path) -> Previous:
+    folder = Path(folder)
+    links = _read(folder / "record_links.csv", ["source", "record_id", "person_id", "family_id"], "the previous record links")
+    if len(links) and not links["person_id"].str.fullmatch(r"P\d+").all():
+        raise InputDataError(f"{folder / 'record_links.csv'}: person IDs are pseudonymised; carry IDs forward from "
+                             "the previous quarter's full-profile output (keep it in a secure place for this)")
+    decisions_path = folder / "clerical_decisions.csv"
+    decisions = _read(decisions_path, DECISION_COLUMNS, "the previous clerical decisions") if decisions_path.exists() else None
+    return Previous(folder=folder, record_links=links[["source", "record_id", "person_id", "family_id"]], decisions=decisions)
+
+
+def _number(ids: pd.Series) -> pd.Series:
+    return pd.to_numeric(ids.str.extract(r"(\d+)$", expand=False), errors="coerce")
+
+
+def _fmt(prefix: str, n: int) -> str:
+    return f"{prefix}{n:06d}"
+
+
+def _carry(groups: pd.DataFrame, prefix: str, id_type: str, old_sizes: pd.Series) -> tuple[dict, list[dict]]:
+    """groups: one row per (new_key, old_id) with `weight` (records or members they share) and
+    `order` (the new group's sort key); old_id is missing for a new group's unseen part.
+    old_sizes: every old ID -> its size. Returns new_key -> final ID, and the changes."""
+    changes: list[dict] = []
+    new_keys = groups.drop_duplicates("new_key").sort_values("order")["new_key"].tolist()
+    linked = groups.dropna(subset=["old_id"])
+    linked = linked.assign(old_n=_number(linked["old_id"]))
+    # Each old ID goes to the new group holding most of it (ties: the earliest group) ...
+    best = (linked.sort_values(["old_id", "weight", "order"], ascending=[True, False, True])
+            .drop_duplicates("old_id"))
+    if id_type == "family":
+        # ... and a family keeps its ID only where most of its members stay together.
+        best = best[best["weight"] * 2 > best["old_id"].map(old_sizes).fillna(0)]
+    # A new group offered several old IDs keeps the oldest; the others merge into it.
+    final: dict = {}
+    for new_key, offered in best.sort_values(["new_key", "old_n"]).groupby("new_key", sort=False):
+        ids = offered["old_id"].tolist()
+        final[new_key] = ids[0]
+        changes += [{"id_type": id_type, "old_id": o, "new_id": ids[0], "kind": "merged"} for o in ids[1:]]
+    used = set(best["old_id"])
+    numbers = _number(pd.Series(list(old_sizes.index), dtype=object)).dropna()
+    next_n = int(numbers.max()) + 1 if len(numbers) else 1
+    came_from = linked.groupby("new_key")["old_id"].apply(lambda s: sorted(set(s))).to_dict()
+    for key in new_keys:
+        if key in final:
+            continue
+        final[key] = _fmt(prefix, next_n)
+        next_n += 1
+        olds = came_from.get(key, [])
+        changes += ([{"id_type": id_type, "old_id": o, "new_id": final[key], "kind": "split"} for o in olds]
+                    or [{"id_type": id_type, "old_id": "", "new_id": final[key], "kind": "new"}])
+    # An old ID that no group kept is no longer in use.
+    for old in sorted(set(old_sizes.index) - used, key=_sort_key):
+        changes.append({"id_type": id_type, "old_id": old, "new_id": "", "kind": "retired"})
+    return final, changes
+
+
+def carry_ids_forward(record_links: pd.DataFrame, members: pd.DataFrame, previous: Previous
+                      ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Give this run's persons and families last quarter's IDs where the records say they are
+    the same. Returns (record_links, members, id_changes) with IDs replaced."""
+    key = record_links["source"].astype(str) + "\x1f" + record_links["record_id"].astype(str)
+    prev = previous.record_links
+    prev_key = prev["source"] + "\x1f" + prev["record_id"]
+    old_person = pd.Series(prev["person_id"].to_numpy(), index=prev_key)
+    old_family_of_person = prev.drop_duplicates("person_id").set_index("person_id")["family_id"]
+
+    # Persons: weight = records shared with each old person.
+    rec = pd.DataFrame({"new_key": record_links["person_id"].to_numpy(), "key": key.to_numpy()})
+    rec["old_id"] = rec["key"].map(old_person)
+    order = rec.groupby("new_key")["key"].min()
+    pgroups = (rec.groupby(["new_key", "old_id"], dropna=False).size().rename("weight").reset_index())
+    pgroups["order"] = pgroups["new_key"].map(order)
+    person_sizes = prev.groupby("person_id").size()
+    person_map, changes = _carry(pgroups, "P", "person", person_sizes)
+
+    links = record_links.copy()
+    links["person_id"] = links["person_id"].map(person_map)
+    mem = members.copy()
+    mem["person_id"] = mem["person_id"].map(person_map)
+
+    # Families: weight = members (stable person IDs) shared with each old family.
+    fam = mem[["family_id", "person_id"]].drop_duplicates().rename(columns={"family_id": "new_key"})
+    fam["old_id"] = fam["person_id"].map(old_family_of_person)
+    f_order = links.assign(_k=key).groupby("family_id")["_k"].min()
+    fgroups = fam.groupby(["new_key", "old_id"], dropna=False).size().rename("weight").reset_index()
+    fgroups["order"] = fgroups["new_key"].map(f_order)
+    # An old family's size: its members still present this quarter.
+    present = old_family_of_person[old_family_of_person.index.isin(set(mem["person_id"]))]
+    family_sizes = present.groupby(present).size().reindex(prev["family_id"].unique(), fill_value=0)
+    family_map, f_changes = _carry(fgroups, "F", "family", family_sizes)
+
+    links["family_id"] = links["family_id"].map(family_map)
+    mem["family_id"] = mem["family_id"].map(family_map)
+    mem = mem.sort_values(["family_id", "person_id"], key=lambda s: s.map(_sort_key)).reset_index(drop=True)
+    changes = pd.DataFrame(changes + f_changes, columns=ID_CHANGE_COLUMNS)
+    return links, mem, changes
+
+
+def _sort_key(value):
+    m = re.match(r"([A-Z]+)(\d+)$", str(value))
+    return (m.group(1), int(m.group(2))) if m else ("", 0)
+
+
+def merge_decisions(previous: pd.DataFrame | None, current: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Decisions in force: last quarter's, overridden pair by pair by this quarter's file; a
+    decision of `withdraw` removes a pair's earlier decision."""
+    frames = [f[DECISION_COLUMNS] for f in (previous, current) if f is not None and len(f)]
+    if not frames:
+        return None
+    both = pd.concat(frames, ignore_index=True)
+    left = both["source_l"] + "\x1f" + both["record_id_l"]
+    right = both["source_r"] + "\x1f" + both["record_id_r"]
+    both["_pair"] = np.where(left <= right, left + "\x1e" + right, right + "\x1e" + left)
+    both["decision"] = both["decision"].str.strip().str.lower()
+    kept = both.drop_duplicates("_pair", keep="last")
+    kept = kept[~kept["decision"].isin(["withdraw", "withdrawn", ""])]
+    return kept.drop(columns="_pair").reset_index(drop=True)
+
+
+# ---- comparing two quarters ---------------------------------------------------------------
+
+FIXED_MATRIX_COLUMNS = ["family_id", "members", "adults", "children", "postcode_district"]
+CHANGE_COLUMNS = ["family_id", "status", "eligible_before", "eligible_now", "criteria_before", "criteria_now",
+                  "criteria_gained", "criteria_lost", "note"]
+
+
+def read_need_matrix(folder: Path) -> pd.DataFrame:
+    path = Path(folder) / "need_matrix.csv"
+    frame = _read(path, [], "the need matrix")
+    if "family_id" not in frame.columns and "need" in frame.columns:
+        frame = frame.set_index("need").T.rename_axis("family_id").reset_index()   # families-as-columns layout
+    missing = [c for c in ("family_id", "criteria_met", "eligible") if c not in frame.columns]
+    if missing:
+        raise InputDataError(f"{path}: lacks column(s) {', '.join(missing)}")
+    return frame
+
+
+def criteria_columns(matrix: pd.DataFrame) -> list[str]:
+    cols = list(matrix.columns)
+    start = cols.index("postcode_district") + 1 if "postcode_district" in cols else 1
+    return cols[start:cols.index("criteria_met")]
+
+
+def compare_quarters(old: pd.DataFrame, new: pd.DataFrame, id_changes: pd.DataFrame | None = None
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Families new, continuing and left between two need matrices, with the criteria each
+    gained and lost. Returns (changes, per-criterion movement, notes)."""
+    notes = []
+    old_c, new_c = criteria_columns(old), criteria_columns(new)
+    common = [c for c in new_c if c in old_c]
+    if set(old_c) != set(new_c):
+        notes.append("the two quarters were scored with different criteria; compared on the ones they share: "
+                     + ", ".join(common))
+    # Families merged into another this quarter continue under the surviving ID.
+    renamed = {}
+    if id_changes is not None and len(id_changes):
+        fam = id_changes[(id_changes["id_type"] == "family") & (id_changes["kind"] == "merged")]
+        renamed = dict(zip(fam["old_id"], fam["new_id"]))
+    split_from = {}
+    if id_changes is not None and len(id_changes):
+        fam = id_changes[(id_changes["id_type"] == "family") & (id_changes["kind"] == "split")]
+        split_from = fam.groupby("new_id")["old_id"].apply(lambda s: ";".join(sorted(s))).to_dict()
+
+    def met(frame: pd.DataFrame) -> pd.Series:
+        flags = frame.set_index("family_id")[common]
+        return flags.apply(lambda row: [c for c in common if str(row[c]).strip() == "1"], axis=1)
+
+    o = old.assign(family_id=old["family_id"].map(lambda f: renamed.get(f, f)))
+    o_met = met(o.drop_duplicates("family_id"))
+    n_met = met(new)
+    o_elig = o.groupby("family_id")["eligible"].agg(lambda s: int((s.astype(str) == "1").any()))
+    n_elig = new.set_index("family_id")["eligible"].astype(str).eq("1").astype(int)
+    rows = []
+    for fid in sorted(set(o_met.index) | set(n_met.index), key=_sort_key):
+        before = o_met.get(fid, []) if fid in o_met.index else None
+        now = n_met.get(fid, []) if fid in n_met.index else None
+        if before is None:
+            status, note = "new", (f"split from {split_from[fid]}" if fid in split_from else "")
+        elif now is None:
+            status, note = "left", ""
+        else:
+            status = "continuing"
+            note = "absorbed " + ";".join(sorted(k for k, v in renamed.items() if v == fid)) \
+                if fid in renamed.values() else ""
+        rows.append({
+            "family_id": fid, "status": status,
+            "eligible_before": "" if before is None else int(o_elig.get(fid, 0)),
+            "eligible_now": "" if now is None else int(n_elig.get(fid, 0)),
+            "criteria_before": "" if before is None else ";".join(before),
+            "criteria_now": "" if now is None else ";".join(now),
+            "criteria_gained": ";".join(c for c in (now or []) if c not in (before or [])) if status == "continuing" else "",
+            "criteria_lost": ";".join(c for c in (before or []) if c not in (now or [])) if status == "continuing" else "",
+            "note": note,
+        })
+    changes = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
+    cont = changes[changes["status"] == "continuing"]
+    movement = []
+    def has_data(frame, c):
+        return bool((frame[c].astype(str).str.strip() != "").any())
+
+    for c in common + ["eligible"]:
+        if c != "eligible" and not (has_data(old, c) or has_data(new, c)):
+            movement.append({"criterion": c, "families_before": "no data", "families_now": "no data",
+                             "gained_by_continuing_families": "", "lost_by_continuing_families": ""})
+            continue
+        if c == "eligible":
+            before_n, now_n = int(o_elig.sum()), int(n_elig.sum())
+            gained = int(((cont["eligible_before"] == 0) & (cont["eligible_now"] == 1)).sum())
+            lost = int(((cont["eligible_before"] == 1) & (cont["eligible_now"] == 0)).sum())
+        else:
+            before_n = int(o_met.map(lambda m: c in m).sum())
+            now_n = int(n_met.map(lambda m: c in m).sum())
+            gained = int(cont["criteria_gained"].str.split(";").map(lambda m: c in m).sum())
+            lost = int(cont["criteria_lost"].str.split(";").map(lambda m: c in m).sum())
+        movement.append({"criterion": c, "families_before": before_n, "families_now": now_n,
+                         "gained_by_continuing_families": gained, "lost_by_continuing_families": lost})
+    return changes, pd.DataFrame(movement), notes

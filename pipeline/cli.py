@@ -11,8 +11,10 @@ from pathlib import Path
 import click
 
 from pipeline import __version__
+from criteria.command import criteria
 from pipeline.errors import EXIT_INTERNAL, HnfError
 from pipeline.logs import setup_logging, where_it_failed
+from pipeline.synth.command import sample
 
 log = logging.getLogger("hnf_match")
 
@@ -157,21 +159,9 @@ def compare(old_dir, new_dir, out_file, quiet, log_file, log_format):
              counts.get("left", 0))
 
 
-def _register_optional():
-    """Commands that live with their stage's package."""
-    try:
-        from pipeline.synth.command import sample
-        main.add_command(sample)
-    except ImportError:
-        pass
-    try:
-        from criteria.command import criteria
-        main.add_command(criteria)
-    except ImportError:
-        pass
-
-
-_register_optional()
+# Commands that live with their stage's package.
+main.add_command(sample)
+main.add_command(criteria)
 
 
 if __name__ == "__main__":

@@ -182,12 +182,16 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
             result.validated = ingest_and_validate(cfg)
         try:
             check_rejected_shares(cfg, result.validated)
-        except InputDataError:
+        except InputDataError as exc:
             folder = validation_folder(cfg)
             mode = cfg.outputs.file_mode
+            result.counts = {"sources": reconciliation(result.validated).to_dict("records")}
             with OutputFolder(folder, dir_mode=_dir_mode(mode)) as vtmp:
                 write_validation_files(result.validated, vtmp, mode, cfg.outputs.csv_bom)
                 write_csv(reconciliation(result.validated), vtmp / "reconciliation.csv", mode=mode)
+                write_json(manifest(cfg, result, criteria_hash=None, thresholds={}, started=started,
+                                    status=f"failed (exit {exc.exit_code}): too many rejected rows"),
+                           vtmp / "manifest.json", mode=mode)
             log.info("rejected rows written to %s", folder)
             raise
         with clock.stage("stack records"):

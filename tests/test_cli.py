@@ -79,3 +79,15 @@ def test_internal_error_is_reported_without_its_message(housing_config, monkeypa
     assert r.exit_code == 1
     assert "internal error (ValueError" in r.output
     assert "secret-value-from-a-row" not in r.output
+
+
+def test_run_stopped_by_rejected_rows_leaves_a_failed_manifest_beside_the_output(housing_config):
+    folder = housing_config.parent
+    rows = [housing_row(f"H{i}") for i in range(5)] + [housing_row("H99", event_date="someday")]
+    write_csv(folder / "housing.csv", rows, HOUSING_HEADER)
+    r = invoke("run", "--config", str(housing_config))
+    assert r.exit_code == 3
+    assert not (folder / "out").exists()
+    m = json.loads((folder / "out-validation" / "manifest.json").read_text())
+    assert m["status"].startswith("failed (exit 3)")
+    assert m["inputs"][0]["rejected"] == 1

@@ -43,7 +43,7 @@ class Columns:
         key = ("pair", a, b)
         if key not in self._cache:
             both = pd.Series(list(zip(self.std[a], self.std[b])), index=self.std.index)
-            both = both.map(lambda t: t if (t[0] or t[1]) else None)
+            both = both.map(lambda t: t if (isinstance(t[0], (str, tuple)) and t[0]) or (isinstance(t[1], (str, tuple)) and t[1]) else None)
             codes, uniq = pd.factorize(both, use_na_sentinel=True)
             self._cache[key] = (codes.astype(np.int64), np.asarray(list(uniq) + [None], dtype=object)[:-1])
         return self._cache[key]
@@ -126,6 +126,18 @@ def run_test(test: dict, cols: Columns, l: np.ndarray, r: np.ndarray) -> np.ndar
         return _on_unique_pairs(codes[l], codes[r], values,
                                 lambda a, b: min(len(a), len(b)) >= 3 and abs(len(a) - len(b)) <= mx
                                 and jellyfish.damerau_levenshtein_distance(a, b) <= mx)
+    if "swapped_similar" in test:
+        # forename and surname swapped and each then similar to the other record's (a family
+        # name written first, and transliterated differently)
+        codes, values = cols.token_pair(*test["swapped_similar"])
+        th = test["threshold"]
+
+        def similar(x, y):
+            if not (x[0] and x[1] and y[0] and y[1]):
+                return False
+            return (jellyfish.jaro_winkler_similarity(x[0], y[1]) >= th
+                    and jellyfish.jaro_winkler_similarity(x[1], y[0]) >= th)
+        return _on_unique_pairs(codes[l], codes[r], values, similar)
     if "overlap_across" in test:
         # a word of one record's column a among the other record's column b, either way round
         # (a Somali or Arabic family name recorded as a second forename elsewhere)

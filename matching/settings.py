@@ -27,7 +27,7 @@ TOKEN_COLUMNS = {"fore_tokens", "sur_tokens"}
 FLAG_COLUMNS = {"sur_shared", "dob_placeholder"}
 
 LEVEL_TESTS = {"missing", "equal", "swapped", "overlap", "jaro_winkler", "initial", "flag_both",
-               "flag_any", "date_swapped", "parts_equal", "edit_distance", "overlap_across", "all"}
+               "flag_any", "date_swapped", "parts_equal", "edit_distance", "overlap_across", "swapped_similar", "all"}
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,13 @@ def _check_test(t: Any, key: str) -> dict:
     if kind == "missing":
         cols = arg if isinstance(arg, list) else [arg]
         return {"missing": [_column(c, f"{key}.missing") for c in cols]}
+    if kind == "swapped_similar":
+        if not isinstance(arg, list) or len(arg) != 2:
+            raise ConfigError(f"{key}.swapped_similar: must name two columns [this, other]")
+        if "threshold" not in t:
+            raise ConfigError(f"{key}.threshold: swapped_similar needs a threshold")
+        return {kind: [_column(c, f"{key}.{kind}") for c in arg],
+                "threshold": _num(t["threshold"], f"{key}.threshold", 0.0, 1.0)}
     if kind in ("swapped", "overlap_across"):
         if not isinstance(arg, list) or len(arg) != 2:
             raise ConfigError(f"{key}.{kind}: must name two columns [this, other]")

@@ -90,3 +90,63 @@ def family_flags(events: dict[str, list[Event]], households, as_of: dt.date,
         if ap:
             fam["alternative_provision"] = 1
     return flags
+
+
+OUTCOME_MEASURES = ("education_attendance", "asb_down_60", "youth_offending_down_33", "into_work")
+
+
+def outcome_measures(events: dict[str, list[Event]], households, as_of: dt.date, family_of) -> dict[str, dict[str, int]]:
+    """family_id -> {measure: 0/1}: whether the family meets each national outcome measure at as_of
+    (reference doc section 4), from the true events (rows written to be rejected left out).
+
+    education_attendance: a child with school rows in the last 3 complete terms, and no child with
+    unauthorised absence of 15% or more or an exclusion (3+ fixed-term, or permanent) there.
+    asb_down_60: ASB perpetrator records of members in the last 6 months (182 days) at most 40% of
+    the 6 months before, which had some. youth_offending_down_33: offences (charged, cautioned,
+    convicted, youth caution) by members under 18 on the date, last 6 months at most two thirds of
+    the 6 months before, which had some. into_work: no out-of-work claim open at as_of, and an
+    adult member's out-of-work claim ended 13 weeks (91 days) to a year before, with no
+    out-of-work claim of a member started since it ended."""
+    o = as_of.toordinal()
+    flags = family_flags(events, households, as_of, family_of)
+    out = {h.fid: dict.fromkeys(OUTCOME_MEASURES, 0) for h in households}
+
+    def live(agency):
+        for e in events[agency]:
+            if e.reject is None:
+                fid = family_of(e.person)
+                if fid is not None:
+                    yield e, fid
+
+    window = {(f"{y}/{(y + 1) % 100:02d}", t) for y, t in complete_terms(as_of, 3)}
+    pupils = {fid for e, fid in live("schools") if (e.f["academic_year"], e.f["term"]) in window
+              and _age(e.person.dob, as_of) < 18}
+    for fid in pupils:
+        if not flags[fid]["unauthorised_15"] and not flags[fid]["exclusion"]:
+            out[fid]["education_attendance"] = 1
+    counts: dict[tuple[str, str], list[int]] = {}
+    for e, fid in live("asb"):
+        if e.f["role"] == "perpetrator" and o - 365 < e.date <= o:
+            counts.setdefault((fid, "asb_down_60"), [0, 0])[e.date > o - 182] += 1
+    for e, fid in live("police"):
+        f = e.f
+        if (f["event_type"] == "offence" and f["role"] == "offender" and f["outcome"] in QUALIFYING_OUTCOMES
+                and o - 365 < e.date <= o and _age(e.person.dob, dt.date.fromordinal(e.date)) < 18):
+            counts.setdefault((fid, "youth_offending_down_33"), [0, 0])[e.date > o - 182] += 1
+    for (fid, measure), (before, recent) in counts.items():
+        share = 0.4 if measure == "asb_down_60" else 2 / 3
+        if before > 0 and recent <= share * before:
+            out[fid][measure] = 1
+    ended: dict[str, int] = {}
+    started: dict[str, int] = {}
+    for e, fid in live("benefits"):
+        f = e.f
+        if not f["out_of_work"] or f["role"] not in ("claimant", "partner") or f["claim_start"] > o:
+            continue
+        started[fid] = max(started.get(fid, f["claim_start"]), f["claim_start"])
+        if f["claim_end"] is not None and f["claim_end"] < o and _age(e.person.dob, as_of) >= 18:
+            ended[fid] = max(ended.get(fid, f["claim_end"]), f["claim_end"])
+    for fid, end in ended.items():
+        if not flags[fid]["out_of_work"] and o - 365 <= end <= o - 91 and started[fid] <= end:
+            out[fid]["into_work"] = 1
+    return out

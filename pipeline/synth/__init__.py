@@ -1,8 +1,9 @@
 """Seeded synthetic council data with ground truth: a population of households, the extracts six
 agencies would hand over (messy in the ways real extracts are), a run config, and truth files.
 
-    from pipeline.synth import generate
+    from pipeline.synth import generate, generate_quarters
     summary = generate("sample_data", families=300, seed=2026)
+    summary = generate_quarters("sample_data/quarters", families=150, as_ofs=(date(2026, 9, 30), date(2026, 12, 31)))
 """
 from __future__ import annotations
 
@@ -98,3 +99,6 @@ def _write_truth(out: Path, truth_rows, pop, flags, as_of: dt.date) -> None:
             f = flags[h.fid]
             w.writerow([h.fid, h.community, h.address.uprn, h.address.postcode, len(h.members), len(h.members) - kids,
                         kids, int(h.high_need), h.near_miss or "", *(f[k] for k in FLAGS)])
+
+
+from pipeline.synth.quarters import generate_quarters  # noqa: E402  (uses FORMATS above)

@@ -27,8 +27,24 @@ def _date(ctx, param, value):
               help="Folder to write the extracts, config.yaml and truth files into.")
 @click.option("--formats", type=click.Choice(["mixed", "csv", "parquet"]), default="mixed", show_default=True,
               help="mixed: each agency in its own format (xlsx, cp1252 CSV, Parquet ...); csv or parquet: one format for all.")
-def sample(families, rows, seed, as_of, out_dir, formats):
+@click.option("--quarters", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Quarters of one evolving population: 1 writes one run folder; N writes q1 ... qN "
+                   "(as of --as-of, then every --quarter-step-months) and the truth of every change.")
+@click.option("--quarter-step-months", type=click.IntRange(min=1, max=12), default=3, show_default=True,
+              help="Months between one quarter's as_of and the next.")
+def sample(families, rows, seed, as_of, out_dir, formats, quarters, quarter_step_months):
     """Generate synthetic agency extracts with ground truth (no real data)."""
+    if quarters > 1:
+        from pipeline.synth.quarters import add_months, generate_quarters
+        as_ofs = [add_months(as_of, k * quarter_step_months) for k in range(quarters)]
+        summary = generate_quarters(out_dir, families=families, seed=seed, as_ofs=as_ofs, formats=formats, rows=rows)
+        for i, q in enumerate(summary["quarters"], 1):
+            click.echo(f"q{i} (as of {q['as_of']}): {q['rows']} rows for {q['persons']} people in {q['families']} "
+                       f"families; {q['high_need_families']} high-need families.")
+        changes = ", ".join(f"{k} {v}" for k, v in summary["changes"].items())
+        click.echo(f"Wrote {quarters} quarters to {out_dir}; changes: {changes}; outcomes: "
+                   f"{summary['outcomes']['sustained']} sustained, {summary['outcomes']['lapsed']} lapsed.")
+        return
     from pipeline.synth import generate
     summary = generate(out_dir, families=families, seed=seed, as_of=as_of, formats=formats, rows=rows)
     by_source = ", ".join(f"{k} {v}" for k, v in summary["rows_by_source"].items())

@@ -44,6 +44,16 @@ MEASURES = ("education_attendance", "asb_down_60", "youth_offending_down_33", "i
 OUT_OF_WORK_TYPES = ("UC", "UC", "UC", "ESA", "JSA", "IS")
 
 
+def add_months(d: dt.date, months: int) -> dt.date:
+    """The same day `months` later; a month-end date stays a month end (30 June -> 30 September -> 31 December)."""
+    def last_day(y, m):
+        return (dt.date(y + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1)).day
+    y, m0 = divmod(d.month - 1 + months, 12)
+    y, m = d.year + y, m0 + 1
+    day = last_day(y, m) if d.day == last_day(d.year, d.month) else min(d.day, last_day(y, m))
+    return dt.date(y, m, day)
+
+
 def _iso(o: int | None) -> str:
     return "" if o is None else dt.date.fromordinal(o).isoformat()
 
@@ -310,7 +320,7 @@ class Evolution:
                 f["fixed_term_exclusions"] = 0
                 f["permanent_exclusion"] = False
                 f["alternative_provision"] = False
-                f["school_urn"] = str(e.person.urn_secondary if key[0] and _age_aug31(e.person, key[0]) >= 11
+                f["school_urn"] = str(e.person.urn_secondary if _age_aug31(e.person, key[0]) >= 11
                                       else e.person.urn_primary)
 
     # ---- background events for an interval -----------------------------------------------------
@@ -552,7 +562,7 @@ class Evolution:
             if h.shape not in ("couple_kids", "single_parent", "multigen", "blended"):
                 continue
             for p in snap[fid]:
-                if not p.is_parent and 18 <= _age(p, a) <= 25 and p not in h.members[:2] and _age(p, a) < 26:
+                if not p.is_parent and 18 <= _age(p, a) <= 25 and p not in h.members[:2] and len(self.fam[p.pid]) == 1:
                     grown.append((fid, p))
         taken: set[str] = set()
         for fid, p in draw(grown, RATES["adult_child_leaves"]):
@@ -586,17 +596,14 @@ class Evolution:
                 continue
             jfid, joiner = cands[int(rng.random() * len(cands))]
             d = when()
-            host_h, join_h = self.by_fid[fid], self.by_fid[jfid]
             keep, gone, mover = (fid, jfid, joiner)
             if len(snap[jfid]) > len(snap[fid]):   # cannot happen with one-person joiners; kept for the rule
                 keep, gone, mover = jfid, fid, host_adult
-            self.move_person(mover, d, self.by_fid[keep], mover_address := host_adult.address_on(d) if keep == fid
-                             else joiner.address_on(d))
-            del mover_address
+            stayer = host_adult if keep == fid else joiner
+            self.move_person(mover, d, self.by_fid[keep], stayer.address_on(d))
             self.change(q, "person_moved", mover, keep, gone, d)
             self.change(q, "family_merged", None, keep, gone, d)
             touched.update((fid, jfid))
-            _ = host_h, join_h
         # births: a baby appears in later records (DV, benefits); no UPN until school age
         mothers = []
         for fid in free:
@@ -659,8 +666,8 @@ class Evolution:
         for fid in sorted(self.high_need_from):
             if self.high_need_from[fid] < q:
                 self.continuing_problems(fid, a, z)
-        cands = [fid for fid in snap_z if fid not in self.high_need_from and fid not in self.protect
-                 and fid not in {c[3] for c in self.changes if c[1] in ("family_new", "family_left_area")}]
+        cands = [fid for fid in snap_z if fid not in self.high_need_from and fid not in touched
+                 and fid in snap and self.members_at(fid, a + 1)]
         for fid in draw(cands, RATES["newly_high_need"]):
             self.newly_high_need(q, fid, a, z)
         if q == len(self.ords) - 1:
@@ -789,9 +796,6 @@ class Evolution:
         """Nobody has a record dated while outside the area (before arriving, after leaving)."""
         for agency, evs in self.m.events.items():
             self.m.events[agency] = [e for e in evs if self.family_at(e.person, e.date) is not None]
-        for row in self.outcomes:
-            for p in self.ever[row["family_id"]]:
-                pass
         tracked = {row["family_id"] for row in self.outcomes}
         for evs in self.m.events.values():
             for e in evs:

@@ -47,10 +47,11 @@ def quality_by_group(records: pd.DataFrame, result: LinkageResult, min_group: in
     per = pd.DataFrame(index=members.index)
     per["records"] = rec.groupby("person_id").size().reindex(per.index).fillna(0).astype(int)
     per["agencies"] = rec.groupby("person_id")["source"].nunique().reindex(per.index).fillna(0)
-    per["age band"] = members["age"].map(_age_band)
-    per["sex"] = rec.groupby("person_id")["sex"].agg(_mode).reindex(per.index)
-    per["ethnicity"] = rec.groupby("person_id")["ethnicity"].agg(_mode).reindex(per.index)
-    per["postcode district"] = members["postcode"].map(lambda p: p.split(" ")[0] if isinstance(p, str) else None)
+    per["age band"] = _age_bands(members["age"])
+    per["sex"] = _modes(rec, "sex").reindex(per.index)
+    per["ethnicity"] = _modes(rec, "ethnicity").reindex(per.index)
+    per["postcode district"] = members["postcode"].astype("string").str.split(" ").str[0].astype(object)
+    per.loc[per["postcode district"].isna(), "postcode district"] = None
 
     pairs = result.pairs
     rid_person = rl.set_index(["source", "record_id"])["person_id"]
@@ -62,22 +63,49 @@ def quality_by_group(records: pd.DataFrame, result: LinkageResult, min_group: in
 
     rows = []
     for gtype in ("ethnicity", "age band", "sex", "postcode district"):
-        g = per[gtype]
-        for value, idx in g.dropna().groupby(g.dropna()).groups.items():
-            sub = per.loc[idx]
-            if len(sub) < min_group:
-                continue
-            inside = set(idx)
-            touch_l = pd.Series(pl).isin(inside).to_numpy()
-            touch_r = pd.Series(pr).isin(inside).to_numpy()
-            touch = touch_l | touch_r
-            links = is_link & touch_l & (pl == pr)
+        g = per[gtype].dropna()
+        sizes = g.groupby(g).size()
+        shown = sizes[sizes >= min_group].index
+        if not len(shown):
+            continue
+        sub = per.loc[g.index].assign(_g=g)
+        stats = sub.groupby("_g").agg(records=("records", "sum"), persons=("records", "size"),
+                                      multi=("agencies", lambda a: float((a > 1).mean())),
+                                      single=("records", lambda r: float((r == 1).sum() / max(r.sum(), 1))))
+        # A pair touches a group when either of its persons is in it (counted once per pair).
+        gl = pd.Series(pl).map(g).to_numpy(dtype=object)
+        gr = pd.Series(pr).map(g).to_numpy(dtype=object)
+        idx = np.arange(len(pl))
+        sides = pd.DataFrame({"pair": np.concatenate([idx, idx]), "group": np.concatenate([gl, gr])}).dropna()
+        sides = sides.drop_duplicates()
+        review_share = pd.Series(is_review[sides["pair"].to_numpy()]).groupby(sides["group"].to_numpy()).mean()
+        own = is_link & (pl == pr) & pd.notna(gl)
+        link_weight = pd.Series(weight[own]).groupby(gl[own]).mean()
+        for value in sorted(shown, key=str):
+            st = stats.loc[value]
             rows.append({
-                "group_type": gtype, "group": str(value), "records": int(sub["records"].sum()),
-                "persons": int(len(sub)),
-                "multi_agency_share": round(float((sub["agencies"] > 1).mean()), 4),
-                "single_record_share": round(float((sub["records"] == 1).sum() / max(sub["records"].sum(), 1)), 4),
-                "mean_link_weight": round(float(weight[links].mean()), 3) if links.any() else np.nan,
-                "review_share": round(float(is_review[touch].mean()), 4) if touch.any() else np.nan,
+                "group_type": gtype, "group": str(value), "records": int(st["records"]),
+                "persons": int(st["persons"]),
+                "multi_agency_share": round(float(st["multi"]), 4),
+                "single_record_share": round(float(st["single"]), 4),
+                "mean_link_weight": round(float(link_weight[value]), 3) if value in link_weight.index else np.nan,
+                "review_share": round(float(review_share[value]), 4) if value in review_share.index else np.nan,
             })
     return pd.DataFrame(rows, columns=cols)
+
+
+def _age_bands(age: pd.Series) -> pd.Series:
+    bins = [-np.inf] + [hi + 0.5 for _, hi, _ in AGE_BANDS]
+    labels = [label for _, _, label in AGE_BANDS]
+    bands = pd.cut(pd.to_numeric(age, errors="coerce"), bins=bins, labels=labels).astype(object)
+    return bands.where(pd.notna(bands), "unknown")
+
+
+def _modes(rec: pd.DataFrame, column: str) -> pd.Series:
+    """Each person's commonest value of a column (ties: the first in text order)."""
+    if column not in rec or rec[column].isna().all():
+        return pd.Series(dtype=object)
+    counts = rec.dropna(subset=[column]).assign(_v=lambda f: f[column].astype(str)) \
+        .groupby(["person_id", "_v"]).size().rename("n").reset_index()
+    counts = counts.sort_values(["person_id", "n", "_v"], ascending=[True, False, True])
+    return counts.drop_duplicates("person_id").set_index("person_id")["_v"]

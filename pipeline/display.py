@@ -40,6 +40,8 @@ class Display:
 
     def stage(self, name: str) -> None:
         """Called by the pipeline as each stage (or step within linkage) starts."""
+        if self._current and name.startswith(self._current + ": "):
+            self._current = None   # a stage that reports its own steps: show the steps only
         self._finish_stage()
         self._current = name
         self._t0 = time.perf_counter()
@@ -48,6 +50,7 @@ class Display:
 
     # ---- summaries -------------------------------------------------------------------------
     def table(self, title: str, header: list[str], rows: list[list]) -> None:
+        rows = [[f"{x:,}" if isinstance(x, int) and not isinstance(x, bool) else x for x in r] for r in rows]
         if self.interactive:
             from rich.table import Table
             table = Table(title=title, title_justify="left")

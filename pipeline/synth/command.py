@@ -19,7 +19,7 @@ def _date(ctx, param, value):
 @click.option("--families", type=click.IntRange(min=1), default=300, show_default=True,
               help="Number of households to generate (about 7 extract rows each).")
 @click.option("--rows", type=click.IntRange(min=10), default=None,
-              help="Approximate total extract rows; overrides --families.")
+              help="Approximate total extract rows (in each quarter with --quarters); overrides --families.")
 @click.option("--seed", type=int, default=2026, show_default=True, help="Random seed: the same seed gives the same files.")
 @click.option("--as-of", "as_of", callback=_date, default="2026-09-30", show_default=True,
               help="Reference date the data is generated around (YYYY-MM-DD).")

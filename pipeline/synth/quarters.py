@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from pipeline.synth import corrupt as C
 from pipeline.synth.events import (INCIDENT_CATEGORIES, OFFENCE_CATEGORIES, QUALIFYING_ASB, QUALIFYING_OUTCOMES,
                                    YEAR, Event, complete_terms, make_events, poisson, term_bounds, year_label)
 from pipeline.synth.extracts import (AGENCIES, MIXED, PROFILES, RECORD_PREFIX, REJECTS, Recorder, _make_invalid,
@@ -33,7 +34,7 @@ RATES = {
     "partner_in": 0.01,          # one-adult households a partner from a one-person household moves into
     "partner_out": 0.008,        # couples where one partner moves out to a new address
     "adult_child_leaves": 0.12,  # adult children (18-25) living with a parent
-    "birth": 0.02,               # women 18-44 with a partner (half that alone)
+    "birth": 0.015,              # women 18-44 with a partner (half that alone), no baby under one yet
     "newly_high_need": 0.012,    # households gaining correlated problems
     "record_review": 0.02,       # re-sent records checked by the agency (corrected if it has something to fix)
 }
@@ -80,6 +81,9 @@ class Evolution:
         self.quiet: dict[tuple[str, str], tuple[int, int]] = {}   # (fid, measure) -> (from, until): no recurrence
         self.edu: dict[str, dict] = {}           # fid -> education improvement (lapse term or None)
         self.protected_events: set[int] = set()  # ids of events never written to be rejected
+        self._idx: dict[str, list] = {}
+        self._claims: dict[str, list[Event]] = defaultdict(list)
+        self._claims_seen = 0
         self.terms_base = complete_terms(as_ofs[0], SCHOOL_TERMS)
         terms = set(self.terms_base)
         for a in as_ofs[1:]:
@@ -155,22 +159,35 @@ class Evolution:
         p.history.append((d, address))
         self.set_family(p, d, to_h.fid)
 
-    # ---- claims -------------------------------------------------------------------------------
+    # ---- indexes over the events (events are only appended until the sweep) ----------------------
+    def of_person(self, agency: str, p) -> list[Event]:
+        """A person's events in one agency."""
+        seen, idx = self._idx.setdefault(agency, [0, defaultdict(list)])
+        evs = self.m.events[agency]
+        for e in evs[seen:]:
+            idx[e.person.pid].append(e)
+        self._idx[agency][0] = len(evs)
+        return idx.get(p.pid, [])
+
     def claims(self) -> dict[str, list[Event]]:
-        out: dict[str, list[Event]] = defaultdict(list)
-        for e in self.m.events["benefits"]:
-            out[e.f["claim_ref"]].append(e)
-        return out
+        """claim_ref -> the claim's rows."""
+        evs = self.m.events["benefits"]
+        for e in evs[self._claims_seen:]:
+            self._claims[e.f["claim_ref"]].append(e)
+        self._claims_seen = len(evs)
+        return self._claims
+
+    def _claims_of(self, persons) -> list[str]:
+        claims = self.claims()
+        refs = {e.f["claim_ref"] for p in persons for e in self.of_person("benefits", p)
+                if e.f["role"] in ("claimant", "partner")}
+        return sorted(r for r in refs if r in claims)
 
     def open_oow_claims(self, persons, o: int) -> list[str]:
-        pids = {p.pid for p in persons}
-        refs = []
-        for ref, rows in self.claims().items():
-            f = rows[0].f
-            if (f["out_of_work"] and f["claim_start"] <= o and (f["claim_end"] is None or f["claim_end"] >= o)
-                    and any(r.person.pid in pids and r.f["role"] in ("claimant", "partner") for r in rows)):
-                refs.append(ref)
-        return sorted(refs)
+        claims = self.claims()
+        return [ref for ref in self._claims_of(persons)
+                if (f := claims[ref][0].f)["out_of_work"] and f["claim_start"] <= o
+                and (f["claim_end"] is None or f["claim_end"] >= o)]
 
     def end_claims(self, refs, d: int) -> None:
         claims = self.claims()
@@ -232,12 +249,12 @@ class Evolution:
                 if pupils:
                     choices.append((fid, "education_attendance", {"pupils": pupils}))
             if "asb" in probs and fl["asb"]:
-                perps = [e.person for e in m.events["asb"] if e.f["role"] == "perpetrator" and e.person in members
+                perps = [e.person for p in members for e in self.of_person("asb", p) if e.f["role"] == "perpetrator"
                          and a1 - YEAR < e.date <= a1]
                 if perps:
                     choices.append((fid, "asb_down_60", {"who": perps[0]}))
             if "crime" in probs and fl["crime_youth"]:
-                youths = [e.person for e in m.events["police"] if e.person in members and e.f["role"] == "offender"
+                youths = [e.person for p in members for e in self.of_person("police", p) if e.f["role"] == "offender"
                           and e.f["outcome"] in QUALIFYING_OUTCOMES and a1 - YEAR < e.date <= a1
                           and _age(e.person, last) < 18]
                 if youths:
@@ -292,12 +309,12 @@ class Evolution:
         """At least two incidents in the months before q1, so that a fall can be measured."""
         m, rng, a1 = self.m, self.rng, self.ords[0]
         if measure == "asb_down_60":
-            have = sum(1 for e in m.events["asb"] if e.person is who and e.f["role"] == "perpetrator"
+            have = sum(1 for e in self.of_person("asb", who) if e.f["role"] == "perpetrator"
                        and a1 - 170 < e.date <= a1)
             for _ in range(max(0, 2 - have)):
                 m.asb(who, a1 - 5 - int(rng.random() * 160), "perpetrator", rng.choice(("warning", "abc")))
         else:
-            have = sum(1 for e in m.events["police"] if e.person is who and e.f["role"] == "offender"
+            have = sum(1 for e in self.of_person("police", who) if e.f["role"] == "offender"
                        and e.f["outcome"] in QUALIFYING_OUTCOMES and a1 - 170 < e.date <= a1)
             for _ in range(max(0, 2 - have)):
                 d = a1 - 5 - int(rng.random() * 160)
@@ -426,7 +443,7 @@ class Evolution:
             return
         if "crime" in probs:
             young_quiet = (fid, "youth_offending_down_33") in self.quiet
-            offenders = [e.person for e in m.events["police"] if e.person in members and e.f["role"] == "offender"
+            offenders = [e.person for p in members for e in self.of_person("police", p) if e.f["role"] == "offender"
                          and e.f["outcome"] in QUALIFYING_OUTCOMES]
             for p in sorted(set(offenders), key=lambda p: p.pid):
                 d = a + 1 + int(rng.random() * span)
@@ -614,7 +631,7 @@ class Evolution:
             for p in ms:
                 if p.sex == "F" and 18 <= _age(p, a) <= 44 and not any(0 <= _age(c, a) < 1 for c in ms):
                     mothers.append((fid, p, men[0] if men else None))
-        for fid, mother, father in draw(mothers, RATES["birth"] * 0.75):
+        for fid, mother, father in draw(mothers, RATES["birth"]):
             if father is None and rng.random() < 0.5:
                 continue
             d = when()
@@ -674,10 +691,9 @@ class Evolution:
             self.lapses()
 
     def open_claims_of(self, persons, d: int) -> list[str]:
-        pids = {p.pid for p in persons}
-        return sorted(ref for ref, rows in self.claims().items()
-                      if rows[0].f["claim_start"] <= d and (rows[0].f["claim_end"] is None or rows[0].f["claim_end"] > d)
-                      and any(r.person.pid in pids and r.f["role"] in ("claimant", "partner") for r in rows))
+        claims = self.claims()
+        return [ref for ref in self._claims_of(persons)
+                if (f := claims[ref][0].f)["claim_start"] <= d and (f["claim_end"] is None or f["claim_end"] > d)]
 
     def _arrival_records(self, h, d: int, z: int) -> None:
         """A family new to the area: a tenancy (30%), benefit claims started here."""
@@ -707,6 +723,7 @@ class Evolution:
             if win is None or row["measure"] == "education_attendance":
                 continue
             lo, hi = win
+            lo = max(lo, hi - 180)   # inside the last 6 months at the last as_of
             if lo >= hi:
                 continue
             fid, who = row["family_id"], row["who"]
@@ -717,16 +734,18 @@ class Evolution:
                 first = d
             else:
                 base_lo, base_hi = last - YEAR, last - 182
+                members = self.members_at(fid, last)
                 if row["measure"] == "asb_down_60":
-                    base = sum(1 for e in m.events["asb"] if e.person is who and e.f["role"] == "perpetrator"
+                    base = sum(1 for p in members for e in self.of_person("asb", p) if e.f["role"] == "perpetrator"
                                and base_lo < e.date <= base_hi)
                     for _ in range(max(2, base)):
                         d = lo + 1 + int(rng.random() * (hi - lo))
                         m.asb(who, d, "perpetrator", rng.choice(QUALIFYING_ASB))
                         first = min(first, d)
                 else:
-                    base = sum(1 for e in m.events["police"] if e.person is who and e.f["role"] == "offender"
-                               and e.f["outcome"] in QUALIFYING_OUTCOMES and base_lo < e.date <= base_hi)
+                    base = sum(1 for p in members for e in self.of_person("police", p) if e.f["role"] == "offender"
+                               and e.f["outcome"] in QUALIFYING_OUTCOMES and base_lo < e.date <= base_hi
+                               and m.age_at(p, e.date) < 18)
                     for _ in range(max(2, base)):
                         d = lo + 1 + int(rng.random() * (hi - lo))
                         m.offence(who, d, rng.choice(("charged", "cautioned", "youth_caution")))
@@ -779,8 +798,8 @@ class Evolution:
                     high = self.high_need_from[fid] > 0
                     rate = max(rate, (0.5 if high else 0.2) + rng.random() * 0.2)
                     ushare = max(ushare, 0.8 if high else 0.6)
-                elif self.family_at(p, start) is None:   # arrived during the term
-                    possible = int(possible * max(0.2, (end - self.fam[p.pid][0][0]) / max(1, end - start)))
+                elif self.family_at(p, start) is None:   # arrived during the term: the old school's
+                    continue
                 rate = min(0.9, rate * (rng.lognormvariate(0, 0.3) if edu is None else 1))
                 absent = int(round(possible * rate))
                 unauth = int(round(absent * ushare))
@@ -930,7 +949,6 @@ class Extracts:
                 rng = rec.rng
                 row, tags = dict(base), list(tags0)
                 if not pr.per_row and pr.row_typo and rng.random() < pr.row_typo:
-                    from pipeline.synth import corrupt as C
                     row["surname"], t = C.typo(row["surname"], rng)
                     if t:
                         tags.append("surname_" + t)
@@ -1105,7 +1123,7 @@ def generate_quarters(out_dir, families: int = 300, seed: int = 2026,
     if not as_ofs or any(b <= a for a, b in zip(as_ofs, as_ofs[1:])):
         raise ValueError("as_ofs must be one or more dates in increasing order")
     if rows is not None:
-        families = max(5, int(round(rows / ROWS_PER_FAMILY / len(as_ofs))))
+        families = max(5, int(round(rows / ROWS_PER_FAMILY)))   # rows in each quarter's extracts
     if families < 1:
         raise ValueError("families must be at least 1")
     check_columns()

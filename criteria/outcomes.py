@@ -49,9 +49,7 @@ class Measure:
     - state: met when none of `none_of` is met (and, if given, at least one of `any_of` is);
       its value is the number of `none_of` items met;
     - reduce: the records counted by indicator `count` in its window ending on the day are at most
-      (1 - by_at_least) times those in the window ending on the baseline date;
-    - person_off: a person who met indicator `was` on the baseline date does not meet `now_not`;
-      its value is the number of such persons.
+      (1 - by_at_least) times those in the window ending on the baseline date, which had some.
     `applies_when`: items of which at least one must be met on the baseline date for the measure to
     apply to a family (default: the measure's own problem was present at baseline)."""
     name: str
@@ -62,8 +60,6 @@ class Measure:
     any_of: tuple[str, ...] = ()
     count: str | None = None
     by_at_least: Fraction = Fraction(0)
-    was: str | None = None
-    now_not: str | None = None
     applies_when: tuple[str, ...] = ()
     checked: str = "month"
     sustain: Sustain = Sustain()
@@ -128,8 +124,7 @@ def load_outcomes(criteria_name_or_path: str | Path, settings: dict[str, Any] | 
 
 
 _TOP_KEYS = ("name", "title", "description", "settings", "indicators", "measures", "claim_routes")
-_MEASURE_KEYS = ("title", "description", "applies_when", "none_of", "any_of", "reduce", "person_off",
-                 "checked", "sustain")
+_MEASURE_KEYS = ("title", "description", "applies_when", "none_of", "any_of", "reduce", "checked", "sustain")
 
 
 def parse_outcomes(text: str, criteria_set: CriteriaSet, origin: str = "<outcomes>",
@@ -226,11 +221,10 @@ def _measure(c: _Checker, name: str, k_node: yaml.Node, node: yaml.Node, cs: Cri
             raise c.fail(n, f"{parent}.{k}", f"unknown indicator {i_name}")
         return i_name
 
-    forms = [f for f in ("reduce", "person_off") if f in m]
-    if len(forms) > 1 or (forms and ("none_of" in m or "any_of" in m)):
-        raise c.fail(node, key, "give none_of/any_of, reduce or person_off, not several")
-    if not forms and "none_of" not in m and "any_of" not in m:
-        raise c.fail(node, key, "give none_of/any_of, reduce or person_off")
+    if "reduce" in m and ("none_of" in m or "any_of" in m):
+        raise c.fail(node, key, "give none_of/any_of or reduce, not both")
+    if "reduce" not in m and "none_of" not in m and "any_of" not in m:
+        raise c.fail(node, key, "give none_of/any_of or reduce")
     kwargs: dict[str, Any] = {}
     if "reduce" in m:
         form = "reduce"
@@ -249,14 +243,6 @@ def _measure(c: _Checker, name: str, k_node: yaml.Node, node: yaml.Node, cs: Cri
         b_node = c.require(rm, "by_at_least", m["reduce"][1], r_key)
         by = _fraction(c, b_node, f"{r_key}.by_at_least")
         kwargs.update(count=count, by_at_least=by)
-    elif "person_off" in m:
-        form = "person_off"
-        p_key = f"{key}.person_off"
-        pm = c.mapping(m["person_off"][1], p_key)
-        c.only_keys(pm, ("was", "now_not"), p_key, "person_off")
-        c.require(pm, "was", m["person_off"][1], p_key)
-        c.require(pm, "now_not", m["person_off"][1], p_key)
-        kwargs.update(was=indicator(pm, "was", p_key), now_not=indicator(pm, "now_not", p_key))
     else:
         form = "state"
         kwargs.update(none_of=items("none_of") if "none_of" in m else (),
@@ -319,7 +305,7 @@ def _expand(item: str, cs: CriteriaSet) -> tuple[str, ...]:
 
 def _measure_indicators(m: Measure, cs: CriteriaSet) -> list[str]:
     names = [i for item in m.none_of + m.any_of + m.applies_when for i in _expand(item, cs)]
-    names += [n for n in (m.count, m.was, m.now_not) if n]
+    names += [m.count] if m.count else []
     return list(dict.fromkeys(names))
 
 
@@ -336,7 +322,7 @@ def next_baselines(need_matrix: pd.DataFrame, previous_baselines: pd.DataFrame |
     eligible = need_matrix.loc[pd.to_numeric(need_matrix["eligible"], errors="coerce") == 1, "family_id"]
     new_ids = pd.Index(pd.unique(eligible.astype(str))).difference(pd.Index(prev["family_id"]))
     new = pd.DataFrame({"family_id": list(new_ids), "baseline_date": as_of, "baseline_source": "first_eligible"})
-    out = pd.concat([prev, new], ignore_index=True) if len(new) else prev
+    out = pd.concat([f for f in (prev, new) if len(f)], ignore_index=True) if len(prev) or len(new) else prev
     if case_starts is not None and len(case_starts):
         cases = pd.DataFrame({"family_id": case_starts["family_id"].astype(str),
                               "baseline_date": pd.to_datetime(case_starts["baseline_date"]),
@@ -481,18 +467,17 @@ class _MeasureJudge:
     def baseline_names(self) -> list[str]:
         m = self.m
         names = [i for item in m.applies_when + m.none_of + m.any_of for i in _expand(item, self.cs)]
-        names += [n for n in (m.count, m.was) if n]
+        names += [m.count] if m.count else []
         return names
 
     def checkpoint_names(self) -> list[str]:
         m = self.m
         names = [i for item in m.none_of + m.any_of for i in _expand(item, self.cs)]
-        names += [n for n in (m.count, m.was, m.now_not) if n]
+        names += [m.count] if m.count else []
         return names
 
     def value(self, snap: _Snapshot, families, base: pd.DataFrame | None = None) -> tuple[pd.Series, pd.Series]:
-        """(value, met) per family; `base` is the baseline frame (value, persons) for the forms
-        that compare with it."""
+        """(value, met) per family; `base` is the baseline frame (column value) for a reduce measure."""
         m = self.m
         idx = pd.Index(families, name="family_id")
         if m.form == "state":
@@ -505,30 +490,15 @@ class _MeasureJudge:
                 ok &= (a.fillna(0) == 1).any(axis=1)
                 known |= a.notna().any(axis=1)
             return value.where(known, pd.NA), (ok & known).astype(bool)
-        if m.form == "reduce":
-            known = snap.met.reindex(idx)[m.count].notna()
-            ev = snap.evidence[snap.evidence["indicator"] == m.count]
-            count = ev.groupby("family_id").size().reindex(idx).fillna(0).astype("Int64")
-            if base is None:
-                return count.where(known, pd.NA), pd.Series(False, index=idx)
-            b = base["value"].reindex(idx)
-            by = m.by_at_least
-            ok = (count * by.denominator <= b * (by.denominator - by.numerator)) & b.notna() & known
-            return count.where(known, pd.NA), ok.fillna(False).astype(bool)
-        # person_off
+        known = snap.met.reindex(idx)[m.count].notna()
+        ev = snap.evidence[snap.evidence["indicator"] == m.count]
+        count = ev.groupby("family_id").size().reindex(idx).fillna(0).astype("Int64")
         if base is None:
-            known = snap.met.reindex(idx)[m.was].notna()
-            ev = snap.evidence[snap.evidence["indicator"] == m.was]
-            persons = ev.groupby("family_id")["person_id"].agg(lambda s: frozenset(s)).reindex(idx)
-            persons = persons.apply(lambda p: p if isinstance(p, frozenset) else frozenset())
-            count = persons.apply(len).astype("Int64")
-            return count.where(known, pd.NA), persons
-        known = snap.met.reindex(idx)[m.now_not].notna()
-        ev = snap.evidence[snap.evidence["indicator"] == m.now_not]
-        still = set(zip(ev["family_id"], ev["person_id"]))
-        off = pd.Series([sum(1 for p in base["persons"].get(f, frozenset()) if (f, p) not in still)
-                         for f in idx], index=idx, dtype="Int64")
-        return off.where(known, pd.NA), ((off >= 1) & known).fillna(False).astype(bool)
+            return count.where(known, pd.NA), pd.Series(False, index=idx)
+        b = base["value"].reindex(idx)
+        by = m.by_at_least
+        ok = (count * by.denominator <= b * (by.denominator - by.numerator)) & (b > 0) & known
+        return count.where(known, pd.NA), ok.fillna(False).astype(bool)
 
 
 def track_outcomes(extracts: dict[str, pd.DataFrame], kinds: dict[str, str], record_links: pd.DataFrame,
@@ -542,8 +512,8 @@ def track_outcomes(extracts: dict[str, pd.DataFrame], kinds: dict[str, str], rec
     missing = [n for m in outcome_set.measures.values() for item in m.none_of + m.any_of + m.applies_when
                for n in [item] if n not in criteria_set.criteria and n not in criteria_set.indicators
                and n not in outcome_set.indicators]
-    missing += [n for m in outcome_set.measures.values() for n in (m.count, m.was, m.now_not)
-                if n and n not in criteria_set.indicators and n not in outcome_set.indicators]
+    missing += [m.count for m in outcome_set.measures.values()
+                if m.count and m.count not in criteria_set.indicators and m.count not in outcome_set.indicators]
     if missing:
         raise ConfigError(f"{outcome_set.source_file}: names not in criteria set {criteria_set.name}: "
                           f"{', '.join(sorted(set(missing)))}")
@@ -583,10 +553,8 @@ def track_outcomes(extracts: dict[str, pd.DataFrame], kinds: dict[str, str], rec
         snap = judge.at(day, fams, base_names)
         for n, mj in mjudges.items():
             m = mj.m
-            value, extra = mj.value(snap, fams)
+            value, _ = mj.value(snap, fams)
             frame = pd.DataFrame({"value": value})
-            if m.form == "person_off":
-                frame["persons"] = extra
             if m.applies_when:
                 app = (_item_values(snap, m.applies_when, criteria_set, fams).fillna(0) == 1).any(axis=1)
             else:
@@ -594,11 +562,8 @@ def track_outcomes(extracts: dict[str, pd.DataFrame], kinds: dict[str, str], rec
             frame["applies"] = app.to_numpy()
             parts[n].append(frame)
             ev_names = [i for item in (m.applies_when or m.none_of) for i in _expand(item, criteria_set)]
-            ev_names += [x for x in (m.count, m.was) if x]
+            ev_names += [m.count] if m.count else []
             ev = snap.evidence[snap.evidence["indicator"].isin(ev_names)]
-            if m.form == "person_off":
-                persons = frame["persons"]
-                ev = ev[[p in persons.get(f, frozenset()) for f, p in zip(ev["family_id"], ev["person_id"])]]
             base_ev.append(ev.assign(measure=n))
     for n in mjudges:
         base_vals[n] = pd.concat(parts[n])

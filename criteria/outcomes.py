@@ -139,7 +139,9 @@ def parse_outcomes(text: str, criteria_set: CriteriaSet, origin: str = "<outcome
     if root is None:
         raise ConfigError(f"{origin}, line 1, key (top): the file is empty")
     top = c.mapping(root, "")
-    c.only_keys(top, _TOP_KEYS, "", "top-level")
+    for k_name, (k_node, _) in top.items():
+        if k_name not in _TOP_KEYS:
+            raise c.fail(k_node, k_name, f"unknown top-level key (allowed: {', '.join(_TOP_KEYS)})")
     name = c.text(top["name"][1], "name") if "name" in top else criteria_set.name
     title = c.text(top["title"][1], "title") if "title" in top else name
     description = c.text(top["description"][1], "description") if "description" in top else ""

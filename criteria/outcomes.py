@@ -576,7 +576,8 @@ def track_outcomes(extracts: dict[str, pd.DataFrame], kinds: dict[str, str], rec
     timeline: dict[str, dict[dt.date, pd.DataFrame]] = {n: {} for n in mjudges}
     current_ev: dict[str, pd.DataFrame] = {}
     for kind in CHECKED:
-        judged = [n for n, mj in mjudges.items() if mj.m.checked == kind]
+        # Only the measures that apply to some family are judged after the baseline.
+        judged = [n for n, mj in mjudges.items() if mj.m.checked == kind and applies[n].any()]
         if not judged:
             continue
         names = list(dict.fromkeys(x for n in judged for x in mjudges[n].checkpoint_names()))

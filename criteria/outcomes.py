@@ -417,9 +417,15 @@ class _Judge:
         cs = CriteriaSet(name="outcomes", title="", description="", indicators=inds,
                          criteria={n: Criterion(n, n, (n,)) for n in inds}, conditions={}, rule=names[0],
                          settings=dict(SETTINGS_DEFAULTS))
-        # Every tracked family is scored (their records are all that is left in the extracts, so
-        # none is orphaned); the caller reads the families it asked for.
-        res = score_families(self.extracts, self.kinds, self.links, self.members, cs, day)
+        members, links, extracts = self.members, self.links, self.extracts
+        wanted = set(families)
+        if len(wanted) < members["family_id"].nunique():
+            # Only these families' records, so that none of them is left without its person.
+            members = members[members["family_id"].isin(wanted)]
+            links = links[links["person_id"].isin(set(members["person_id"]))]
+            extracts = {s: f[f["record_id"].astype(str).isin(set(links.loc[links["source"] == s, "record_id"]))]
+                        for s, f in extracts.items()}
+        res = score_families(extracts, self.kinds, links, members, cs, day)
         for w in res.warnings:
             if w not in self.warnings:
                 self.warnings.append(w)

@@ -134,6 +134,12 @@ def test_absence_below_15_for_three_terms_is_met_and_a_return_in_the_last_term_l
     assert row(r, "F5", "education_attendance")["met"] == 0
     assert set(r.claims["family_id"]) == {"F1", "F3"}
     assert r.claims.set_index("family_id").loc["F1", "claim_route"] == "education_and_crime"
+    # Evidence: the problem terms before the baseline, and the terms on roll in the last window.
+    ev = r.evidence[r.evidence["family_id"] == "F1"]
+    assert set(ev["measure"]) == {"education_attendance"} and set(ev["source"]) == {"schools"}
+    starts = sorted(ev["event_date"].dt.date)
+    assert starts == [D("2025-08-01"), D("2026-01-01"), D("2026-04-06"),
+                      D("2027-01-01"), D("2027-03-29"), D("2027-08-01")]
 
 
 def test_education_lapse_shows_as_met_at_the_quarter_before():

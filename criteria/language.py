@@ -212,6 +212,8 @@ def list_builtin() -> list[tuple[str, str]]:
     """(name, title) of every built-in criteria set."""
     out = []
     for path in sorted(SETS_DIR.glob("*.yaml")):
+        if path.name.endswith(".outcomes.yaml"):
+            continue  # a set's outcome rules, not a criteria set
         with path.open(encoding="utf-8") as fh:
             data = yaml.safe_load(fh) or {}
         out.append((path.stem, str(data.get("title", path.stem))))

@@ -130,7 +130,7 @@ def compare(old_dir, new_dir, out_file, quiet, log_file, log_format):
     import pandas as pd
 
     from pipeline.display import Display
-    from pipeline.quarters import compare_quarters, read_need_matrix
+    from pipeline.quarters import compare_quarters, read_as_of, read_need_matrix
     from reports.writers import write_csv
 
     display = Display(quiet=quiet)
@@ -142,7 +142,7 @@ def compare(old_dir, new_dir, out_file, quiet, log_file, log_format):
     if id_changes is None:
         click.echo("note: the newer folder has no id_changes.csv (was it run with --previous?): "
                    "families are matched by family_id alone", err=True)
-    changes, movement, notes = compare_quarters(old, new, id_changes)
+    changes, movement, notes = compare_quarters(old, new, id_changes, old_as_of=read_as_of(Path(old_dir)))
     target = Path(out_file) if out_file else Path(new_dir) / "changes.csv"
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     write_csv(changes, tmp)
@@ -150,6 +150,7 @@ def compare(old_dir, new_dir, out_file, quiet, log_file, log_format):
     counts = changes["status"].value_counts()
     display.table("Families between the two quarters", ["", "families"],
                    [["new", int(counts.get("new", 0))], ["continuing", int(counts.get("continuing", 0))],
+                    ["inactive (no record since last quarter)", int(counts.get("inactive", 0))],
                     ["left", int(counts.get("left", 0))]])
     display.table("How each criterion moved", list(movement.columns), movement.values.tolist())
     for note in notes:

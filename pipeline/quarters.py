@@ -181,16 +181,27 @@ def read_need_matrix(folder: Path) -> pd.DataFrame:
     return frame
 
 
+def read_as_of(folder: Path) -> str | None:
+    """The reference date of a run, from its manifest."""
+    import json
+    try:
+        return json.loads((Path(folder) / "manifest.json").read_text())["as_of"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def criteria_columns(matrix: pd.DataFrame) -> list[str]:
     cols = list(matrix.columns)
     start = cols.index("postcode_district") + 1 if "postcode_district" in cols else 1
     return cols[start:cols.index("criteria_met")]
 
 
-def compare_quarters(old: pd.DataFrame, new: pd.DataFrame, id_changes: pd.DataFrame | None = None
-                     ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Families new, continuing and left between two need matrices, with the criteria each
-    gained and lost. Returns (changes, per-criterion movement, notes)."""
+def compare_quarters(old: pd.DataFrame, new: pd.DataFrame, id_changes: pd.DataFrame | None = None,
+                     old_as_of: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Families new, continuing, inactive and left between two need matrices, with the criteria
+    each gained and lost. `inactive`: still in the matrix (agencies re-send old records) but no
+    agency has a record of the family dated after the old quarter's reference date: it has
+    probably moved away. Returns (changes, per-criterion movement, notes)."""
     notes = []
     old_c, new_c = criteria_columns(old), criteria_columns(new)
     common = [c for c in new_c if c in old_c]
@@ -212,6 +223,8 @@ def compare_quarters(old: pd.DataFrame, new: pd.DataFrame, id_changes: pd.DataFr
         return flags.apply(lambda row: [c for c in common if str(row[c]).strip() == "1"], axis=1)
 
     o = old.assign(family_id=old["family_id"].map(lambda f: renamed.get(f, f)))
+    last_seen = (new.set_index("family_id")["last_record_date"].astype(str).str[:10]
+                 if "last_record_date" in new.columns else pd.Series(dtype=str))
     o_met = met(o.drop_duplicates("family_id"))
     n_met = met(new)
     o_elig = o.groupby("family_id")["eligible"].agg(lambda s: int((s.astype(str) == "1").any()))
@@ -228,18 +241,21 @@ def compare_quarters(old: pd.DataFrame, new: pd.DataFrame, id_changes: pd.DataFr
             status = "continuing"
             note = "absorbed " + ";".join(sorted(k for k, v in renamed.items() if v == fid)) \
                 if fid in renamed.values() else ""
+            if old_as_of and fid in last_seen.index and str(last_seen[fid]) and str(last_seen[fid]) <= old_as_of:
+                status = "inactive"
+                note = (note + "; " if note else "") + f"no record since {last_seen[fid]}"
         rows.append({
             "family_id": fid, "status": status,
             "eligible_before": "" if before is None else int(o_elig.get(fid, 0)),
             "eligible_now": "" if now is None else int(n_elig.get(fid, 0)),
             "criteria_before": "" if before is None else ";".join(before),
             "criteria_now": "" if now is None else ";".join(now),
-            "criteria_gained": ";".join(c for c in (now or []) if c not in (before or [])) if status == "continuing" else "",
-            "criteria_lost": ";".join(c for c in (before or []) if c not in (now or [])) if status == "continuing" else "",
+            "criteria_gained": ";".join(c for c in (now or []) if c not in (before or [])) if before is not None and now is not None else "",
+            "criteria_lost": ";".join(c for c in (before or []) if c not in (now or [])) if before is not None and now is not None else "",
             "note": note,
         })
     changes = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
-    cont = changes[changes["status"] == "continuing"]
+    cont = changes[changes["status"].isin(["continuing", "inactive"])]
     movement = []
     def has_data(frame, c):
         return bool((frame[c].astype(str).str.strip() != "").any())

@@ -144,6 +144,17 @@ def _read_decisions(path: Path | None) -> pd.DataFrame | None:
     return decided
 
 
+def with_last_record_date(matrix: pd.DataFrame, records: pd.DataFrame, record_links: pd.DataFrame) -> pd.DataFrame:
+    """Add the date of each family's latest record (any agency): a family no agency has seen
+    since last quarter has probably moved away, even while old records keep it in the matrix."""
+    dated = records[["source", "record_id", "seen_date"]].merge(
+        record_links[["source", "record_id", "family_id"]], on=["source", "record_id"], how="inner")
+    latest = dated.groupby("family_id")["seen_date"].max()
+    out = matrix.copy()
+    out["last_record_date"] = pd.to_datetime(out["family_id"].map(latest))
+    return out
+
+
 def settings_min_group(cfg: RunConfig) -> int:
     """Smallest group shown in linkage quality by group (config: report: {min_group_size: N})."""
     report = cfg.raw.get("report") or {}
@@ -212,6 +223,7 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
             kinds = {name: v.kind for name, v in result.validated.items()}
             scored = score_families(extracts, kinds, linkage.record_links, linkage.members, criteria_set, cfg.as_of)
 
+        scored.need_matrix = with_last_record_date(scored.need_matrix, records, linkage.record_links)
         result.counts = {
             "sources": reconciliation(result.validated).to_dict("records"),
             "records": int(len(records)),

@@ -75,24 +75,26 @@ def candidate_pairs(std: pd.DataFrame, settings: LinkageSettings) -> tuple[np.nd
     """Union of all passes: (left, right) record positions sorted, and per-pass counts."""
     n = max(len(std), 1)
     per_pass: dict[str, dict] = {}
-    codes, owner = [], []
-    for k, bp in enumerate(settings.passes):
+    codes = []
+    for bp in settings.passes:
         l, r, info = pass_pairs(std, bp, settings.max_block_size)
         per_pass[bp.name] = {"pairs": int(len(l)), "new_pairs": 0, **info}
         codes.append(l * n + r)
-        owner.append(np.full(len(l), k, dtype=np.int16))
+        del l, r
     if not codes:
         return np.empty(0, np.int64), np.empty(0, np.int64), per_pass
-    allc = np.concatenate(codes)
-    own = np.concatenate(owner)
-    del codes, owner
-    # one sort: the first pass (in settings order) that found a pair is the one credited
-    order = np.lexsort((own, allc))
-    allc, own = allc[order], own[order]
+    # Pass number packed into the low bits: one in-place sort of one array finds the union and
+    # credits each pair to the first pass (in settings order) that found it.
+    bits = max(1, int(np.ceil(np.log2(len(settings.passes) + 1))))
+    allc = np.concatenate([(c << bits) | k for k, c in enumerate(codes)])
+    del codes
+    allc.sort()
+    pair = allc >> bits
     first = np.ones(len(allc), dtype=bool)
-    first[1:] = allc[1:] != allc[:-1]
-    allc, own = allc[first], own[first]
-    counts = np.bincount(own, minlength=len(settings.passes))
+    first[1:] = pair[1:] != pair[:-1]
+    counts = np.bincount((allc[first] & ((1 << bits) - 1)).astype(np.int64), minlength=len(settings.passes))
+    pair = pair[first]
+    del allc, first
     for k, bp in enumerate(settings.passes):
         per_pass[bp.name]["new_pairs"] = int(counts[k])
-    return allc // n, allc % n, per_pass
+    return pair // n, pair % n, per_pass

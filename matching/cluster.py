@@ -42,22 +42,24 @@ class _Guard:
                               if lv.is_null or lv.label in settings.clustering["compatible_dob_levels"]}
         self._dob_ok: dict[tuple[int, int], bool] = {}
 
-    def prepare_dobs(self, records: np.ndarray) -> None:
-        """Compatibility of every two distinct dates of birth among these records, at once."""
-        if self.dob_comp is None:
-            return
-        codes = self.dob[records]
-        _, first = np.unique(codes, return_index=True)
-        reps = records[first]
-        reps = reps[self.dob[reps] >= 0]
-        if len(reps) < 2:
-            return
-        iu, ju = np.triu_indices(len(reps), 1)
-        lv = comparison_levels(self.dob_comp, self.cols, reps[iu], reps[ju])
-        for a, b, x in zip(self.dob[reps[iu]], self.dob[reps[ju]], lv):
-            ok = int(x) in self.ok_levels
-            self._dob_ok[(a, b)] = ok
-            self._dob_ok[(b, a)] = ok
+    def prepare_dobs(self, labels: np.ndarray, records: np.ndarray) -> set[int]:
+        """Compatibility of every two distinct dates of birth held within one component (only
+        within: the number of pairs stays small). Returns the components holding an
+        incompatible pair."""
+        if self.dob_comp is None or not len(records):
+            return set()
+        f = pd.DataFrame({"comp": labels[records], "dob": self.dob[records], "rec": records})
+        f = f[f["dob"] >= 0].drop_duplicates(["comp", "dob"])
+        pairs = f.merge(f, on="comp", suffixes=("_a", "_b"))
+        pairs = pairs[pairs["dob_a"] < pairs["dob_b"]]
+        if not len(pairs):
+            return set()
+        lv = comparison_levels(self.dob_comp, self.cols, pairs["rec_a"].to_numpy(), pairs["rec_b"].to_numpy())
+        ok = np.isin(lv, list(self.ok_levels))
+        for a, b, x in zip(pairs["dob_a"].to_numpy(), pairs["dob_b"].to_numpy(), ok):
+            self._dob_ok[(int(a), int(b))] = bool(x)
+            self._dob_ok[(int(b), int(a))] = bool(x)
+        return set(pairs["comp"].to_numpy()[~ok].tolist())
 
     def state(self, rec: int) -> dict:
         st = {"ids": {c: ({int(v[rec])} if v[rec] >= 0 else set()) for c, v in self.ids.items()},
@@ -122,11 +124,7 @@ def conflicted_components(labels: np.ndarray, std: pd.DataFrame, cols: Columns, 
     if several:
         guard = _Guard(std, cols, settings, {})
         recs = np.flatnonzero(np.isin(labels, list(several)))
-        guard.prepare_dobs(recs)
-        for comp in several:
-            d = sorted({int(x) for x in cols.codes("dob_key")[0][labels == comp] if x >= 0})
-            if any(not guard._dob_ok.get((a, b), True) for i, a in enumerate(d) for b in d[i + 1:]):
-                bad.add(comp)
+        bad |= guard.prepare_dobs(labels, recs)
     return np.array(sorted(bad), dtype=np.int64)
 
 
@@ -147,7 +145,7 @@ def cluster_persons(n: int, l: np.ndarray, r: np.ndarray, strength: np.ndarray, 
         cannot[int(b)].add(int(a))
     guard = _Guard(std, cols, settings, cannot)
     in_bad = np.isin(labels, bad)
-    guard.prepare_dobs(np.flatnonzero(in_bad))
+    guard.prepare_dobs(labels, np.flatnonzero(in_bad))
     e = np.flatnonzero(in_bad[l])
     order = e[np.lexsort((r[e], l[e], -strength[e]))]
     parent: dict[int, int] = {}

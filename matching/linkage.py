@@ -23,6 +23,7 @@ from .standardise import standardise
 MATCH_WORDS = {"match", "yes", "y", "same", "same person", "1", "true"}
 NON_MATCH_WORDS = {"non-match", "nonmatch", "non match", "non_match", "no match", "no", "n",
                    "different", "different people", "0", "false"}
+STATUSES = ("link", "review", "non-link", "clerical match", "clerical non-match")
 STEPS = ("standardise", "block", "compare", "estimate", "score", "cluster", "families")
 
 
@@ -144,14 +145,14 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
     veto &= ~strong
     accept = (total >= settings.match_weight) & ~conflict & ~veto
     review = ~accept & ~conflict & (((total >= settings.review_weight) & ~veto) | (veto & (total >= settings.match_weight)))
-    status = np.where(accept, "link", np.where(review, "review", "non-link")).astype(object)
+    status = np.where(accept, 0, np.where(review, 1, 2)).astype(np.int8)     # codes of STATUSES
     decided = np.zeros(len(l), dtype=bool)
     if len(dl):
         pos = np.searchsorted(l * max(n, 1) + r, dl * max(n, 1) + dr)
         accept[pos] = dmatch
         review[pos] = False
         decided[pos] = True
-        status[pos] = np.where(dmatch, "clerical match", "clerical non-match")
+        status[pos] = np.where(dmatch, 3, 4)
 
     step("cluster")
     strength = prob + decided * accept * 2.0     # clerical matches are the strongest links
@@ -184,10 +185,12 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
     record_links = record_links.iloc[input_order].reset_index(drop=True)   # back to input order
 
     members = _members(records, std, person_lab, person_ids, family_ids, home, settings, as_of, n_persons)
-    pairs = _pairs_frame(records, settings, l, r, total, prob, weights, status)
     review_idx = np.flatnonzero(review)
     review_pairs = _review_frame(records, std, settings, l[review_idx], r[review_idx], total[review_idx],
                                  prob[review_idx], weights[review_idx])
+    del levels
+    pairs = _pairs_frame(records, settings, l, r, total, prob, weights, status)
+    del weights
     step("done")
     model_dict = model.to_dict()
     stats = {
@@ -270,8 +273,8 @@ def _pairs_frame(records, settings, l, r, total, prob, weights, status) -> pd.Da
     out = pd.DataFrame({
         "source_l": src.take(l) if len(l) else src[:0], "record_id_l": rid.take(l) if len(l) else rid[:0],
         "source_r": src.take(r) if len(r) else src[:0], "record_id_r": rid.take(r) if len(r) else rid[:0],
-        "match_weight": np.round(total, 4), "match_probability": np.round(prob, 6),
-        "status": pd.Categorical(status, categories=["link", "review", "non-link", "clerical match", "clerical non-match"]),
+        "match_weight": np.round(total, 4).astype(np.float32), "match_probability": prob.astype(np.float32),
+        "status": pd.Categorical.from_codes(status, categories=list(STATUSES)),
     })
     for j, comp in enumerate(settings.comparisons):
         out[f"w_{comp.name}"] = np.round(weights[:, j], 3)

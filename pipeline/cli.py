@@ -150,7 +150,8 @@ def compare(old_dir, new_dir, out_file, quiet, log_file, log_format):
     counts = changes["status"].value_counts()
     display.table("Families between the two quarters", ["", "families"],
                    [["new", int(counts.get("new", 0))], ["continuing", int(counts.get("continuing", 0))],
-                    ["inactive (no record since last quarter)", int(counts.get("inactive", 0))],
+                    ["  of which no record dated since last quarter",
+                     int((changes["seen_since_last_quarter"].astype(str) == "0").sum())],
                     ["left", int(counts.get("left", 0))]])
     display.table("How each criterion moved", list(movement.columns), movement.values.tolist())
     for note in notes:

@@ -21,7 +21,7 @@ DEFAULT_MAX_REJECTED_SHARE = 0.05
 
 SOURCE_KEYS = {"path", "kind", "columns", "values", "sheet", "delimiter", "encoding",
                "date_format", "max_rejected_share"}
-TOP_KEYS = {"as_of", "criteria", "criteria_settings", "sources", "output", "max_rejected_share", "review_decisions",
+TOP_KEYS = {"as_of", "criteria", "criteria_settings", "outcome_settings", "baselines", "sources", "output", "max_rejected_share", "review_decisions",
             "linkage", "outputs", "report", "previous"}
 OUTPUT_KEYS = {"profile", "pseudonymise_key", "file_mode", "csv_bom", "layout"}
 
@@ -62,6 +62,8 @@ class RunConfig:
     outputs: OutputOptions = field(default_factory=OutputOptions)
     previous: Path | None = None
     criteria_settings: dict[str, Any] = field(default_factory=dict)
+    outcome_settings: dict[str, Any] = field(default_factory=dict)
+    baselines: Path | None = None          # a council's case starts: family_id, baseline_date
     raw: dict[str, Any] = field(default_factory=dict)   # the config as written, for the manifest
 
     def rejected_limit(self, source: str) -> float:
@@ -231,6 +233,15 @@ def _outputs(spec: Any, base: Path, where: _Where) -> OutputOptions:
                          layout=layout, pseudonymise_key=None if key is None else _resolve(base, key))
 
 
+def _existing(base: Path, value: Any, where: _Where, trail: tuple[str, ...]) -> Path | None:
+    if value is None:
+        return None
+    path = _resolve(base, value)
+    if not path.is_file():
+        raise where.error(trail, f"file not found: {path}")
+    return path
+
+
 def load_config(path: str | Path, as_of: dt.date | None = None, output: str | Path | None = None) -> RunConfig:
     """Read and check a run config. `as_of` and `output` override the file (CLI options)."""
     path = Path(path)
@@ -294,5 +305,7 @@ def load_config(path: str | Path, as_of: dt.date | None = None, output: str | Pa
         outputs=_outputs(data.get("outputs"), base, where),
         previous=None if previous is None else _resolve(base, previous),
         criteria_settings=_mapping(data.get("criteria_settings"), where, ("criteria_settings",)),
+        outcome_settings=_mapping(data.get("outcome_settings"), where, ("outcome_settings",)),
+        baselines=_existing(base, data.get("baselines"), where, ("baselines",)),
         raw=data,
     )

@@ -28,6 +28,7 @@ class Previous:
     folder: Path
     record_links: pd.DataFrame            # source, record_id, person_id, family_id
     decisions: pd.DataFrame | None        # clerical decisions in force last quarter
+    baselines: pd.DataFrame | None = None  # outcome-tracking baselines: family_id, baseline_date, baseline_source
 
 
 def _read(path: Path, columns: list[str], what: str) -> pd.DataFrame:
@@ -51,7 +52,27 @@ def read_previous(folder: Path) -> Previous:
                              "the previous quarter's full-profile output (keep it in a secure place for this)")
     decisions_path = folder / "clerical_decisions.csv"
     decisions = _read(decisions_path, DECISION_COLUMNS, "the previous clerical decisions") if decisions_path.exists() else None
-    return Previous(folder=folder, record_links=links[["source", "record_id", "person_id", "family_id"]], decisions=decisions)
+    baselines_path = folder / "baselines.csv"
+    baselines = (_read(baselines_path, ["family_id", "baseline_date", "baseline_source"], "the previous baselines")
+                 if baselines_path.exists() else None)
+    return Previous(folder=folder, record_links=links[["source", "record_id", "person_id", "family_id"]],
+                    decisions=decisions, baselines=baselines)
+
+
+def carry_baselines(baselines: pd.DataFrame | None, id_changes: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Last quarter's baselines under this quarter's family IDs: a family merged into another
+    passes its baseline on (the earlier date wins); a retired family's baseline ends."""
+    if baselines is None or not len(baselines):
+        return baselines
+    b = baselines.copy()
+    if id_changes is not None and len(id_changes):
+        fam = id_changes[id_changes["id_type"] == "family"]
+        merged = dict(zip(fam.loc[fam["kind"] == "merged", "old_id"], fam.loc[fam["kind"] == "merged", "new_id"]))
+        retired = set(fam.loc[fam["kind"] == "retired", "old_id"])
+        b["family_id"] = b["family_id"].map(lambda f: merged.get(f, f))
+        b = b[~b["family_id"].isin(retired)]
+    b = b.assign(_d=pd.to_datetime(b["baseline_date"])).sort_values(["family_id", "_d"])
+    return b.drop_duplicates("family_id").drop(columns="_d").reset_index(drop=True)
 
 
 def _number(ids: pd.Series) -> pd.Series:
@@ -167,7 +188,7 @@ def merge_decisions(previous: pd.DataFrame | None, current: pd.DataFrame | None)
 
 FIXED_MATRIX_COLUMNS = ["family_id", "members", "adults", "children", "postcode_district"]
 CHANGE_COLUMNS = ["family_id", "status", "eligible_before", "eligible_now", "criteria_before", "criteria_now",
-                  "criteria_gained", "criteria_lost", "note"]
+                  "criteria_gained", "criteria_lost", "last_record_date", "seen_since_last_quarter", "note"]
 
 
 def read_need_matrix(folder: Path) -> pd.DataFrame:
@@ -198,10 +219,11 @@ def criteria_columns(matrix: pd.DataFrame) -> list[str]:
 
 def compare_quarters(old: pd.DataFrame, new: pd.DataFrame, id_changes: pd.DataFrame | None = None,
                      old_as_of: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Families new, continuing, inactive and left between two need matrices, with the criteria
-    each gained and lost. `inactive`: still in the matrix (agencies re-send old records) but no
-    agency has a record of the family dated after the old quarter's reference date: it has
-    probably moved away. Returns (changes, per-criterion movement, notes)."""
+    """Families new, continuing and left between two need matrices, with the criteria each
+    gained and lost. Agencies re-send old records, so a family that has moved away stays in the
+    matrix for a while: `seen_since_last_quarter` says whether any record of the family is dated
+    after the old quarter's reference date (0 for a family nobody has seen since).
+    Returns (changes, per-criterion movement, notes)."""
     notes = []
     old_c, new_c = criteria_columns(old), criteria_columns(new)
     common = [c for c in new_c if c in old_c]
@@ -223,7 +245,7 @@ def compare_quarters(old: pd.DataFrame, new: pd.DataFrame, id_changes: pd.DataFr
         return flags.apply(lambda row: [c for c in common if str(row[c]).strip() == "1"], axis=1)
 
     o = old.assign(family_id=old["family_id"].map(lambda f: renamed.get(f, f)))
-    last_seen = (new.set_index("family_id")["last_record_date"].astype(str).str[:10]
+    last_seen = (new.set_index("family_id")["last_record_date"].astype(str).str[:10].replace("nan", "")
                  if "last_record_date" in new.columns else pd.Series(dtype=str))
     o_met = met(o.drop_duplicates("family_id"))
     n_met = met(new)
@@ -241,9 +263,7 @@ def compare_quarters(old: pd.DataFrame, new: pd.DataFrame, id_changes: pd.DataFr
             status = "continuing"
             note = "absorbed " + ";".join(sorted(k for k, v in renamed.items() if v == fid)) \
                 if fid in renamed.values() else ""
-            if old_as_of and fid in last_seen.index and str(last_seen[fid]) and str(last_seen[fid]) <= old_as_of:
-                status = "inactive"
-                note = (note + "; " if note else "") + f"no record since {last_seen[fid]}"
+
         rows.append({
             "family_id": fid, "status": status,
             "eligible_before": "" if before is None else int(o_elig.get(fid, 0)),
@@ -252,10 +272,13 @@ def compare_quarters(old: pd.DataFrame, new: pd.DataFrame, id_changes: pd.DataFr
             "criteria_now": "" if now is None else ";".join(now),
             "criteria_gained": ";".join(c for c in (now or []) if c not in (before or [])) if before is not None and now is not None else "",
             "criteria_lost": ";".join(c for c in (before or []) if c not in (now or [])) if before is not None and now is not None else "",
+            "last_record_date": last_seen.get(fid, "") if now is not None else "",
+            "seen_since_last_quarter": ("" if now is None or not old_as_of or not last_seen.get(fid, "")
+                                        else int(last_seen.get(fid, "") > old_as_of)),
             "note": note,
         })
     changes = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
-    cont = changes[changes["status"].isin(["continuing", "inactive"])]
+    cont = changes[changes["status"] == "continuing"]
     movement = []
     def has_data(frame, c):
         return bool((frame[c].astype(str).str.strip() != "").any())

@@ -125,6 +125,13 @@ def run_validation(cfg: RunConfig, progress=None) -> RunResult:
     return result
 
 
+def _read_text_csv(path: Path, what: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except Exception as exc:  # an unreadable side file stops the run with its name
+        raise InputDataError(f"{path}: cannot read {what} ({type(exc).__name__})") from None
+
+
 def _read_decisions(path: Path | None) -> pd.DataFrame | None:
     if path is None:
         return None
@@ -168,6 +175,7 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
     """The whole run. Outputs land in cfg.output atomically, or not at all."""
     from criteria import load_criteria
     from criteria.engine import score_families
+    from criteria.outcomes import load_outcomes, next_baselines, parse_case_starts, track_outcomes
     from matching.linkage import link_records
     from matching.quality import quality_by_group
     from matching.settings import LinkageSettings
@@ -179,12 +187,17 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
     # Check what can be checked before any work: the criteria set and the linkage settings.
     criteria_set = load_criteria(cfg.criteria, settings=cfg.criteria_settings or None)
     settings = LinkageSettings.from_dict(cfg.linkage)
-    from pipeline.quarters import carry_ids_forward, merge_decisions, read_previous
+    from pipeline.quarters import carry_baselines, carry_ids_forward, merge_decisions, read_previous
 
     previous_dir = previous or cfg.previous
     prev = read_previous(previous_dir) if previous_dir else None
     decisions = merge_decisions(prev.decisions if prev else None, _read_decisions(cfg.review_decisions))
     min_group = settings_min_group(cfg)
+    outcome_set = load_outcomes(cfg.criteria, settings=cfg.outcome_settings or None, criteria_set=criteria_set)
+    case_starts = None
+    if cfg.baselines is not None:
+        case_starts = parse_case_starts(_read_text_csv(cfg.baselines, "the case starts (baselines) file"),
+                                        origin=str(cfg.baselines))
 
     # The lock is taken first, so a second run on the same folder is refused at once; all
     # outputs go to a temporary folder that replaces the output folder only when complete.
@@ -224,6 +237,16 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
             scored = score_families(extracts, kinds, linkage.record_links, linkage.members, criteria_set, cfg.as_of)
 
         scored.need_matrix = with_last_record_date(scored.need_matrix, records, linkage.record_links)
+        # Outcomes are tracked from each family's baseline: the quarter it was first eligible
+        # (carried from --previous) or the council's case start.
+        prior = carry_baselines(prev.baselines if prev else None, linkage.id_changes)
+        tracked = next_baselines(scored.need_matrix.iloc[0:0], prior, cfg.as_of, case_starts)
+        linkage.baselines = next_baselines(scored.need_matrix, prior, cfg.as_of, case_starts)
+        linkage.outcomes = None
+        if outcome_set is not None:
+            with clock.stage("outcomes"):
+                linkage.outcomes = track_outcomes(extracts, kinds, linkage.record_links, linkage.members,
+                                                  criteria_set, outcome_set, cfg.as_of, tracked)
         result.counts = {
             "sources": reconciliation(result.validated).to_dict("records"),
             "records": int(len(records)),
@@ -236,6 +259,8 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
                          for row in scored.summary.to_dict("records")],
             "criteria_no_data": list(scored.no_data),
             "previous": str(previous_dir) if previous_dir else None,
+            "families_tracked_for_outcomes": int(len(tracked)),
+            "outcome_claims": int(len(linkage.outcomes.claims)) if linkage.outcomes is not None else None,
             "id_changes": (linkage.id_changes.groupby(["id_type", "kind"]).size().rename("n").reset_index()
                            .to_dict("records") if linkage.id_changes is not None else None),
         }

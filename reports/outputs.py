@@ -97,6 +97,12 @@ def write_run_outputs(folder: Path, cfg, result, records: pd.DataFrame, linkage,
         write_validation_files(result.validated, folder, mode, bom)
     write_csv(reconciliation(result.validated), folder / "reconciliation.csv", bom=bom, mode=mode)
 
+    out(linkage.baselines, "baselines.csv")
+    outcomes = getattr(linkage, "outcomes", None)
+    if outcomes is not None:
+        out(outcomes.outcomes, "outcomes.csv")
+        out(outcomes.claims, "claims.csv")
+        out(outcomes.evidence, "claims_evidence.csv")
     id_changes = getattr(linkage, "id_changes", None)
     if id_changes is not None:
         out(id_changes, "id_changes.csv")

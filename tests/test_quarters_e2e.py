@@ -61,8 +61,46 @@ def test_compare_reports_arrivals_and_departures(quarters):
     q1, q2 = _person_of(folder, out, "q1"), _person_of(folder, out, "q2")
     left_pred = set(q1.loc[q1["family_id_true"].isin(left), "family_id"])
     new_pred = set(q2.loc[q2["family_id_true"].isin(new), "family_id"])
-    # rolling extracts keep a departed family's old records: it shows as inactive, or left
-    assert {changes.loc[f, "status"] for f in left_pred} <= {"left", "inactive"}
+    # rolling extracts keep a departed family's old records: it continues, unseen since, or has left
+    for f in left_pred:
+        assert changes.loc[f, "status"] == "left" or changes.loc[f, "seen_since_last_quarter"] == "0"
     assert {changes.loc[f, "status"] for f in new_pred} == {"new"}
-    continuing = changes[changes["status"].isin(["continuing", "inactive"])]
+    continuing = changes[changes["status"] == "continuing"]
     assert len(continuing) > 0.8 * len(changes)
+
+
+def test_baselines_carry_over_and_outcomes_are_written(quarters):
+    folder, out = quarters
+    b1 = pd.read_csv(out / "q1" / "baselines.csv", dtype=str)
+    b2 = pd.read_csv(out / "q2" / "baselines.csv", dtype=str).set_index("family_id")
+    assert len(b1) > 0 and (b1["baseline_source"] == "first_eligible").all()
+    # a family first eligible last quarter keeps its baseline date (under its carried ID)
+    ids = pd.read_csv(out / "q2" / "id_changes.csv", dtype=str, keep_default_na=False)
+    gone = set(ids.loc[(ids["id_type"] == "family") & ids["kind"].isin(["retired", "merged"]), "old_id"])
+    for fid, date in zip(b1["family_id"], b1["baseline_date"]):
+        if fid not in gone:
+            assert b2.loc[fid, "baseline_date"] == date
+    outcomes = pd.read_csv(out / "q2" / "outcomes.csv", dtype=str)
+    assert set(outcomes["family_id"]) <= set(b1["family_id"]) | set(ids["new_id"])
+    assert {"measure", "baseline_value", "current_value", "met", "sustained"} <= set(outcomes.columns)
+    assert (out / "q2" / "claims.csv").exists() and (out / "q2" / "claims_evidence.csv").exists()
+
+
+def test_case_start_file_sets_a_baseline(quarters, tmp_path):
+    import yaml
+    folder, out = quarters
+    fam = pd.read_csv(out / "q2" / "need_matrix.csv", dtype=str)["family_id"].iloc[0]
+    (tmp_path / "baseline.csv").write_text(f"family_id,baseline_date\n{fam},01/03/2026\n")
+    cfg = yaml.safe_load((folder / "q2" / "config.yaml").read_text())
+    for spec in cfg["sources"].values():
+        spec["path"] = str(folder / "q2" / spec["path"])
+    cfg["baselines"] = str(tmp_path / "baseline.csv")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    r = CliRunner().invoke(main, ["run", "--config", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "o"),
+                                  "--previous", str(out / "q1")])
+    assert r.exit_code == 0, r.output
+    b = pd.read_csv(tmp_path / "o" / "baselines.csv", dtype=str).set_index("family_id")
+    assert b.loc[fam, "baseline_date"] == "2026-03-01" and b.loc[fam, "baseline_source"] == "case_start"
+    (tmp_path / "baseline.csv").write_text("family_id,baseline_date\nF000001,someday\n")
+    r = CliRunner().invoke(main, ["run", "--config", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "o2")])
+    assert r.exit_code == 3 and "row 2, column baseline_date" in r.output

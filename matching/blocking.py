@@ -3,6 +3,8 @@ key on standardised columns or a sorted neighbourhood; the union is what gets co
 Blocks bigger than the cap are skipped and reported instead of exploding the pair count."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 
@@ -77,8 +79,10 @@ def candidate_pairs(std: pd.DataFrame, settings: LinkageSettings) -> tuple[np.nd
     per_pass: dict[str, dict] = {}
     codes = []
     for bp in settings.passes:
+        t0 = time.perf_counter()
         l, r, info = pass_pairs(std, bp, settings.max_block_size)
-        per_pass[bp.name] = {"pairs": int(len(l)), "new_pairs": 0, **info}
+        per_pass[bp.name] = {"pairs": int(len(l)), "new_pairs": 0, **info,
+                             "seconds": round(time.perf_counter() - t0, 3)}
         codes.append(l * n + r)
         del l, r
     if not codes:

@@ -23,7 +23,7 @@ from .standardise import standardise
 MATCH_WORDS = {"match", "yes", "y", "same", "same person", "1", "true"}
 NON_MATCH_WORDS = {"non-match", "nonmatch", "non match", "non_match", "no match", "no", "n",
                    "different", "different people", "0", "false"}
-STATUSES = ("link", "review", "non-link", "clerical match", "clerical non-match")
+STATUSES = ("link", "review", "non-link", "clerical match", "clerical non-match", "vetoed")
 STEPS = ("standardise", "block", "compare", "estimate", "score", "cluster", "families")
 
 
@@ -144,8 +144,11 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
         veto |= np.isin(levels[:, c], list(lv))
     veto &= ~strong
     accept = (total >= settings.match_weight) & ~conflict & ~veto
-    review = ~accept & ~conflict & (((total >= settings.review_weight) & ~veto) | (veto & (total >= settings.match_weight)))
-    status = np.where(accept, 0, np.where(review, 1, 2)).astype(np.int8)     # codes of STATUSES
+    vetoed_high = veto & ~conflict & (total >= settings.match_weight)
+    review = ~accept & ~conflict & (total >= settings.review_weight) & ~veto
+    if settings.thresholds.get("review_vetoed"):
+        review |= vetoed_high
+    status = np.where(accept, 0, np.where(review, 1, np.where(vetoed_high, 5, 2))).astype(np.int8)  # STATUSES
     decided = np.zeros(len(l), dtype=bool)
     if len(dl):
         pos = np.searchsorted(l * max(n, 1) + r, dl * max(n, 1) + dr)
@@ -199,7 +202,7 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
         "candidate_pairs": int(n_blocked),
         "pairs_scored": int(len(l)),
         "links_accepted": int(accept.sum()),
-        "links_vetoed": int((veto & (total >= settings.match_weight)).sum()),
+        "links_vetoed": int(vetoed_high.sum()),
         "links_stopped_by_identifier_conflict": int((conflict & (total >= settings.match_weight)).sum()),
         "review_pairs": int(len(review_pairs)),
         "clerical_decisions_applied": int(decided.sum()),

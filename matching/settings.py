@@ -323,6 +323,8 @@ def _build(d: dict) -> LinkageSettings:
         _num(th[k], f"linkage.thresholds.{k}", 0.0, 1.0)
         if not 0.0 < th[k] < 1.0:
             raise ConfigError(f"linkage.thresholds.{k}: must be strictly between 0 and 1")
+    if not isinstance(th.get("review_vetoed"), bool):
+        raise ConfigError("linkage.thresholds.review_vetoed: must be true or false")
     for k in ("match_weight", "review_weight"):
         if th.get(k) is not None:
             _num(th[k], f"linkage.thresholds.{k}")

@@ -231,3 +231,20 @@ def test_oversized_blocks_are_skipped_and_reported():
     assert per["postcode_forename_phonetic"]["blocks_skipped"] == 1
     assert per["postcode_forename_phonetic"]["records_in_skipped_blocks"] == 30
     assert per["postcode_forename_phonetic"]["pairs"] == 0
+
+
+def test_twins_are_vetoed_not_merged_and_reviewed_only_when_asked():
+    twins = [dict(source="schools", record_id="tw1", forename="Eleanor", surname="Ashdown", dob="2015-03-03", sex="F",
+                  address="6 Kiln Road", postcode="DD4 4DD", seen_date="2025-06-01"),
+             dict(source="police", record_id="tw2", forename="Zachary", surname="Ashdown", dob="2015-03-03", sex="M",
+                  address="6 Kiln Rd", postcode="DD4 4DD", seen_date="2025-06-01")]
+    rec = records_frame(background(400) + twins)
+    res = link_records(rec, LinkageSettings.from_dict(FIXED), AS_OF)
+    assert person_of(res, "tw1") != person_of(res, "tw2")
+    fam = res.record_links.set_index("record_id")["family_id"]
+    assert fam["tw1"] == fam["tw2"]
+    p = res.pairs[(res.pairs.record_id_l.astype(str).isin(["tw1", "tw2"])) & (res.pairs.record_id_r.astype(str).isin(["tw1", "tw2"]))]
+    assert list(p["status"].astype(str)) == ["vetoed"]
+    assert not res.review_pairs["record_id_l"].isin(["tw1", "tw2"]).any()
+    res2 = link_records(rec, LinkageSettings.from_dict({**FIXED, "thresholds": {"review_vetoed": True}}), AS_OF)
+    assert res2.review_pairs["record_id_l"].isin(["tw1", "tw2"]).any()

@@ -325,7 +325,7 @@ def _linkage_section(f: _Facts, linkage) -> str:
     for key, label in (("candidate_pairs", "Candidate pairs found by blocking"),
                        ("pairs_scored", "Pairs scored (with clerical decisions read back)"),
                        ("links_accepted", "Pairs linked"),
-                       ("links_vetoed", "Pairs above the threshold but held back by a veto (to review)"),
+                       ("links_vetoed", "Pairs above the threshold but held back by a veto (not linked)"),
                        ("links_stopped_by_identifier_conflict", "Pairs above the threshold but with conflicting identifiers"),
                        ("clerical_decisions_applied", "Clerical decisions applied from the last review"),
                        ("components_split", "Groups split because they held conflicting identifiers")):

@@ -54,44 +54,81 @@ def quality_by_group(records: pd.DataFrame, result: LinkageResult, min_group: in
     per.loc[per["postcode district"].isna(), "postcode district"] = None
 
     pairs = result.pairs
-    rid_person = rl.set_index(["source", "record_id"])["person_id"]
-    pl = rid_person.reindex(pd.MultiIndex.from_arrays([pairs["source_l"].astype(str), pairs["record_id_l"].astype(str)])).to_numpy()
-    pr = rid_person.reindex(pd.MultiIndex.from_arrays([pairs["source_r"].astype(str), pairs["record_id_r"].astype(str)])).to_numpy()
-    is_link = pairs["status"].isin(LINK_STATUSES).to_numpy()
-    is_review = (pairs["status"] == "review").to_numpy()
-    weight = pairs["match_weight"].to_numpy()
+    # Persons as integer positions in `per`; pairs as positions of their two persons.
+    pos = pd.Series(np.arange(len(per)), index=per.index)
+    rid_pos = pos.reindex(rl["person_id"].to_numpy()).to_numpy()
+    pl, pr = _pair_positions(pairs, rl, rid_pos)
+    known = ~(np.isnan(pl) | np.isnan(pr))
+    pl = np.where(known, pl, 0).astype(np.int64)
+    pr = np.where(known, pr, 0).astype(np.int64)
+    is_link = pairs["status"].isin(LINK_STATUSES).to_numpy() & known
+    is_review = (pairs["status"] == "review").to_numpy() & known
+    weight = pairs["match_weight"].to_numpy(dtype=float)
 
     rows = []
     for gtype in ("ethnicity", "age band", "sex", "postcode district"):
-        g = per[gtype].dropna()
-        sizes = g.groupby(g).size()
-        shown = sizes[sizes >= min_group].index
-        if not len(shown):
+        codes, labels = pd.factorize(per[gtype], sort=True)
+        if not len(labels):
             continue
-        sub = per.loc[g.index].assign(_g=g)
-        stats = sub.groupby("_g").agg(records=("records", "sum"), persons=("records", "size"),
-                                      multi=("agencies", lambda a: float((a > 1).mean())),
-                                      single=("records", lambda r: float((r == 1).sum() / max(r.sum(), 1))))
+        k = len(labels)
+        sizes = np.bincount(codes[codes >= 0], minlength=k)
+        recs = per["records"].to_numpy()
+        multi = (per["agencies"].to_numpy() > 1)
+        in_g = codes >= 0
+        rec_sum = np.bincount(codes[in_g], weights=recs[in_g], minlength=k)
+        multi_sum = np.bincount(codes[in_g], weights=multi[in_g], minlength=k)
+        single_sum = np.bincount(codes[in_g], weights=(recs[in_g] == 1), minlength=k)
         # A pair touches a group when either of its persons is in it (counted once per pair).
-        gl = pd.Series(pl).map(g).to_numpy(dtype=object)
-        gr = pd.Series(pr).map(g).to_numpy(dtype=object)
-        idx = np.arange(len(pl))
-        sides = pd.DataFrame({"pair": np.concatenate([idx, idx]), "group": np.concatenate([gl, gr])}).dropna()
-        sides = sides.drop_duplicates()
-        review_share = pd.Series(is_review[sides["pair"].to_numpy()]).groupby(sides["group"].to_numpy()).mean()
-        own = is_link & (pl == pr) & pd.notna(gl)
-        link_weight = pd.Series(weight[own]).groupby(gl[own]).mean()
-        for value in sorted(shown, key=str):
-            st = stats.loc[value]
+        gl, gr = codes[pl], codes[pr]
+        touch_l = known & (gl >= 0)
+        touch_r = known & (gr >= 0) & (gr != gl)
+        touched = np.bincount(gl[touch_l], minlength=k) + np.bincount(gr[touch_r], minlength=k)
+        reviewed = (np.bincount(gl[touch_l & is_review], minlength=k)
+                    + np.bincount(gr[touch_r & is_review], minlength=k))
+        own = is_link & (pl == pr) & (gl >= 0)
+        link_n = np.bincount(gl[own], minlength=k)
+        link_w = np.bincount(gl[own], weights=weight[own], minlength=k)
+        for i in sorted(range(k), key=lambda j: str(labels[j])):
+            if sizes[i] < min_group:
+                continue
             rows.append({
-                "group_type": gtype, "group": str(value), "records": int(st["records"]),
-                "persons": int(st["persons"]),
-                "multi_agency_share": round(float(st["multi"]), 4),
-                "single_record_share": round(float(st["single"]), 4),
-                "mean_link_weight": round(float(link_weight[value]), 3) if value in link_weight.index else np.nan,
-                "review_share": round(float(review_share[value]), 4) if value in review_share.index else np.nan,
+                "group_type": gtype, "group": str(labels[i]), "records": int(rec_sum[i]),
+                "persons": int(sizes[i]),
+                "multi_agency_share": round(float(multi_sum[i] / sizes[i]), 4),
+                "single_record_share": round(float(single_sum[i] / max(rec_sum[i], 1)), 4),
+                "mean_link_weight": round(float(link_w[i] / link_n[i]), 3) if link_n[i] else np.nan,
+                "review_share": round(float(reviewed[i] / touched[i]), 4) if touched[i] else np.nan,
             })
     return pd.DataFrame(rows, columns=cols)
+
+
+def _pair_positions(pairs: pd.DataFrame, rl: pd.DataFrame, rid_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair's two records as the positions of their persons (NaN where unknown), by
+    integer keys: pairs hold source and record_id as categoricals, so no string is compared
+    per pair."""
+    def cats(col: str) -> pd.Index:
+        c = pairs[col]
+        return c.cat.categories if isinstance(c.dtype, pd.CategoricalDtype) else pd.Index(pd.unique(c.astype(str)))
+
+    src_cats = cats("source_l").union(cats("source_r"))
+    rid_cats = cats("record_id_l").union(cats("record_id_r"))
+    width = len(rid_cats) + 1
+
+    def codes(values: pd.Series, categories: pd.Index) -> np.ndarray:
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            return values.cat.set_categories(categories).cat.codes.to_numpy(dtype=np.int64)
+        return pd.Categorical(values.astype(str), categories=categories).codes.astype(np.int64)
+
+    def keys(source: pd.Series, record_id: pd.Series) -> np.ndarray:
+        s, r = codes(source, src_cats), codes(record_id, rid_cats)
+        return np.where((s < 0) | (r < 0), -1, s * width + r)
+
+    lookup = pd.Series(rid_pos, index=keys(rl["source"], rl["record_id"]))
+    lookup = lookup[lookup.index >= 0]
+    lookup = lookup[~lookup.index.duplicated()]
+    pl = lookup.reindex(keys(pairs["source_l"], pairs["record_id_l"])).to_numpy(dtype=float)
+    pr = lookup.reindex(keys(pairs["source_r"], pairs["record_id_r"])).to_numpy(dtype=float)
+    return pl, pr
 
 
 def _age_bands(age: pd.Series) -> pd.Series:

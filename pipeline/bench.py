@@ -14,6 +14,10 @@ from pathlib import Path
 CACHE = Path(os.environ.get("HNF_CACHE", ".cache")) / "bench"
 
 
+STAGES = ["ingest and validate", "stack records", "link", "carry IDs forward", "linkage quality by group",
+          "criteria", "outcomes", "write outputs"]
+
+
 def dataset(rows: int, seed: int = 7) -> Path:
     folder = CACHE / f"rows-{rows}-seed-{seed}"
     if not (folder / "config.yaml").exists():
@@ -54,8 +58,11 @@ def main(argv=None) -> int:
         print(f"\n== {rows:,} rows: {m['counts']['records']:,} accepted records, {m['counts']['persons']:,} persons, "
               f"{m['counts']['families']:,} families")
         print(f"{'stage':<24}{'seconds':>10}{'peak MB so far':>16}")
-        for stage, secs in m["timings_seconds"].items():
+        for stage, secs in sorted(m["timings_seconds"].items(), key=lambda kv: STAGES.index(kv[0]) if kv[0] in STAGES else 99):
             print(f"{stage:<24}{secs:>10.1f}{m['peak_memory_mb'].get(stage, 0):>16.0f}")
+        link = m["counts"].get("linkage", {}).get("timings_seconds", {})
+        if link:
+            print("  link steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in link.items()))
         print(f"{'end to end (process)':<24}{res['wall']:>10.1f}{res['peak_mb']:>16.0f}")
     return 0
 

@@ -239,8 +239,9 @@ def load_criteria(name_or_path: str | Path, settings: dict[str, Any] | None = No
     return parse_criteria(text, origin, default_name=path.stem, settings=settings)
 
 
-def parse_criteria(text: str, origin: str = "<criteria>", default_name: str = "custom",
-                   settings: dict[str, Any] | None = None) -> CriteriaSet:
+def compose_top(text: str, origin: str) -> tuple["_Checker", yaml.Node, dict]:
+    """Parse a YAML rules file into its root node and top-level mapping of nodes (with line
+    numbers), with errors naming the file and line."""
     c = _Checker(origin)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -250,7 +251,12 @@ def parse_criteria(text: str, origin: str = "<criteria>", default_name: str = "c
         raise ConfigError(f"{origin}, line {line}, key (none): not valid YAML ({exc.problem})") from None
     if root is None:
         raise ConfigError(f"{origin}, line 1, key (top): the file is empty")
-    top = c.mapping(root, "")
+    return c, root, c.mapping(root, "")
+
+
+def parse_criteria(text: str, origin: str = "<criteria>", default_name: str = "custom",
+                   settings: dict[str, Any] | None = None) -> CriteriaSet:
+    c, root, top = compose_top(text, origin)
     c.only_keys(top, ("name", "title", "description", "settings", "indicators", "criteria",
                       "conditions", "rule"), "", "top-level")
     name = c.text(top["name"][1], "name") if "name" in top else default_name

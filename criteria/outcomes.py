@@ -17,7 +17,7 @@ import yaml
 
 from criteria.engine import _as_date, score_families
 from criteria.language import (SETS_DIR, SETTINGS_DEFAULTS, CriteriaSet, Criterion, Indicator,
-                               _Checker, _indicator, load_criteria)
+                               _Checker, _indicator, compose_top, load_criteria)
 from criteria.terms import Term, term_containing
 from pipeline.errors import ConfigError, InputDataError
 
@@ -129,16 +129,7 @@ _MEASURE_KEYS = ("title", "description", "applies_when", "none_of", "any_of", "r
 
 def parse_outcomes(text: str, criteria_set: CriteriaSet, origin: str = "<outcomes>",
                    settings: dict[str, Any] | None = None) -> OutcomeSet:
-    c = _Checker(origin)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        raise ConfigError(f"{origin}, line {line}, key (none): not valid YAML ({exc.problem})") from None
-    if root is None:
-        raise ConfigError(f"{origin}, line 1, key (top): the file is empty")
-    top = c.mapping(root, "")
+    c, root, top = compose_top(text, origin)
     for k_name, (k_node, _) in top.items():
         if k_name not in _TOP_KEYS:
             raise c.fail(k_node, k_name, f"unknown top-level key (allowed: {', '.join(_TOP_KEYS)})")

@@ -45,3 +45,23 @@ def housing_config(tmp_path):
     rows = [housing_row(f"H{i}", uprn=str(100000 + i)) for i in range(20)]
     write_csv(tmp_path / "housing.csv", rows, HOUSING_HEADER)
     return write_config(tmp_path, {"housing": {"path": "housing.csv"}})
+
+
+def typed_extract(kind: str, rows: list[dict]) -> "pd.DataFrame":
+    """An accepted extract as validation hands it over: canonical columns, types, row_number."""
+    import pandas as pd
+
+    from schemas.fields import COUNT, DATE, FLAG, MONEY, field_names, fields_for
+    names = field_names(kind)
+    df = pd.DataFrame([{n: r.get(n) for n in names} for r in rows], columns=names)
+    for f in fields_for(kind):
+        if f.kind == DATE:
+            df[f.name] = pd.to_datetime(df[f.name])
+        elif f.kind == COUNT:
+            df[f.name] = df[f.name].astype("Int64")
+        elif f.kind == FLAG:
+            df[f.name] = df[f.name].astype("boolean")
+        elif f.kind == MONEY:
+            df[f.name] = df[f.name].astype(float)
+    df["row_number"] = range(2, 2 + len(df))
+    return df

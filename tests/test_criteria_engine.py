@@ -6,27 +6,14 @@ import datetime as dt
 
 import pandas as pd
 
+from tests.conftest import typed_extract
+
 from criteria import load_criteria, parse_criteria, score_families, transpose
-from schemas.fields import COUNT, DATE, FLAG, MONEY, field_names, fields_for
 
 AS_OF = dt.date(2026, 9, 30)
 
 
-def extract(kind: str, rows: list[dict]) -> pd.DataFrame:
-    """An accepted extract as validation hands it over: canonical columns, types, row_number."""
-    names = field_names(kind)
-    df = pd.DataFrame([{n: r.get(n) for n in names} for r in rows], columns=names)
-    for f in fields_for(kind):
-        if f.kind == DATE:
-            df[f.name] = pd.to_datetime(df[f.name])
-        elif f.kind == COUNT:
-            df[f.name] = df[f.name].astype("Int64")
-        elif f.kind == FLAG:
-            df[f.name] = df[f.name].astype("boolean")
-        elif f.kind == MONEY:
-            df[f.name] = df[f.name].astype(float)
-    df["row_number"] = range(2, 2 + len(df))
-    return df
+extract = typed_extract
 
 
 def age_on(dob: dt.date, day: dt.date) -> int:

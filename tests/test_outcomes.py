@@ -12,7 +12,7 @@ from criteria import load_criteria
 from criteria.outcomes import (load_outcomes, next_baselines, outcomes_file, parse_case_starts,
                                parse_outcomes, track_outcomes)
 from pipeline.errors import ConfigError, InputDataError
-from schemas.fields import COUNT, DATE, FLAG, MONEY, field_names, fields_for
+from tests.conftest import typed_extract
 
 ADULT = dt.date(1985, 5, 5)
 CHILD = dt.date(2013, 3, 3)      # 13 in 2026
@@ -20,20 +20,7 @@ BASE = dt.date(2026, 9, 30)
 D = dt.date.fromisoformat
 
 
-def extract(kind: str, rows: list[dict]) -> pd.DataFrame:
-    names = field_names(kind)
-    df = pd.DataFrame([{n: r.get(n) for n in names} for r in rows], columns=names)
-    for f in fields_for(kind):
-        if f.kind == DATE:
-            df[f.name] = pd.to_datetime(df[f.name])
-        elif f.kind == COUNT:
-            df[f.name] = df[f.name].astype("Int64")
-        elif f.kind == FLAG:
-            df[f.name] = df[f.name].astype("boolean")
-        elif f.kind == MONEY:
-            df[f.name] = df[f.name].astype(float)
-    df["row_number"] = range(2, 2 + len(df))
-    return df
+extract = typed_extract
 
 
 class World:

@@ -40,10 +40,26 @@ def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
             else:
                 out[col] = s.map(lambda v: "" if pd.isna(v) else f"{v:.6g}")
         else:
-            text = s.astype(object).where(s.notna(), "")
-            text = text.map(lambda v: v.strftime("%Y-%m-%d") if hasattr(v, "strftime") else str(v))
-            out[col] = text.map(defuse)
+            out[col] = _defuse_column(s)
     return out
+
+
+def _defuse_column(s: pd.Series) -> pd.Series:
+    """Text of a column, vectorised: dates as ISO, missing as empty, formula-like cells made inert."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = pd.Series(s.cat.categories.astype(str)).map(defuse).to_numpy()
+        codes = s.cat.codes.to_numpy()
+        return pd.Series(pd.array(cats, dtype=object)[codes.clip(0)], index=s.index).where(codes >= 0, "")
+    values = s.astype(object)
+    if pd.api.types.infer_dtype(values, skipna=True) in ("date", "datetime", "datetime64", "mixed"):
+        text = values.map(lambda v: v.strftime("%Y-%m-%d") if hasattr(v, "strftime") else str(v)).where(s.notna(), "")
+    else:
+        text = values.where(s.notna(), "").astype(str)
+    first = text.str[:1]
+    risky = first.isin(list(_FORMULA_START))
+    if risky.any():
+        text = text.where(~risky, text[risky].map(defuse))
+    return text
 
 
 # Columns that are probabilities or weights and must stay decimal even when they happen to be whole.

@@ -180,6 +180,11 @@ def _sex(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     return values, values.isna() & (text != "")
 
 
+# Agency fields parsed from text: a bad value rejects the row.
+_PARSERS = {COUNT: (_parse_count, "a whole number"), MONEY: (_parse_money, "an amount of money"),
+            FLAG: (_parse_flag, "yes/no (true/false, y/n, 1/0)")}
+
+
 def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, source: str = "",
                      path: str = "", date_format: str = "auto",
                      shape_rejects: pd.DataFrame | None = None) -> Validated:
@@ -220,17 +225,10 @@ def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, sour
             implausible = (dates < pd.Timestamp(1900, 1, 1)) | (dates > as_of_ts + pd.DateOffset(years=2))
             problems.add(implausible, f.name, f"{f.name} is before 1900 or more than two years after the reference date", "reject")
             typed[f.name] = dates
-        elif f.kind == COUNT:
-            values, bad = _parse_count(col)
-            problems.add(bad, f.name, f"{f.name} is not a whole number", "reject")
-            typed[f.name] = values
-        elif f.kind == MONEY:
-            values, bad = _parse_money(col)
-            problems.add(bad, f.name, f"{f.name} is not an amount of money", "reject")
-            typed[f.name] = values
-        elif f.kind == FLAG:
-            values, bad = _parse_flag(col)
-            problems.add(bad, f.name, f"{f.name} is not yes/no (true/false, y/n, 1/0)", "reject")
+        elif f.kind in _PARSERS:
+            parse, what = _PARSERS[f.kind]
+            values, bad = parse(col)
+            problems.add(bad, f.name, f"{f.name} is not {what}", "reject")
             typed[f.name] = values
         elif f.kind == ENUM:
             values = on_unique(col, lambda u: _canonical_enum(f.name, u).astype(object))

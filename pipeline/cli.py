@@ -12,7 +12,7 @@ import click
 
 from pipeline import __version__
 from criteria.command import criteria
-from pipeline.errors import EXIT_INTERNAL, HnfError
+from pipeline.errors import EXIT_INTERNAL
 from pipeline.logs import setup_logging, where_it_failed
 from pipeline.synth.command import sample
 

@@ -22,7 +22,7 @@ import pipeline
 from pipeline.config import RunConfig
 from pipeline.errors import ConfigError, InputDataError
 from pipeline.outputs import OutputFolder, signals_as_interrupts
-from pipeline.stages import ingest_and_validate, load_records, stack_person_records  # noqa: F401
+from pipeline.stages import ingest_and_validate, load_records, stack_person_records  # noqa: F401  (load_records: for evaluation and tests)
 from reports.writers import dir_mode as _dir_mode, write_csv, write_json
 from schemas.validate import Validated
 

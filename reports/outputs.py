@@ -74,7 +74,7 @@ def write_run_outputs(folder: Path, cfg, result, records: pd.DataFrame, linkage,
     mode, bom = opts.file_mode, opts.csv_bom
     key = read_key(opts.pseudonymise_key) if opts.pseudonymise_key else None
 
-    def out(frame: pd.DataFrame, name: str, *, personal_ok: bool = True) -> None:
+    def out(frame: pd.DataFrame, name: str) -> None:
         if opts.profile == "shareable":
             frame = shareable(frame)
         if key is not None:

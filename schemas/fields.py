@@ -5,7 +5,7 @@ validation coerces them to these types, and matching and criteria read them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Kinds a field can have once validated. Text stays str; dates become datetime64 (NaT when
 # blank); counts become nullable Int64; money becomes float; flags become nullable boolean.

@@ -5,7 +5,6 @@ Series saying which non-blank values were valid. Invalid values are never "repai
 """
 from __future__ import annotations
 
-import re
 
 import numpy as np
 import pandas as pd

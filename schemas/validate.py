@@ -19,7 +19,7 @@ import pandera.pandas as pa
 
 from schemas import identifiers
 from schemas.agencies import MAX_AGE_YEARS, schema_for
-from schemas.fields import COUNT, DATE, ENUM, FLAG, MONEY, TEXT, UPPER_CASE_ENUMS, fields_for
+from schemas.fields import COUNT, DATE, ENUM, FLAG, MONEY, UPPER_CASE_ENUMS, fields_for
 
 MAX_TEXT_LENGTH = 1000
 

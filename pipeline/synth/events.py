@@ -329,9 +329,14 @@ class EventMaker:
                 self.claim(h, "PC", False, p, None, [], *period(0.9))
 
     def dv(self, h: Household, date: int, risk: str | None = None) -> None:
+        self.dv_among(h.members, date, risk)
+
+    def dv_among(self, members: list[Person], date: int, risk: str | None = None) -> None:
+        """A domestic abuse incident among these household members: a victim, often a
+        perpetrator, and every child as child_in_household."""
         rng = self.rng
-        women = [p for p in h.members if p.sex == "F" and self.age_at(p, date) >= 16]
-        men = [p for p in h.members if p.sex == "M" and self.age_at(p, date) >= 16]
+        women = [p for p in members if p.sex == "F" and self.age_at(p, date) >= 16]
+        men = [p for p in members if p.sex == "M" and self.age_at(p, date) >= 16]
         if not women and not men:
             return
         victim = women[0] if women and (rng.random() < 0.85 or not men) else men[0]
@@ -341,7 +346,7 @@ class EventMaker:
         others = [p for p in (men if victim.sex == "F" else women) if p is not victim]
         if others and rng.random() < 0.8:
             self.add("dv", others[0], date, role="perpetrator", risk_level=risk, marac=marac)
-        for c in h.members:
+        for c in members:
             if 0 <= self.age_at(c, date) < 18:
                 self.add("dv", c, date, role="child_in_household", risk_level=risk, marac=marac)
 

@@ -383,22 +383,7 @@ class Evolution:
                     m.asb(p, d, "perpetrator")
 
     def dv_incident(self, fid: str, d: int, risk: str | None = None) -> None:
-        m, rng = self.m, self.m.rng
-        members = self.members_at(fid, d)
-        women = [p for p in members if p.sex == "F" and m.age_at(p, d) >= 16]
-        men = [p for p in members if p.sex == "M" and m.age_at(p, d) >= 16]
-        if not women and not men:
-            return
-        victim = women[0] if women and (rng.random() < 0.85 or not men) else men[0]
-        risk = risk or rng.choices(("standard", "medium", "high"), weights=(55, 30, 15))[0]
-        marac = risk == "high" and rng.random() < 0.7
-        m.add("dv", victim, d, role="victim", risk_level=risk, marac=marac)
-        others = [p for p in (men if victim.sex == "F" else women) if p is not victim]
-        if others and rng.random() < 0.8:
-            m.add("dv", others[0], d, role="perpetrator", risk_level=risk, marac=marac)
-        for c in members:
-            if 0 <= m.age_at(c, d) < 18:
-                m.add("dv", c, d, role="child_in_household", risk_level=risk, marac=marac)
+        self.m.dv_among(self.members_at(fid, d), d, risk)
 
     def household_background(self, fid: str, a: int, z: int) -> None:
         m, rng = self.m, self.m.rng

@@ -12,10 +12,11 @@ import pandas as pd
 
 from pipeline.errors import InputDataError
 
-from .blocking import candidate_pairs
+from .blocking import block, incremental_candidates
 from .cluster import cluster_persons
 from .compare import Columns, compare_pairs
 from .families import age_at, form_families
+from .incremental import LinkageState, fingerprints, plan, settings_hash
 from .model import FittedModel, fit, pair_weights, probability
 from .settings import LinkageSettings
 from .standardise import standardise
@@ -35,6 +36,7 @@ class LinkageResult:
     pairs: pd.DataFrame
     stats: dict = field(default_factory=dict)
     model: dict = field(default_factory=dict)
+    state: LinkageState | None = None   # for the next quarter's incremental run
 
 
 def _record_positions(records: pd.DataFrame) -> pd.MultiIndex:
@@ -93,8 +95,11 @@ def _renumber(labels: np.ndarray, rank: np.ndarray, prefix: str) -> tuple[np.nda
 
 
 def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.date,
-                 decisions: pd.DataFrame | None = None, progress: Callable[[str], None] | None = None) -> LinkageResult:
-    """Link records into persons and persons into families (see docs/linkage.md)."""
+                 decisions: pd.DataFrame | None = None, progress: Callable[[str], None] | None = None,
+                 earlier: LinkageState | None = None) -> LinkageResult:
+    """Link records into persons and persons into families (see docs/linkage.md). With an
+    earlier run's state, only pairs around new and changed records are blocked and compared;
+    the result is the same as without it."""
     timings: dict[str, float] = {}
     clock = [time.perf_counter(), None]
 
@@ -115,15 +120,43 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
     cols = Columns(std)
 
     step("block")
-    l, r, per_pass = candidate_pairs(std, settings)
+    fingerprint = fingerprints(records)
+    incremental = None
+    if earlier is not None:
+        pl = plan(records, fingerprint, earlier)
+        cand = incremental_candidates(std, settings, pl.dirty, pl.earlier_skipped,
+                                      pl.kept_left, pl.kept_right, pl.kept_passes)
+        reused = np.where(cand.reused >= 0, pl.kept_index[np.maximum(cand.reused, 0)], -1)
+        incremental = pl.counts
+    else:
+        cand = block(std, settings)
+        reused = np.full(len(cand.left), -1, dtype=np.int64)
+    l, r, passes, per_pass = cand.left, cand.right, cand.passes, cand.per_pass
     n_blocked = len(l)
     dl, dr, dmatch, d_unknown = decision_pairs(records, decisions)
     if len(dl):
-        codes = np.union1d(l * max(n, 1) + r, dl * max(n, 1) + dr)
-        l, r = codes // max(n, 1), codes % max(n, 1)
+        # Decided pairs the blocking missed are compared too, with no pass bits.
+        width = max(n, 1)
+        codes = l * width + r
+        allc = np.union1d(codes, dl * width + dr)
+        at = np.searchsorted(allc, codes)
+        l, r = allc // width, allc % width
+        passes_all = np.zeros(len(allc), dtype=passes.dtype)
+        passes_all[at] = passes
+        reused_all = np.full(len(allc), -1, dtype=np.int64)
+        reused_all[at] = reused
+        passes, reused = passes_all, reused_all
 
     step("compare")
-    levels = compare_pairs(settings.comparisons, cols, l, r)
+    fresh = np.flatnonzero(reused < 0)
+    if earlier is not None:
+        levels = np.empty((len(l), len(settings.comparisons)), dtype=np.int8)
+        old = np.flatnonzero(reused >= 0)
+        levels[old] = earlier.levels[reused[old]]
+        levels[fresh] = compare_pairs(settings.comparisons, cols, l[fresh], r[fresh])
+        incremental = {**incremental, "pairs_reused": int(len(old)), "pairs_compared": int(len(fresh))}
+    else:
+        levels = compare_pairs(settings.comparisons, cols, l, r)
 
     step("estimate")
     model = fit(settings, cols, levels, n)
@@ -191,6 +224,11 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
     review_idx = np.flatnonzero(review)
     review_pairs = _review_frame(records, std, settings, l[review_idx], r[review_idx], total[review_idx],
                                  prob[review_idx], weights[review_idx])
+    found = passes != 0
+    state = LinkageState(keys=records[["source", "record_id"]].astype(str).reset_index(drop=True),
+                         fingerprint=fingerprint, skipped=cand.skipped, left=l[found], right=r[found],
+                         passes=passes[found], levels=levels if found.all() else levels[found],
+                         comparisons=[c.name for c in settings.comparisons], settings_hash=settings_hash(settings))
     del levels
     pairs = _pairs_frame(records, settings, l, r, total, prob, weights, status)
     del weights
@@ -199,6 +237,8 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
     stats = {
         "records": n,
         "blocking": per_pass,
+        "mode": "incremental" if incremental is not None else "full",
+        **({"incremental": incremental} if incremental is not None else {}),
         "candidate_pairs": int(n_blocked),
         "pairs_scored": int(len(l)),
         "links_accepted": int(accept.sum()),
@@ -217,7 +257,7 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
                "parameters": {c["name"]: {lv["label"]: {"m": lv["m"], "u": lv["u"], "weight": lv["weight"]}
                                           for lv in c["levels"]} for c in model_dict["comparisons"]}},
     }
-    return LinkageResult(record_links, members, review_pairs, pairs, stats, model_dict)
+    return LinkageResult(record_links, members, review_pairs, pairs, stats, model_dict, state)
 
 
 def _title(s: pd.Series) -> pd.Series:

@@ -74,9 +74,13 @@ def _common_logging(f):
               help="need_matrix.csv with one row per family (default) or needs down the side, families across.")
 @click.option("--previous", "previous_dir", type=click.Path(file_okay=False, exists=True),
               help="Last quarter's output folder (full profile): carry its person and family IDs and "
-                   "clerical decisions forward (overrides `previous:` in the config).")
+                   "clerical decisions forward, and compare only new and changed records "
+                   "(overrides `previous:` in the config).")
+@click.option("--full", "full_link", is_flag=True,
+              help="With --previous: compare every record again instead of only new and changed ones "
+                   "(IDs and decisions are still carried forward).")
 @_common_logging
-def run(config_path, as_of, out_dir, layout, previous_dir, quiet, log_file, log_format):
+def run(config_path, as_of, out_dir, layout, previous_dir, full_link, quiet, log_file, log_format):
     """Run the whole pipeline: ingest, validate, link, form families, score, write outputs."""
     from pipeline.config import load_config, parse_as_of
     from pipeline.display import Display
@@ -89,7 +93,7 @@ def run(config_path, as_of, out_dir, layout, previous_dir, quiet, log_file, log_
     log.info("run started: config %s, reference date %s, %d sources", cfg.path, cfg.as_of, len(cfg.sources))
     with display:
         result = run_pipeline(cfg, progress=display.stage, layout=layout,
-                              previous=Path(previous_dir) if previous_dir else None)
+                              previous=Path(previous_dir) if previous_dir else None, full=full_link)
     elapsed = time.perf_counter() - t0
     log.info("run finished in %.1fs: outputs in %s", elapsed, result.output)
     display.run_summary(result, elapsed)

@@ -171,11 +171,15 @@ def settings_min_group(cfg: RunConfig) -> int:
     return value
 
 
-def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previous: Path | None = None) -> RunResult:
-    """The whole run. Outputs land in cfg.output atomically, or not at all."""
+def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previous: Path | None = None,
+                 full: bool = False) -> RunResult:
+    """The whole run. Outputs land in cfg.output atomically, or not at all. With a previous
+    output folder, IDs and decisions are carried forward and, unless `full`, only new and
+    changed records are blocked and compared (the result is the same either way)."""
     from criteria import load_criteria
     from criteria.engine import score_families
     from criteria.outcomes import load_outcomes, next_baselines, parse_case_starts, track_outcomes
+    from matching.incremental import STATE_FOLDER, read_state
     from matching.linkage import link_records
     from matching.quality import quality_by_group
     from matching.settings import LinkageSettings
@@ -221,8 +225,21 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
         with clock.stage("stack records"):
             records = stack_person_records(result.validated)
         with clock.stage("link"):
+            earlier, why = None, "no previous run given"
+            if prev is not None and full:
+                why = "--full was given"
+            elif prev is not None:
+                earlier, why = read_state(prev.folder / STATE_FOLDER, settings)
+            if earlier is not None:
+                log.info("linking incrementally: comparing only records new or changed since %s", prev.folder)
+            else:
+                log.info("linking in full: %s", why)
             linkage = link_records(records, settings, cfg.as_of, decisions=decisions,
-                                   progress=(lambda step: progress(f"link: {step}")) if progress else None)
+                                   progress=(lambda step: progress(f"link: {step}")) if progress else None,
+                                   earlier=earlier)
+            del earlier
+            if linkage.stats["mode"] == "full":
+                linkage.stats["full_because"] = why
         linkage.decisions = decisions
         linkage.id_changes = None
         if prev is not None:

@@ -95,6 +95,11 @@ def write_run_outputs(folder: Path, cfg, result, records: pd.DataFrame, linkage,
         write_csv(decisions[DECISION_COLUMNS] if decisions is not None else pd.DataFrame(columns=DECISION_COLUMNS),
                   folder / "clerical_decisions.csv", bom=bom, mode=mode)
         write_validation_files(result.validated, folder, mode, bom)
+        # What the next quarter's --previous needs to compare only new and changed records.
+        state = getattr(linkage, "state", None)
+        if state is not None and key is None:
+            from matching.incremental import STATE_FOLDER, write_state
+            write_state(folder / STATE_FOLDER, state, mode)
     write_csv(reconciliation(result.validated), folder / "reconciliation.csv", bom=bom, mode=mode)
 
     out(linkage.baselines, "baselines.csv")

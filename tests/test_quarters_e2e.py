@@ -104,3 +104,20 @@ def test_case_start_file_sets_a_baseline(quarters, tmp_path):
     (tmp_path / "baseline.csv").write_text("family_id,baseline_date\nF000001,someday\n")
     r = CliRunner().invoke(main, ["run", "--config", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "o2")])
     assert r.exit_code == 3 and "row 2, column baseline_date" in r.output
+
+
+def test_incremental_run_equals_a_full_run(quarters, tmp_path):
+    """The second quarter above was linked incrementally (the first left its linkage state);
+    linking it again with --full gives the same files."""
+    import json
+    folder, out = quarters
+    r = CliRunner().invoke(main, ["run", "--config", str(folder / "q2" / "config.yaml"), "--out", str(tmp_path / "q2full"),
+                                  "--previous", str(out / "q1"), "--full"])
+    assert r.exit_code == 0, r.output
+    inc = json.loads((out / "q2" / "manifest.json").read_text())["counts"]["linkage"]
+    full = json.loads((tmp_path / "q2full" / "manifest.json").read_text())["counts"]["linkage"]
+    assert inc["mode"] == "incremental" and inc["incremental"]["pairs_reused"] > 0
+    assert full["mode"] == "full" and full["full_because"] == "--full was given"
+    for name in ("record_links.csv", "members.csv", "review_pairs.csv", "need_matrix.csv", "id_changes.csv",
+                 "evidence.csv", "outcomes.csv", "claims.csv"):
+        assert (out / "q2" / name).read_bytes() == (tmp_path / "q2full" / name).read_bytes(), name

@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test validate accuracy bench sample clean
+.PHONY: run test validate accuracy bench bench-quarters sample clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 2; }
@@ -29,6 +29,9 @@ accuracy: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m pipeline.bench
+
+bench-quarters: $(STAMP)
+	$(PY) -m pipeline.bench --quarters
 
 sample: $(STAMP)
 	$(VENV)/bin/hnf-match sample --families 300 --seed 2026 --out sample_data

@@ -1,6 +1,9 @@
 """`make bench`: generate (once, cached outside git) synthetic sets of 100,000 and 1,000,000 rows
 and run the whole pipeline on each in a fresh process, printing wall time and peak memory for
-every stage. Timings are noisy on shared machines: compare runs on one machine."""
+every stage. Timings are noisy on shared machines: compare runs on one machine.
+
+`make bench-quarters` (`--quarters`): two quarters of one population instead; runs the first,
+then the second incrementally (--previous) and in full (--previous --full), and prints both."""
 from __future__ import annotations
 
 import argparse
@@ -29,12 +32,26 @@ def dataset(rows: int, seed: int = 7) -> Path:
     return folder
 
 
-def run_once(folder: Path, out: Path) -> dict:
+def quarters_dataset(rows: int, seed: int = 7) -> Path:
+    folder = CACHE / f"quarters-{rows}-seed-{seed}"
+    if not (folder / "q2" / "config.yaml").exists():
+        import datetime as dt
+
+        from pipeline.synth import generate_quarters
+        t0 = time.perf_counter()
+        print(f"generating two quarters of {rows:,} rows into {folder} (cached for next time) ...", flush=True)
+        generate_quarters(folder, rows=rows, seed=seed, formats="csv",
+                          as_ofs=(dt.date(2026, 6, 30), dt.date(2026, 9, 30)))
+        print(f"  generated in {time.perf_counter() - t0:.1f}s", flush=True)
+    return folder
+
+
+def run_once(folder: Path, out: Path, extra: tuple[str, ...] = ()) -> dict:
     log = out.parent / f"{out.name}.log"
     t0 = time.perf_counter()
     with open(log, "w") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--config", str(folder / "config.yaml"),
-                                 "--out", str(out), "--quiet"], stdout=fh, stderr=subprocess.STDOUT)
+                                 "--out", str(out), "--quiet", *extra], stdout=fh, stderr=subprocess.STDOUT)
         # wait4 gives this child's own peak resident memory
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
@@ -47,23 +64,60 @@ def run_once(folder: Path, out: Path) -> dict:
     return {"wall": wall, "peak_mb": peak / 1024, "manifest": manifest}
 
 
+def _stage_order(name: str) -> int:
+    return STAGES.index(name) if name in STAGES else 99
+
+
+def report(title: str, runs: dict[str, dict]) -> None:
+    """One table: a column of seconds per run, then each run's link steps and end to end."""
+    first = next(iter(runs.values()))["manifest"]
+    print(f"\n== {title}: {first['counts']['records']:,} accepted records, {first['counts']['persons']:,} persons, "
+          f"{first['counts']['families']:,} families")
+    stages = sorted({s for r in runs.values() for s in r["manifest"]["timings_seconds"]}, key=_stage_order)
+    names = list(runs)
+    print(f"{'stage':<26}" + "".join(f"{n + ' (s)':>20}{'peak MB':>10}" for n in names))
+    for stage in stages:
+        cells = []
+        for n in names:
+            m = runs[n]["manifest"]
+            secs = m["timings_seconds"].get(stage)
+            cells.append(f"{secs:>20.1f}{m['peak_memory_mb'].get(stage, 0):>10.0f}" if secs is not None else f"{'-':>20}{'':>10}")
+        print(f"{stage:<26}" + "".join(cells))
+    print(f"{'end to end (process)':<26}" + "".join(f"{runs[n]['wall']:>20.1f}{runs[n]['peak_mb']:>10.0f}" for n in names))
+    for n in names:
+        link = runs[n]["manifest"]["counts"].get("linkage", {})
+        steps = link.get("timings_seconds", {})
+        if steps:
+            print(f"  {n} link steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in steps.items()))
+        if link.get("incremental"):
+            print(f"  {n}: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in link["incremental"].items()))
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, nargs="+", default=None,
+                    help="row counts (default 100000 and 1000000; with --quarters, 1000000)")
+    ap.add_argument("--quarters", action="store_true",
+                    help="two quarters: the second linked incrementally and in full")
     args = ap.parse_args(argv)
-    for rows in args.rows:
-        folder = dataset(rows)
-        res = run_once(folder, CACHE / f"out-{rows}")
-        m = res["manifest"]
-        print(f"\n== {rows:,} rows: {m['counts']['records']:,} accepted records, {m['counts']['persons']:,} persons, "
-              f"{m['counts']['families']:,} families")
-        print(f"{'stage':<24}{'seconds':>10}{'peak MB so far':>16}")
-        for stage, secs in sorted(m["timings_seconds"].items(), key=lambda kv: STAGES.index(kv[0]) if kv[0] in STAGES else 99):
-            print(f"{stage:<24}{secs:>10.1f}{m['peak_memory_mb'].get(stage, 0):>16.0f}")
-        link = m["counts"].get("linkage", {}).get("timings_seconds", {})
-        if link:
-            print("  link steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in link.items()))
-        print(f"{'end to end (process)':<24}{res['wall']:>10.1f}{res['peak_mb']:>16.0f}")
+    rows_list = args.rows or ([1_000_000] if args.quarters else [100_000, 1_000_000])
+    for rows in rows_list:
+        if args.quarters:
+            folder = quarters_dataset(rows)
+            q1_out = CACHE / f"out-quarters-{rows}-q1"
+            runs = {"q1": run_once(folder / "q1", q1_out)}
+            runs["q2 incremental"] = run_once(folder / "q2", CACHE / f"out-quarters-{rows}-q2-incremental",
+                                              ("--previous", str(q1_out)))
+            runs["q2 full"] = run_once(folder / "q2", CACHE / f"out-quarters-{rows}-q2-full",
+                                       ("--previous", str(q1_out), "--full"))
+            report(f"{rows:,} rows a quarter", runs)
+            same = all((CACHE / f"out-quarters-{rows}-q2-incremental" / f).read_bytes()
+                       == (CACHE / f"out-quarters-{rows}-q2-full" / f).read_bytes()
+                       for f in ("record_links.csv", "members.csv", "review_pairs.csv", "need_matrix.csv"))
+            print(f"  q2 incremental and full outputs identical: {'yes' if same else 'NO'}")
+        else:
+            folder = dataset(rows)
+            report(f"{rows:,} rows", {"run": run_once(folder, CACHE / f"out-{rows}")})
     return 0
 
 

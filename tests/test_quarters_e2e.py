@@ -16,7 +16,7 @@ def quarters(tmp_path_factory):
     from pipeline.synth import generate_quarters
     folder = tmp_path_factory.mktemp("quarters")
     generate_quarters(folder, families=200, seed=5, formats="csv",
-                      as_ofs=(dt.date(2026, 6, 30), dt.date(2026, 9, 30)))
+                      as_ofs=(dt.date(2026, 6, 30), dt.date(2026, 9, 30), dt.date(2026, 12, 31)))
     out = tmp_path_factory.mktemp("outs")
     runner = CliRunner()
     r1 = runner.invoke(main, ["run", "--config", str(folder / "q1" / "config.yaml"), "--out", str(out / "q1")])
@@ -24,6 +24,9 @@ def quarters(tmp_path_factory):
     r2 = runner.invoke(main, ["run", "--config", str(folder / "q2" / "config.yaml"), "--out", str(out / "q2"),
                               "--previous", str(out / "q1")])
     assert r2.exit_code == 0, r2.output
+    r3 = runner.invoke(main, ["run", "--config", str(folder / "q3" / "config.yaml"), "--out", str(out / "q3"),
+                              "--previous", str(out / "q2")])
+    assert r3.exit_code == 0, r3.output
     return folder, out
 
 
@@ -106,18 +109,19 @@ def test_case_start_file_sets_a_baseline(quarters, tmp_path):
     assert r.exit_code == 3 and "row 2, column baseline_date" in r.output
 
 
-def test_incremental_run_equals_a_full_run(quarters, tmp_path):
-    """The second quarter above was linked incrementally (the first left its linkage state);
-    linking it again with --full gives the same files."""
+def test_incremental_runs_equal_a_full_run(quarters, tmp_path):
+    """The second and third quarters above were linked incrementally, the third from the state
+    the incremental second left; linking the third again with --full gives the same files."""
     import json
     folder, out = quarters
-    r = CliRunner().invoke(main, ["run", "--config", str(folder / "q2" / "config.yaml"), "--out", str(tmp_path / "q2full"),
-                                  "--previous", str(out / "q1"), "--full"])
+    r = CliRunner().invoke(main, ["run", "--config", str(folder / "q3" / "config.yaml"), "--out", str(tmp_path / "q3full"),
+                                  "--previous", str(out / "q2"), "--full"])
     assert r.exit_code == 0, r.output
-    inc = json.loads((out / "q2" / "manifest.json").read_text())["counts"]["linkage"]
-    full = json.loads((tmp_path / "q2full" / "manifest.json").read_text())["counts"]["linkage"]
-    assert inc["mode"] == "incremental" and inc["incremental"]["pairs_reused"] > 0
+    for q in ("q2", "q3"):
+        inc = json.loads((out / q / "manifest.json").read_text())["counts"]["linkage"]
+        assert inc["mode"] == "incremental" and inc["incremental"]["pairs_reused"] > inc["incremental"]["pairs_compared"]
+    full = json.loads((tmp_path / "q3full" / "manifest.json").read_text())["counts"]["linkage"]
     assert full["mode"] == "full" and full["full_because"] == "--full was given"
     for name in ("record_links.csv", "members.csv", "review_pairs.csv", "need_matrix.csv", "id_changes.csv",
                  "evidence.csv", "outcomes.csv", "claims.csv"):
-        assert (out / "q2" / name).read_bytes() == (tmp_path / "q2full" / name).read_bytes(), name
+        assert (out / "q3" / name).read_bytes() == (tmp_path / "q3full" / name).read_bytes(), name

@@ -257,12 +257,14 @@ def incremental_candidates(std: pd.DataFrame, settings: LinkageSettings, dirty: 
     pair, passes = _union(codes, bits, n)
     del codes, bits
     reused = np.full(len(pair), -1, dtype=np.int64)
-    kept_sorted = np.argsort(kept_code, kind="stable")
-    pos = np.searchsorted(kept_code[kept_sorted], pair)
-    pos = np.minimum(pos, max(len(kept_code) - 1, 0))
     if len(kept_code):
-        hit = kept_code[kept_sorted[pos]] == pair
-        reused[hit] = kept_sorted[pos[hit]]
+        # Earlier pairs come in code order already (positions map in order); sort if not.
+        in_order = bool(np.all(kept_code[1:] > kept_code[:-1]))
+        kept_sorted = None if in_order else np.argsort(kept_code, kind="stable")
+        sorted_code = kept_code if in_order else kept_code[kept_sorted]
+        pos = np.minimum(np.searchsorted(sorted_code, pair), len(kept_code) - 1)
+        hit = sorted_code[pos] == pair
+        reused[hit] = pos[hit] if in_order else kept_sorted[pos[hit]]
     return Candidates(pair // n, pair % n, passes, skipped, _report(settings, passes, infos), reused)
 
 

@@ -51,6 +51,11 @@ class LinkageState:
     comparisons: list[str]
     settings_hash: str
 
+    def drop_pairs(self) -> None:
+        """Release the pair arrays (once planned, a run needs only the levels)."""
+        empty = np.empty(0, np.int64)
+        self.left, self.right, self.passes = empty, empty, np.empty(0, np.uint16)
+
 
 @dataclass
 class Plan:
@@ -113,7 +118,7 @@ def plan(records: pd.DataFrame, fingerprint: np.ndarray, state: LinkageState) ->
     unchanged = seen.copy()
     unchanged[seen] = state.fingerprint[at[seen]] == fingerprint[seen]
     dirty = ~unchanged
-    here = np.full(len(state.keys), -1, dtype=np.int64)
+    here = np.full(len(state.keys), -1, dtype=np.int32 if n < (1 << 31) else np.int64)
     here[at[unchanged]] = np.flatnonzero(unchanged)
     earlier_skipped = np.zeros(n, dtype=state.skipped.dtype)
     earlier_skipped[unchanged] = state.skipped[at[unchanged]]
@@ -181,8 +186,8 @@ def read_state(folder: Path, settings: LinkageSettings) -> tuple[LinkageState | 
         state = LinkageState(
             keys=keys, fingerprint=rec.column("fingerprint").to_numpy().astype(np.uint64),
             skipped=rec.column("skipped").to_numpy().astype(np.uint16),
-            left=pairs.column("left").to_numpy().astype(np.int64),
-            right=pairs.column("right").to_numpy().astype(np.int64),
+            left=pairs.column("left").to_numpy(),
+            right=pairs.column("right").to_numpy(),
             passes=pairs.column("passes").to_numpy().astype(np.uint16),
             levels=levels, comparisons=names, settings_hash=wanted)
     except Exception as exc:  # a damaged state means a full run, never a wrong one

@@ -99,7 +99,8 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
                  earlier: LinkageState | None = None) -> LinkageResult:
     """Link records into persons and persons into families (see docs/linkage.md). With an
     earlier run's state, only pairs around new and changed records are blocked and compared;
-    the result is the same as without it."""
+    the result is the same as without it. The state is consumed: its arrays are released as
+    soon as they have been used, to keep memory flat at scale."""
     timings: dict[str, float] = {}
     clock = [time.perf_counter(), None]
 
@@ -122,15 +123,19 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
     step("block")
     fingerprint = fingerprints(records)
     incremental = None
+    reused = None   # incremental only: per pair, its row in the earlier state's levels, or -1
     if earlier is not None:
         pl = plan(records, fingerprint, earlier)
+        earlier.drop_pairs()            # planned: only the levels are needed from here on
         cand = incremental_candidates(std, settings, pl.dirty, pl.earlier_skipped,
                                       pl.kept_left, pl.kept_right, pl.kept_passes)
-        reused = np.where(cand.reused >= 0, pl.kept_index[np.maximum(cand.reused, 0)], -1)
+        reused = cand.reused
+        hit = reused >= 0
+        reused[hit] = pl.kept_index[reused[hit]]
         incremental = pl.counts
+        del pl, hit
     else:
         cand = block(std, settings)
-        reused = np.full(len(cand.left), -1, dtype=np.int64)
     l, r, passes, per_pass = cand.left, cand.right, cand.passes, cand.per_pass
     n_blocked = len(l)
     dl, dr, dmatch, d_unknown = decision_pairs(records, decisions)
@@ -143,18 +148,28 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
         l, r = allc // width, allc % width
         passes_all = np.zeros(len(allc), dtype=passes.dtype)
         passes_all[at] = passes
-        reused_all = np.full(len(allc), -1, dtype=np.int64)
-        reused_all[at] = reused
-        passes, reused = passes_all, reused_all
+        passes = passes_all
+        if reused is not None:
+            reused_all = np.full(len(allc), -1, dtype=np.int64)
+            reused_all[at] = reused
+            reused = reused_all
+        del codes, allc, at
 
     step("compare")
-    fresh = np.flatnonzero(reused < 0)
-    if earlier is not None:
+    if reused is not None:
         levels = np.empty((len(l), len(settings.comparisons)), dtype=np.int8)
-        old = np.flatnonzero(reused >= 0)
-        levels[old] = earlier.levels[reused[old]]
+        chunk = 1 << 22                 # copy stored levels a slice at a time: memory stays flat
+        for start in range(0, len(l), chunk):
+            part = reused[start:start + chunk]
+            ok = part >= 0
+            levels[start:start + chunk][ok] = earlier.levels[part[ok]]
+        fresh = np.flatnonzero(reused < 0)
+        n_reused = len(l) - len(fresh)
+        del reused
+        earlier.levels = None
         levels[fresh] = compare_pairs(settings.comparisons, cols, l[fresh], r[fresh])
-        incremental = {**incremental, "pairs_reused": int(len(old)), "pairs_compared": int(len(fresh))}
+        incremental = {**incremental, "pairs_reused": int(n_reused), "pairs_compared": int(len(fresh))}
+        del fresh
     else:
         levels = compare_pairs(settings.comparisons, cols, l, r)
 

@@ -120,8 +120,10 @@ def run_test(test: dict, cols: Columns, l: np.ndarray, r: np.ndarray) -> np.ndar
                                 lambda a, b: a == b or jellyfish.jaro_winkler_similarity(a, b) >= th)
     if "edit_distance" in test:
         # Damerau-Levenshtein: one slip of the keyboard (a letter dropped, added, changed or
-        # two swapped); names shorter than three letters must agree exactly.
+        # two swapped); values shorter than three characters must agree exactly.
         codes, values = cols.codes(test["edit_distance"])
+        # digits too: a date of birth as its 8-digit key, one digit mis-keyed
+        values = np.array([v if isinstance(v, str) else str(v) for v in values], dtype=object)
         mx = test.get("max", 1)
         return _on_unique_pairs(codes[l], codes[r], values,
                                 lambda a, b: min(len(a), len(b)) >= 3 and abs(len(a) - len(b)) <= mx

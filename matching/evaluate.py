@@ -160,7 +160,10 @@ def print_report(name: str, ev: dict, stats: dict, seconds: float, out=sys.stdou
             w(f"  {row['community']:<22} records={row['records']:<7} precision={row['precision']:.4f} recall={row['recall']:.4f}\n")
         w(f"  recall gap best-worst = {ev['persons_community_recall_gap']:.4f}; "
           f"precision gap = {ev['persons_community_precision_gap']:.4f}\n")
-        w(f"families b-cubed recall gap by community = {ev['families_community_recall_gap']:.4f}\n")
+        w("families b-cubed by community:\n")
+        for row in ev["families_by_community"]:
+            w(f"  {row['community']:<22} records={row['records']:<7} precision={row['precision']:.4f} recall={row['recall']:.4f}\n")
+        w(f"  recall gap best-worst = {ev['families_community_recall_gap']:.4f}\n")
     if "blocking_recall" in ev:
         w("blocking recall of true same-person pairs:\n")
         for row in ev["blocking_recall"]:

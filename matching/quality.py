@@ -1,5 +1,7 @@
 """Linkage quality by group (issue 9): does linkage work as well for every community, age band,
-sex and area? Groups too small to report safely are suppressed."""
+sex and area? Groups too small to report safely are suppressed, and groups whose records are
+left on their own far more often than their agencies' records are elsewhere are flagged as
+possibly under-linked."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,6 +12,11 @@ from .linkage import LinkageResult
 AGE_BANDS = [(-1, 4, "0-4"), (5, 10, "5-10"), (11, 15, "11-15"), (16, 17, "16-17"), (18, 24, "18-24"),
              (25, 44, "25-44"), (45, 64, "45-64"), (65, 200, "65+")]
 LINK_STATUSES = ("link", "clerical match")
+# A group is flagged as possibly under-linked when its single-record share is at least this many
+# times the share expected from the agencies its records come from, and at least this much
+# above it: a ratio alone would flag a tiny group for one stray record.
+UNDER_LINKED_RATIO = 1.5
+UNDER_LINKED_EXCESS = 0.02
 
 
 def _age_band(age) -> str:
@@ -31,27 +38,22 @@ def _mode(s: pd.Series):
 
 def quality_by_group(records: pd.DataFrame, result: LinkageResult, min_group: int = 10) -> pd.DataFrame:
     """One row per (group_type, group): records, persons, share of persons known to more than
-    one agency, share of records left as single-record persons, mean match weight of accepted
-    links, share of scored pairs in the review band. Groups with fewer than `min_group`
-    persons are left out."""
+    one agency, share of records left as single-record persons, the share expected from the
+    agencies the group's records come from, mean match weight of accepted links, share of scored
+    pairs in the review band, and `possibly_under_linked`. Groups with fewer than `min_group`
+    persons are left out.
+
+    Expected single-record share: each agency's records are left on their own at some rate
+    across the whole population (a school sees most children every term; the police see many
+    people once), so a group seen mostly by one agency has that agency's rate. The group's
+    expected share is the mean of those rates over its records; a group is flagged when its
+    observed share is at least UNDER_LINKED_RATIO times the expected one and UNDER_LINKED_EXCESS
+    above it: its people are split into several persons more often than their agencies explain."""
     cols = ["group_type", "group", "records", "persons", "multi_agency_share", "single_record_share",
-            "mean_link_weight", "review_share"]
+            "expected_single_record_share", "possibly_under_linked", "mean_link_weight", "review_share"]
     records = records.reset_index(drop=True)
     rl = result.record_links
-    key = pd.MultiIndex.from_arrays([records["source"].astype(str), records["record_id"].astype(str)])
-    person = rl.set_index(["source", "record_id"])["person_id"].reindex(key).to_numpy()
-    rec = pd.DataFrame({"person_id": person, "source": records["source"].astype(str).to_numpy(),
-                        "ethnicity": records["ethnicity"].to_numpy() if "ethnicity" in records else None,
-                        "sex": records["sex"].to_numpy() if "sex" in records else None})
-    members = result.members.set_index("person_id")
-    per = pd.DataFrame(index=members.index)
-    per["records"] = rec.groupby("person_id").size().reindex(per.index).fillna(0).astype(int)
-    per["agencies"] = rec.groupby("person_id")["source"].nunique().reindex(per.index).fillna(0)
-    per["age band"] = _age_bands(members["age"])
-    per["sex"] = _modes(rec, "sex").reindex(per.index)
-    per["ethnicity"] = _modes(rec, "ethnicity").reindex(per.index)
-    per["postcode district"] = members["postcode"].astype("string").str.split(" ").str[0].astype(object)
-    per.loc[per["postcode district"].isna(), "postcode district"] = None
+    per, rec = _persons(records, result)
 
     pairs = result.pairs
     # Persons as integer positions in `per`; pairs as positions of their two persons.
@@ -66,7 +68,7 @@ def quality_by_group(records: pd.DataFrame, result: LinkageResult, min_group: in
     weight = pairs["match_weight"].to_numpy(dtype=float)
 
     rows = []
-    for gtype in ("ethnicity", "age band", "sex", "postcode district"):
+    for gtype in GROUP_TYPES:
         codes, labels = pd.factorize(per[gtype], sort=True)
         if not len(labels):
             continue
@@ -78,6 +80,7 @@ def quality_by_group(records: pd.DataFrame, result: LinkageResult, min_group: in
         rec_sum = np.bincount(codes[in_g], weights=recs[in_g], minlength=k)
         multi_sum = np.bincount(codes[in_g], weights=multi[in_g], minlength=k)
         single_sum = np.bincount(codes[in_g], weights=(recs[in_g] == 1), minlength=k)
+        expected_sum = np.bincount(codes[in_g], weights=per["expected_single"].to_numpy()[in_g], minlength=k)
         # A pair touches a group when either of its persons is in it (counted once per pair).
         gl, gr = codes[pl], codes[pr]
         touch_l = known & (gl >= 0)
@@ -91,15 +94,58 @@ def quality_by_group(records: pd.DataFrame, result: LinkageResult, min_group: in
         for i in sorted(range(k), key=lambda j: str(labels[j])):
             if sizes[i] < min_group:
                 continue
+            single = float(single_sum[i] / max(rec_sum[i], 1))
+            expected = float(expected_sum[i] / max(rec_sum[i], 1))
             rows.append({
                 "group_type": gtype, "group": str(labels[i]), "records": int(rec_sum[i]),
                 "persons": int(sizes[i]),
                 "multi_agency_share": round(float(multi_sum[i] / sizes[i]), 4),
-                "single_record_share": round(float(single_sum[i] / max(rec_sum[i], 1)), 4),
+                "single_record_share": round(single, 4),
+                "expected_single_record_share": round(expected, 4),
+                "possibly_under_linked": bool(single >= UNDER_LINKED_RATIO * expected
+                                              and single - expected >= UNDER_LINKED_EXCESS),
                 "mean_link_weight": round(float(link_w[i] / link_n[i]), 3) if link_n[i] else np.nan,
                 "review_share": round(float(reviewed[i] / touched[i]), 4) if touched[i] else np.nan,
             })
     return pd.DataFrame(rows, columns=cols)
+
+
+GROUP_TYPES = ("ethnicity", "age band", "sex", "postcode district")
+
+
+def _persons(records: pd.DataFrame, result: LinkageResult) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(one row per person: records, agencies, expected single records and the group of each
+    GROUP_TYPES; one row per record: person_id, source, ethnicity, sex)."""
+    rl = result.record_links
+    key = pd.MultiIndex.from_arrays([records["source"].astype(str), records["record_id"].astype(str)])
+    person = rl.set_index(["source", "record_id"])["person_id"].reindex(key).to_numpy()
+    rec = pd.DataFrame({"person_id": person, "source": records["source"].astype(str).to_numpy(),
+                        "ethnicity": records["ethnicity"].to_numpy() if "ethnicity" in records else None,
+                        "sex": records["sex"].to_numpy() if "sex" in records else None})
+    members = result.members.set_index("person_id")
+    per = pd.DataFrame(index=members.index)
+    per["records"] = rec.groupby("person_id").size().reindex(per.index).fillna(0).astype(int)
+    per["agencies"] = rec.groupby("person_id")["source"].nunique().reindex(per.index).fillna(0)
+    per["age band"] = _age_bands(members["age"])
+    per["sex"] = _modes(rec, "sex").reindex(per.index)
+    per["ethnicity"] = _modes(rec, "ethnicity").reindex(per.index)
+    # Each agency's rate of records left as single-record persons, over the whole population.
+    rec_single = (per["records"].reindex(rec["person_id"]).to_numpy() == 1)
+    src_rate = pd.Series(rec_single, index=rec["source"].to_numpy()).groupby(level=0).mean()
+    per["expected_single"] = pd.Series(src_rate.reindex(rec["source"]).to_numpy(), index=rec["person_id"].to_numpy()) \
+        .groupby(level=0).sum().reindex(per.index).fillna(0).to_numpy()
+    per["postcode district"] = members["postcode"].astype("string").str.split(" ").str[0].astype(object)
+    per.loc[per["postcode district"].isna(), "postcode district"] = None
+    return per, rec
+
+
+def record_groups(records: pd.DataFrame, result: LinkageResult) -> pd.DataFrame:
+    """Per record (in the order of `records`): the group of each GROUP_TYPES that its person is
+    counted in by quality_by_group (None where unknown). For checking the table against a
+    ground truth."""
+    records = records.reset_index(drop=True)
+    per, rec = _persons(records, result)
+    return per.reindex(rec["person_id"].to_numpy())[list(GROUP_TYPES)].reset_index(drop=True)
 
 
 def _pair_positions(pairs: pd.DataFrame, rl: pd.DataFrame, rid_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

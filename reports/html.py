@@ -465,7 +465,9 @@ def _need_section(f: _Facts, scored, criteria_set) -> str:
 
 
 _GROUP_COLUMNS = {"records": "Records", "persons": "Persons", "multi_agency_share": "Known to 2+ agencies",
-                  "single_record_share": "Single-record share", "mean_link_weight": "Mean link weight",
+                  "single_record_share": "Single-record share",
+                  "expected_single_record_share": "Expected from its agencies",
+                  "possibly_under_linked": "Possibly under-linked", "mean_link_weight": "Mean link weight",
                   "review_share": "Pairs sent to review"}
 
 
@@ -482,12 +484,13 @@ def _group_quality_section(linkage) -> str:
         parts = [(str(t), g.drop(columns="group_type")) for t, g in frame.groupby("group_type", sort=False)]
     else:
         parts = [("", frame)]
-    html_parts = []
+    html_parts = [_flagged_groups(frame)]
     for gtype, g in parts:
         headers = [_GROUP_COLUMNS.get(str(c), str(c).replace("_", " ").capitalize()) for c in g.columns]
         if gtype and "group" in g.columns:
             headers[list(g.columns).index("group")] = gtype.capitalize()
-        numeric = {i for i, c in enumerate(g.columns) if pd.api.types.is_numeric_dtype(g[c])}
+        numeric = {i for i, c in enumerate(g.columns)
+                   if pd.api.types.is_numeric_dtype(g[c]) and not pd.api.types.is_bool_dtype(g[c])}
         rows = [[_cell(v, str(col)) for col, v in zip(g.columns, rec)] for rec in g.itertuples(index=False)]
         html_parts.append(_table(headers, rows, numeric=numeric,
                                  caption=f"Linkage quality by {gtype}" if gtype else "Linkage quality by group"))
@@ -504,6 +507,22 @@ def _group_quality_section(linkage) -> str:
     return _section("linkage-quality", "".join(html_parts) + _GROUP_HOW)
 
 
+def _flagged_groups(frame: pd.DataFrame) -> str:
+    """One sentence naming the groups flagged as possibly under-linked (or saying none is)."""
+    if "possibly_under_linked" not in frame.columns:
+        return ""
+    flagged = frame[frame["possibly_under_linked"].fillna(False).astype(bool)]
+    if flagged.empty:
+        return ("<p><strong>No group is flagged as possibly under-linked</strong>: in every group shown, "
+                "records are left on their own about as often as the agencies they come from would lead "
+                "us to expect.</p>")
+    names = [f"{_e(r.get('group_type', 'group'))} {_e(r['group'])} ({_cell(r['single_record_share'], 'share')} "
+             f"of its records on their own, against {_cell(r['expected_single_record_share'], 'share')} expected)"
+             for _, r in flagged.iterrows()]
+    return ("<p><strong>Possibly under-linked</strong>: " + "; ".join(names) + ". Look at these groups' "
+            "records in the review queue first.</p>")
+
+
 _GROUP_HOW = ("<h3>How to read this</h3><p>Each row is a group of people: an ethnic group as the agencies "
               "recorded it, an age band, sex or postcode district. Names are spelled, ordered and shared "
               "differently across communities, and a matcher can miss links in one group that it finds in "
@@ -511,7 +530,18 @@ _GROUP_HOW = ("<h3>How to read this</h3><p>Each row is a group of people: an eth
               "fewer persons known to more than one agency, or more pairs sent to review, may be "
               "<strong>under-linked</strong>: some of its people are split into several persons, and their "
               "families' needs undercounted. The review queue is the place to check. Groups under the minimum "
-              "size are suppressed, so that no one can be picked out.</p>")
+              "size are suppressed, so that no one can be picked out.</p>"
+              "<p><strong>Expected from its agencies</strong>: some agencies see a person once (the police, "
+              "for one incident) and some see them again and again (a school, every term), so a group seen "
+              "mostly by the first kind has more single-record persons for a good reason. This column is the "
+              "share of single-record persons the group would have if each of its records was left on its "
+              "own as often as that agency's records are across the whole population. A group is marked "
+              "<strong>possibly under-linked</strong> when its single-record share is at least one and a half "
+              "times this expected share and at least 2 percentage points above it. A flag is a prompt to "
+              "look, not a finding: check the group's pairs in the review queue. A person's records split "
+              "into two persons are counted in a group only where they carry its value, so a split record "
+              "with no ethnicity recorded shows up under age band or postcode district, not under "
+              "ethnicity.</p>")
 
 
 def _rule_html(node, cs) -> str:

@@ -33,3 +33,12 @@ def test_every_record_is_linked_once(evaluation):
     ev, stats = evaluation
     assert stats["records"] == ev["records"]
     assert ev["predicted_persons"] == stats["persons"]
+
+
+def test_every_community_is_linked_about_as_well(evaluation):
+    """Issue 9: B-cubed person recall of the best- and worst-served communities within 0.01."""
+    ev, _ = evaluation
+    assert len(ev["persons_by_community"]) >= 5
+    assert ev["persons_community_recall_gap"] <= 0.01
+    for row in ev["persons_by_community"]:
+        assert row["precision"] >= 0.98, row["community"]

@@ -83,12 +83,11 @@ def _fmt(prefix: str, n: int) -> str:
     return f"{prefix}{n:06d}"
 
 
-def _carry(groups: pd.DataFrame, prefix: str, id_type: str, old_sizes: pd.Series) -> tuple[dict, list[dict]]:
+def _carry(groups: pd.DataFrame, prefix: str, id_type: str, old_sizes: pd.Series) -> tuple[dict, pd.DataFrame]:
     """groups: one row per (new_key, old_id) with `weight` (records or members they share) and
     `order` (the new group's sort key); old_id is missing for a new group's unseen part.
-    old_sizes: every old ID -> its size. Returns new_key -> final ID, and the changes."""
-    changes: list[dict] = []
-    new_keys = groups.drop_duplicates("new_key").sort_values("order")["new_key"].tolist()
+    old_sizes: every old ID -> its size. Returns new_key -> final ID, and the changes.
+    Whole-array operations throughout: a million records take seconds."""
     linked = groups.dropna(subset=["old_id"])
     linked = linked.assign(old_n=_number(linked["old_id"]))
     # Each old ID goes to the new group holding most of it (ties: the earliest group) ...
@@ -98,27 +97,36 @@ def _carry(groups: pd.DataFrame, prefix: str, id_type: str, old_sizes: pd.Series
         # ... and a family keeps its ID only where most of its members stay together.
         best = best[best["weight"] * 2 > best["old_id"].map(old_sizes).fillna(0)]
     # A new group offered several old IDs keeps the oldest; the others merge into it.
-    final: dict = {}
-    for new_key, offered in best.sort_values(["new_key", "old_n"]).groupby("new_key", sort=False):
-        ids = offered["old_id"].tolist()
-        final[new_key] = ids[0]
-        changes += [{"id_type": id_type, "old_id": o, "new_id": ids[0], "kind": "merged"} for o in ids[1:]]
-    used = set(best["old_id"])
+    offered = best.sort_values(["new_key", "old_n"], kind="stable")
+    first = ~offered["new_key"].duplicated()
+    keeper = offered.loc[first].set_index("new_key")["old_id"]
+    others = offered.loc[~first]
+    merged = pd.DataFrame({"id_type": id_type, "old_id": others["old_id"].to_numpy(),
+                           "new_id": others["new_key"].map(keeper).to_numpy(), "kind": "merged"})
+    # Groups that kept no old ID get new numbers, in order.
+    new_keys = groups.drop_duplicates("new_key").sort_values("order", kind="stable")["new_key"]
+    fresh = new_keys[~new_keys.isin(keeper.index)].to_numpy()
     numbers = _number(pd.Series(list(old_sizes.index), dtype=object)).dropna()
     next_n = int(numbers.max()) + 1 if len(numbers) else 1
-    came_from = linked.groupby("new_key")["old_id"].apply(lambda s: sorted(set(s))).to_dict()
-    for key in new_keys:
-        if key in final:
-            continue
-        final[key] = _fmt(prefix, next_n)
-        next_n += 1
-        olds = came_from.get(key, [])
-        changes += ([{"id_type": id_type, "old_id": o, "new_id": final[key], "kind": "split"} for o in olds]
-                    or [{"id_type": id_type, "old_id": "", "new_id": final[key], "kind": "new"}])
+    fresh_ids = pd.Series([_fmt(prefix, k) for k in range(next_n, next_n + len(fresh))], index=fresh, dtype=object)
+    # ... each listed as split from the old IDs it holds records of, or as new.
+    came = linked[linked["new_key"].isin(fresh)][["new_key", "old_id"]].drop_duplicates()
+    came = came.assign(rank=came["new_key"].map(pd.Series(np.arange(len(fresh)), index=fresh)))
+    came = came.sort_values(["rank", "old_id"], kind="stable")
+    split = pd.DataFrame({"id_type": id_type, "old_id": came["old_id"].to_numpy(),
+                          "new_id": came["new_key"].map(fresh_ids).to_numpy(), "kind": "split", "_r": came["rank"].to_numpy()})
+    unseen = np.setdiff1d(np.arange(len(fresh)), came["rank"].to_numpy())
+    new = pd.DataFrame({"id_type": id_type, "old_id": "", "new_id": fresh_ids.to_numpy()[unseen], "kind": "new",
+                        "_r": unseen})
+    born = pd.concat([split, new], ignore_index=True).sort_values("_r", kind="stable").drop(columns="_r")
     # An old ID that no group kept is no longer in use.
-    for old in sorted(set(old_sizes.index) - used, key=_sort_key):
-        changes.append({"id_type": id_type, "old_id": old, "new_id": "", "kind": "retired"})
-    return final, changes
+    gone = pd.Series(sorted(set(old_sizes.index) - set(best["old_id"])), dtype=object)
+    gone = gone.iloc[np.lexsort((_number(gone).fillna(0).to_numpy(), gone.str.extract(r"^([A-Z]*)", expand=False).to_numpy()))] if len(gone) else gone
+    retired = pd.DataFrame({"id_type": id_type, "old_id": gone.to_numpy(), "new_id": "", "kind": "retired"})
+    final = {**keeper.to_dict(), **fresh_ids.to_dict()}
+    parts = [f for f in (merged, born, retired) if len(f)]
+    changes = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=ID_CHANGE_COLUMNS)
+    return final, changes[ID_CHANGE_COLUMNS]
 
 
 def carry_ids_forward(record_links: pd.DataFrame, members: pd.DataFrame, previous: Previous
@@ -138,7 +146,7 @@ def carry_ids_forward(record_links: pd.DataFrame, members: pd.DataFrame, previou
     pgroups = (rec.groupby(["new_key", "old_id"], dropna=False).size().rename("weight").reset_index())
     pgroups["order"] = pgroups["new_key"].map(order)
     person_sizes = prev.groupby("person_id").size()
-    person_map, changes = _carry(pgroups, "P", "person", person_sizes)
+    person_map, p_changes = _carry(pgroups, "P", "person", person_sizes)
 
     links = record_links.copy()
     links["person_id"] = links["person_id"].map(person_map)
@@ -158,9 +166,14 @@ def carry_ids_forward(record_links: pd.DataFrame, members: pd.DataFrame, previou
 
     links["family_id"] = links["family_id"].map(family_map)
     mem["family_id"] = mem["family_id"].map(family_map)
-    mem = mem.sort_values(["family_id", "person_id"], key=lambda s: s.map(_sort_key)).reset_index(drop=True)
-    changes = pd.DataFrame(changes + f_changes, columns=ID_CHANGE_COLUMNS)
+    mem = mem.sort_values(["family_id", "person_id"], key=_id_order, kind="stable").reset_index(drop=True)
+    changes = pd.concat([p_changes, f_changes], ignore_index=True)[ID_CHANGE_COLUMNS]
     return links, mem, changes
+
+
+def _id_order(ids: pd.Series) -> pd.Series:
+    """Sort key for IDs like P000123: by number, whatever the width (pandas `key=`)."""
+    return _number(ids.astype(str)).fillna(-1)
 
 
 def _sort_key(value):

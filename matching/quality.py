@@ -4,6 +4,8 @@ left on their own far more often than their agencies' records are elsewhere are 
 possibly under-linked."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -91,7 +93,7 @@ def quality_by_group(records: pd.DataFrame, result: LinkageResult, min_group: in
         own = is_link & (pl == pr) & (gl >= 0)
         link_n = np.bincount(gl[own], minlength=k)
         link_w = np.bincount(gl[own], weights=weight[own], minlength=k)
-        for i in sorted(range(k), key=lambda j: str(labels[j])):
+        for i in sorted(range(k), key=lambda j: _group_order(gtype, str(labels[j]))):
             if sizes[i] < min_group:
                 continue
             single = float(single_sum[i] / max(rec_sum[i], 1))
@@ -175,6 +177,19 @@ def _pair_positions(pairs: pd.DataFrame, rl: pd.DataFrame, rid_pos: np.ndarray) 
     pl = lookup.reindex(keys(pairs["source_l"], pairs["record_id_l"])).to_numpy(dtype=float)
     pr = lookup.reindex(keys(pairs["source_r"], pairs["record_id_r"])).to_numpy(dtype=float)
     return pl, pr
+
+
+def _group_order(gtype: str, label: str) -> tuple:
+    """Rows in reading order: age bands youngest first (unknown last), postcode districts
+    BD3 before BD10, other groups by name."""
+    if gtype == "age band":
+        bands = [b for _, _, b in AGE_BANDS]
+        return (bands.index(label) if label in bands else len(bands), label)
+    if gtype == "postcode district":
+        m = re.match(r"([A-Z]+)(\d+)(.*)$", label)
+        if m:
+            return (0, m.group(1), int(m.group(2)), m.group(3))
+    return (1, label)
 
 
 def _age_bands(age: pd.Series) -> pd.Series:

@@ -738,6 +738,7 @@ th, td { border-bottom: 1px solid var(--line); padding: .3rem .7rem .3rem 0; tex
 thead th { border-bottom: 2px solid var(--ink); font-weight: 600; }
 tbody th { font-weight: normal; }
 .num { white-space: nowrap; text-align: right; font-variant-numeric: tabular-nums; padding-left: .7rem; }
+thead th.num { white-space: normal; min-width: 4.5rem; }   /* long headings wrap; figures never do */
 tr.total th, tr.total td { font-weight: 650; border-top: 2px solid var(--ink); }
 figure { margin: .75rem 0 1.25rem; }
 figure svg { max-width: 100%; height: auto; display: block; }

@@ -91,9 +91,15 @@ class Display:
                 ["persons", c.get("persons", "")],
                 ["families", c.get("families", "")],
                 ["pairs for clerical review", c.get("review_pairs", "")],
-                ["eligible families", c.get("eligible_families", "")],
-                ["time", f"{elapsed:.1f}s"]]
+                ["eligible families", c.get("eligible_families", "")]]
+        inc = (c.get("linkage") or {}).get("incremental")
+        if inc:
+            rows += [["records new or changed since last run", inc["records_new"] + inc["records_changed"]],
+                     ["pairs compared (others reused)", inc["pairs_compared"]]]
+        rows.append(["time", f"{elapsed:.1f}s"])
         self.table("Run summary", ["", "count"], rows)
+        if (c.get("linkage") or {}).get("full_because") and c.get("previous"):
+            click.echo(f"Linked in full: {c['linkage']['full_because']}")
         crit = result.summary.get("criteria") if isinstance(result.summary, dict) else None
         if crit is not None and len(crit):
             rows = [[r["criterion"], "no data" if r["families_meeting"] is None or r["families_meeting"] != r["families_meeting"]

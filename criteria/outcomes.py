@@ -567,6 +567,9 @@ def track_outcomes(extracts: dict[str, pd.DataFrame], kinds: dict[str, str], rec
     for n in mjudges:
         base_vals[n] = pd.concat(parts[n])
         applies[n] = base_vals[n]["applies"]
+    # Plain dicts for the per-family look-ups below (a Series look-up per family is slow).
+    applies_to = {n: {f for f, a in a_n.items() if bool(a)} for n, a_n in applies.items()}
+    base_value = {n: dict(zip(v.index, v["value"].astype(object))) for n, v in base_vals.items()}
 
     # Checkpoints after the earliest baseline, for the families whose baseline precedes each one.
     first = min(base_of.values())
@@ -580,14 +583,13 @@ def track_outcomes(extracts: dict[str, pd.DataFrame], kinds: dict[str, str], rec
         names = list(dict.fromkeys(x for n in judged for x in mjudges[n].checkpoint_names()))
         days = _checkpoints(kind, first, as_of)
         for i, day in enumerate(days):
-            fams = [f for f, d in base_of.items() if d < day
-                    and any(bool(applies[n].get(f, False)) for n in judged)]
+            fams = [f for f, d in base_of.items() if d < day and any(f in applies_to[n] for n in judged)]
             if not fams:
                 continue
             snap = judge.at(day, fams, names)
             for n in judged:
                 m = mjudges[n].m
-                fam_n = [f for f in fams if bool(applies[n].get(f, False))]
+                fam_n = [f for f in fams if f in applies_to[n]]
                 if not fam_n:
                     continue
                 value, met = mjudges[n].value(snap, fam_n, base_vals[n])
@@ -601,14 +603,20 @@ def track_outcomes(extracts: dict[str, pd.DataFrame], kinds: dict[str, str], rec
                                        & snap.evidence["family_id"].isin(fam_n)]
                     current_ev[n] = ev.assign(measure=n)
 
+    # Each family's checkpoints per measure, oldest first, gathered in one pass per checkpoint.
+    points: dict[str, dict] = {}
+    for n, by_day in timeline.items():
+        per: dict = {}
+        for day, fr in sorted(by_day.items()):
+            for f, v, ok in zip(fr.index, fr["value"].astype(object), fr["met"].astype(object)):
+                per.setdefault(f, []).append((day, {"value": v, "met": ok}))
+        points[n] = per
     rows = []
     for f in b["family_id"]:
         for n, mj in mjudges.items():
-            if not bool(applies[n].get(f, False)):
+            if f not in applies_to[n]:
                 continue
-            m = mj.m
-            series = [(day, fr.loc[f]) for day, fr in sorted(timeline[n].items()) if f in fr.index]
-            rows.append(_judge_series(f, base_of[f], m, base_vals[n].loc[f, "value"], series))
+            rows.append(_judge_series(f, base_of[f], mj.m, base_value[n][f], points[n].get(f, [])))
     outcomes = pd.DataFrame(rows, columns=OUTCOME_COLUMNS)
 
     claims, claimed = _claims(outcomes, outcome_set, b)

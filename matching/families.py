@@ -22,8 +22,9 @@ def household_keys(std: pd.DataFrame) -> pd.Series:
     addr = std["addr_key"]
     out = std["postcode_outward"]
     both = addr.notna() & out.notna()
-    known = pd.DataFrame({"addr": addr[both], "out": out[both]})
-    sole = known.drop_duplicates().groupby("addr")["out"].agg(lambda s: s.iloc[0] if len(s) == 1 else None)
+    known = pd.DataFrame({"addr": addr[both], "out": out[both]}).drop_duplicates()
+    districts = known["addr"].map(known["addr"].value_counts())
+    sole = known[districts.to_numpy() == 1].set_index("addr")["out"]
     out = out.where(out.notna(), addr.map(sole))
     key = (addr.astype(object) + "|" + out.astype(object)).where(addr.notna() & out.notna())
     uprn = std["uprn"]
@@ -109,3 +110,19 @@ def age_at(dob: pd.Series, as_of: dt.date) -> pd.Series:
     years = ref.year - d.dt.year
     before = (d.dt.month > ref.month) | ((d.dt.month == ref.month) & (d.dt.day > ref.day))
     return (years - before.astype("Int64")).astype("Int64")
+
+
+def person_agencies(person: np.ndarray, source: np.ndarray, n_persons: int,
+                    child_sources) -> tuple[np.ndarray, np.ndarray]:
+    """Per person: the sources of their records, sorted and joined by ';', and whether every one
+    of them is a child source. One bit a source per person, so the work is per distinct set of
+    sources, not per person."""
+    codes, names = pd.factorize(pd.Series(source, dtype=object).astype(str), sort=True)
+    if len(names) > 62:
+        raise ValueError("person_agencies handles at most 62 sources")
+    mask = np.zeros(n_persons, dtype=np.int64)
+    np.bitwise_or.at(mask, np.asarray(person, dtype=np.int64), np.left_shift(1, codes.astype(np.int64)))
+    child_bits = sum(1 << i for i, name in enumerate(names) if name in set(child_sources))
+    sets, inverse = np.unique(mask, return_inverse=True)
+    joined = np.array([";".join(name for i, name in enumerate(names) if int(m) >> i & 1) for m in sets], dtype=object)
+    return joined[inverse.reshape(-1)], (mask & ~child_bits) == 0

@@ -31,8 +31,15 @@ class Columns:
         if col not in self._codes:
             s = self.std[col]
             if s.dtype == object and len(s) and isinstance(s.dropna().iloc[0] if s.notna().any() else None, tuple):
-                s = s.map(lambda t: t if t else None)
-            codes, uniq = pd.factorize(s, use_na_sentinel=True)
+                # an empty tuple is missing
+                codes, uniq = self._value_codes(col)
+                filled = np.fromiter((bool(t) for t in uniq), dtype=bool, count=len(uniq))
+                renumber = np.full(len(uniq), -1, dtype=np.int64)
+                renumber[filled] = np.arange(int(filled.sum()))
+                codes = np.where(codes >= 0, renumber[codes], -1)
+                uniq = _objects(list(uniq[filled]))
+            else:
+                codes, uniq = pd.factorize(s, use_na_sentinel=True)
             self._codes[col] = (codes.astype(np.int64), np.asarray(uniq, dtype=object))
         return self._codes[col]
 
@@ -50,10 +57,28 @@ class Columns:
         """Codes and values of the pair of token columns (a, b) taken together."""
         key = ("pair", a, b)
         if key not in self._cache:
-            both = pd.Series(list(zip(self.std[a], self.std[b])), index=self.std.index)
-            both = both.map(lambda t: t if (isinstance(t[0], (str, tuple)) and t[0]) or (isinstance(t[1], (str, tuple)) and t[1]) else None)
-            codes, uniq = pd.factorize(both, use_na_sentinel=True)
-            self._cache[key] = (codes.astype(np.int64), np.asarray(list(uniq) + [None], dtype=object)[:-1])
+            # Distinct (a, b) combinations found from the two columns' codes; each combination's
+            # values are read from its first record (records sharing codes share values).
+            ca, va = self._value_codes(a)
+            cb, vb = self._value_codes(b)
+            combo = (ca + 1) * (len(vb) + 1) + (cb + 1)
+            uniq, first, inverse = np.unique(combo, return_index=True, return_inverse=True)
+            sa, sb = self.std[a].to_numpy(dtype=object), self.std[b].to_numpy(dtype=object)
+            values = np.fromiter(((sa[i], sb[i]) for i in first), dtype=object, count=len(first))
+            keep = np.fromiter(((isinstance(x, (str, tuple)) and bool(x)) or (isinstance(y, (str, tuple)) and bool(y))
+                                for x, y in values), dtype=bool, count=len(values))
+            new_code = np.full(len(values), -1, dtype=np.int64)
+            new_code[keep] = np.arange(int(keep.sum()))
+            self._cache[key] = (new_code[inverse.reshape(-1)], values[keep])
+        return self._cache[key]
+
+    def _value_codes(self, col: str) -> tuple[np.ndarray, np.ndarray]:
+        """Codes of a column's values exactly as held (empty tuples and strings included;
+        missing values -1)."""
+        key = ("value_codes", col)
+        if key not in self._cache:
+            codes, uniq = pd.factorize(self.std[col], use_na_sentinel=True)
+            self._cache[key] = (codes.astype(np.int64), uniq)
         return self._cache[key]
 
     def text_features(self, key, values: np.ndarray) -> "_TextFeatures":
@@ -92,6 +117,11 @@ class Columns:
         if key not in self._cache:
             self._cache[key] = self.std[col].astype("Int64").fillna(-1).to_numpy(dtype=np.int64)
         return self._cache[key]
+
+
+def _objects(items: list) -> np.ndarray:
+    """An object array holding the items as they are (tuples stay whole)."""
+    return np.fromiter(items, dtype=object, count=len(items))
 
 
 class _TextFeatures:

@@ -39,7 +39,7 @@ class Columns:
                 codes = np.where(codes >= 0, renumber[codes], -1)
                 uniq = _objects(list(uniq[filled]))
             else:
-                codes, uniq = pd.factorize(s, use_na_sentinel=True)
+                codes, uniq = self._value_codes(col)
             self._codes[col] = (codes.astype(np.int64), np.asarray(uniq, dtype=object))
         return self._codes[col]
 
@@ -70,6 +70,18 @@ class Columns:
             new_code = np.full(len(values), -1, dtype=np.int64)
             new_code[keep] = np.arange(int(keep.sum()))
             self._cache[key] = (new_code[inverse.reshape(-1)], values[keep])
+        return self._cache[key]
+
+    def record_key(self, columns: tuple[str, ...]) -> np.ndarray:
+        """Per record, one code for its combination of values in these columns: records with
+        one code hold the same values, so any test on these columns treats them alike."""
+        key = ("record_key", columns)
+        if key not in self._cache:
+            k = np.zeros(len(self.std), dtype=np.int64)
+            for col in columns:
+                codes, uniq = self._value_codes(col)
+                k = pd.factorize(k * (len(uniq) + 1) + codes + 1)[0].astype(np.int64)
+            self._cache[key] = k
         return self._cache[key]
 
     def _value_codes(self, col: str) -> tuple[np.ndarray, np.ndarray]:
@@ -461,12 +473,65 @@ def comparison_levels(comp: Comparison, cols: Columns, l: np.ndarray, r: np.ndar
     return levels
 
 
+_COLUMN_KEYS = ("missing", "equal", "swapped", "overlap", "jaro_winkler", "initial", "flag_both", "flag_any",
+                "date_swapped", "parts_equal", "edit_distance", "overlap_across", "swapped_similar")
+_CHEAP_TESTS = {"missing", "equal", "flag_both", "flag_any"}
+
+
+def _test_columns(test: dict, into: set) -> bool:
+    """Add the standardised columns a test reads to `into`; False for a test not known here."""
+    for key, value in test.items():
+        if key == "all":
+            if not all(_test_columns(t, into) for t in value):
+                return False
+        elif key in _COLUMN_KEYS:
+            into.update([value] if isinstance(value, str) else value)
+        elif key not in ("threshold", "max", "at_least"):
+            return False
+    return True
+
+
+def _worth_deduplicating(comp: Comparison) -> tuple[str, ...] | None:
+    """The columns a comparison reads, when its levels are costly enough to be worth computing
+    once per distinct pair of those columns' values (None otherwise)."""
+    cols: set = set()
+    kinds: set = set()
+    for lv in comp.levels[:-1]:
+        if not _test_columns(lv.test, cols):
+            return None
+        stack = [lv.test]
+        while stack:
+            t = stack.pop()
+            kinds.update(k for k in t if k in _COLUMN_KEYS)
+            stack.extend(t.get("all", []))
+    if len(comp.levels) <= 4 and kinds <= _CHEAP_TESTS:
+        return None
+    return tuple(sorted(cols))
+
+
 def compare_pairs(comparisons: list[Comparison], cols: Columns, l: np.ndarray, r: np.ndarray,
                   chunk: int = 1_000_000) -> np.ndarray:
-    """Level matrix (pairs x comparisons, int8), computed chunk by chunk to keep memory flat."""
+    """Level matrix (pairs x comparisons, int8), computed chunk by chunk to keep memory flat.
+
+    A comparison reads a few columns, and candidate pairs repeat the same values (a person's
+    records agree with each other's names): each distinct pair of those values is compared
+    once, through one representative pair, and its level given to every pair sharing it."""
     out = np.empty((len(l), len(comparisons)), dtype=np.int8)
+    reads = [_worth_deduplicating(comp) for comp in comparisons]
     for start in range(0, len(l), chunk):
         sl = slice(start, start + chunk)
+        lc, rc = l[sl], r[sl]
         for j, comp in enumerate(comparisons):
-            out[sl, j] = comparison_levels(comp, cols, l[sl], r[sl])
+            if reads[j] is None or len(lc) < 2:
+                out[sl, j] = comparison_levels(comp, cols, lc, rc)
+                continue
+            key = cols.record_key(reads[j])
+            width = int(key.max()) + 1
+            which, distinct = pd.factorize(key[lc] * width + key[rc])
+            if len(distinct) > 0.7 * len(lc):
+                out[sl, j] = comparison_levels(comp, cols, lc, rc)
+                continue
+            rep = np.empty(len(distinct), dtype=np.int64)
+            rep[which] = np.arange(len(lc))      # any pair of a group stands for all of it
+            out[sl, j] = comparison_levels(comp, cols, lc[rep], rc[rep])[which]
     return out

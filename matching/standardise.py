@@ -239,20 +239,36 @@ def _many_address_parts(raws: list) -> list[tuple]:
     out: list[tuple] = [(None, None, None, None, None)] * len(raws)
     at = [i for i, raw in enumerate(raws) if isinstance(raw, str) and raw.strip()]
     cleaned = _clean_addresses([fold(raws[i]) for i in at])
+    done: dict[str, tuple] = {}      # addresses differing only in case, punctuation or postcode
     for i, s in zip(at, cleaned):
-        out[i] = _address_from_clean(s)
+        parts = done.get(s)
+        if parts is None:
+            parts = done[s] = _address_from_clean(s)
+        out[i] = parts
     return out
+
+
+def _first_street_type(words: list[str]) -> int | None:
+    if STREET_TYPES.isdisjoint(words):
+        return None
+    for i, w in enumerate(words):
+        if w in STREET_TYPES:
+            return i
+    return None
 
 
 def _address_from_clean(s: str) -> tuple[str | None, str | None, str | None, str | None, str | None]:
     expand = _expansions()
-    words: list[str] = []
-    for w in s.split():
-        e = expand.get(w)
-        if e is None:
-            words.append(w)
-        else:
-            words.extend(e)
+    words = s.split()
+    if not expand.keys().isdisjoint(words):
+        expanded: list[str] = []
+        for w in words:
+            e = expand.get(w)
+            if e is None:
+                expanded.append(w)
+            else:
+                expanded.extend(e)
+        words = expanded
     text = " ".join(words) or None
     flat = None
     if not FLAT_WORDS.isdisjoint(words):
@@ -263,21 +279,25 @@ def _address_from_clean(s: str) -> tuple[str | None, str | None, str | None, str
                 break
     house = None
     street: list[str] = []
-    hi = next((i for i, w in enumerate(words) if w[0].isdigit() and _HOUSE_NO.match(w)), None)
+    hi = None
+    for i, w in enumerate(words):
+        if w[0].isdigit() and _HOUSE_NO.match(w):
+            hi = i
+            break
     if hi is not None:
         house = words[hi]
         if flat is None and hi + 1 < len(words) and _HOUSE_NO.match(words[hi + 1]):
             # "3 12 High Street": flat 3 at number 12
             flat, house, hi = house, words[hi + 1], hi + 1
         rest = words[hi + 1:]
-        end = next((i for i, w in enumerate(rest) if w in STREET_TYPES), None)
+        end = _first_street_type(rest)
         if end is not None:
             # "Wibsey Park Avenue", "Mill Green Lane": the street type is the last of a run
             while end + 1 < len(rest) and rest[end + 1] in STREET_TYPES:
                 end += 1
         street = rest[:end + 1] if end is not None and end < 5 else rest[:3]
     else:
-        end = next((i for i, w in enumerate(words) if w in STREET_TYPES), None)
+        end = _first_street_type(words)
         if end is not None:
             street = words[max(0, end - 3):end + 1]
             if end > 3:

@@ -318,7 +318,8 @@ class _Distinct:
 
     def __init__(self, values: pd.Series, fn, n_out: int, many=None):
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        results = many(list(uniques)) if many is not None else [fn(u) for u in uniques]
+        uniques = np.asarray(uniques, dtype=object).tolist()    # plain str: quick to iterate
+        results = many(uniques) if many is not None else [fn(u) for u in uniques]
         results.append(fn(None))
         self.index = np.where(codes < 0, len(uniques), codes)
         self.parts = [_objects([r[k] for r in results]) for k in range(n_out)]

@@ -224,12 +224,21 @@ def term_frequencies(std: pd.DataFrame, column: str, codes: np.ndarray | None = 
 
 
 def pair_weights(settings: LinkageSettings, model: FittedModel, std: pd.DataFrame, levels: np.ndarray,
-                 l: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """Match weight per pair and comparison (float32), term-frequency adjusted."""
+                 l: np.ndarray, r: np.ndarray, chunk: int = 1_000_000) -> np.ndarray:
+    """Match weight per pair and comparison (float32), term-frequency adjusted; computed chunk
+    by chunk of pairs (the same arithmetic per pair, on arrays that stay in cache)."""
     out = np.empty(levels.shape, dtype=np.float32)
     tfs = settings.term_frequency
     same_frame = model.tf_frame is not None and model.tf_frame() is std
     tf_cache: dict[str, tuple[np.ndarray, float]] = dict(model.tf_arrays) if same_frame else {}
+    for start in range(0, len(levels), chunk):
+        sl = slice(start, start + chunk)
+        _weights_of(settings, model, std, levels[sl], l[sl], r[sl], tf_cache, out[sl])
+    return out
+
+
+def _weights_of(settings, model, std, levels, l, r, tf_cache, out) -> None:
+    tfs = settings.term_frequency
     for c, comp in enumerate(settings.comparisons):
         level = np.ascontiguousarray(levels[:, c])
         w = model.weights[c][level]
@@ -258,7 +267,6 @@ def pair_weights(settings: LinkageSettings, model: FittedModel, std: pd.DataFram
                     ws = np.minimum(ws, b_hi)
                 w[sel] = ws
         out[:, c] = w
-    return out
 
 
 def probability(total_weight: np.ndarray) -> np.ndarray:

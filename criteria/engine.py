@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from criteria.language import (ADULT_AGE, SPAN_FIELDS, AllOf, AnyOf, CriteriaSet, Indicator,
@@ -103,8 +104,11 @@ def _window_rows(frame: pd.DataFrame, ind: Indicator, as_of: dt.date) -> tuple[p
     w = ind.window
     if kind == "schools":
         # Few distinct (year, term) pairs: place each pair once, then map the rows onto them.
-        pairs = pd.DataFrame({"y": frame["academic_year"].astype(object), "t": frame["term"].astype(object)})
-        codes, uniques = pd.factorize(pd.MultiIndex.from_frame(pairs.fillna("")))
+        cy, uy = pd.factorize(frame["academic_year"].astype(object).fillna(""))
+        ct, ut = pd.factorize(frame["term"].astype(object).fillna(""))
+        combos, codes = np.unique(cy.astype(np.int64) * max(len(ut), 1) + ct, return_inverse=True)
+        codes = codes.reshape(-1)
+        uniques = [(uy[c // max(len(ut), 1)], ut[c % max(len(ut), 1)]) for c in combos]
         terms = [term_of(y, t) for y, t in uniques]
         starts = pd.Series([pd.Timestamp(t.start) if t else pd.NaT for t in terms], dtype="datetime64[ns]")
         date = pd.Series(starts.to_numpy()[codes], index=frame.index, dtype="datetime64[ns]")
@@ -177,7 +181,7 @@ def _evaluate_indicator(ind: Indicator, extracts: dict, kinds: dict, links: pd.D
         return _IndicatorOutcome(True, none_met, pd.DataFrame(columns=_IND_EVIDENCE), sources)
     rows = pd.concat(parts, ignore_index=True)
     before = len(rows)
-    rows = rows.merge(links, on=["source", "record_id"], how="inner")
+    rows = _join_links(rows, links)
     if len(rows) < before:
         warnings.append(f"indicator {ind.name}: {before - len(rows)} matching record(s) have no "
                         "person in record_links and were not counted")
@@ -229,6 +233,49 @@ def _evaluate_indicator(ind: Indicator, extracts: dict, kinds: dict, links: pd.D
     met = pd.Series(families.isin(list(met_families)), index=families)
     ev = evidence_rows.assign(indicator=ind.name)[_IND_EVIDENCE]
     return _IndicatorOutcome(True, met, ev, sources)
+
+
+class _Links:
+    """record_links (source, record_id, person_id, family_id) with a lookup per source, made
+    once for all indicators: joining an indicator's rows is then a lookup of their record_ids,
+    not a merge that hashes every link again."""
+
+    def __init__(self, links: pd.DataFrame):
+        self.frame = links
+        self.unique = not links.duplicated(["source", "record_id"]).any()
+        self.by_source: dict[str, tuple[pd.Index, np.ndarray]] = {}
+        if self.unique:
+            codes, names = pd.factorize(links["source"])
+            order = np.argsort(codes, kind="stable")
+            bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+            rid = links["record_id"].to_numpy()
+            for k, name in enumerate(names):
+                pos = order[bounds[k]:bounds[k + 1]]
+                self.by_source[name] = (pd.Index(rid[pos]), pos)
+
+
+def _join_links(rows: pd.DataFrame, links: "_Links | pd.DataFrame") -> pd.DataFrame:
+    """rows (source, record_id, ...) inner-joined to their person and family: what
+    rows.merge(links, on=["source", "record_id"], how="inner") gives."""
+    if isinstance(links, pd.DataFrame) or not links.unique:
+        frame = links if isinstance(links, pd.DataFrame) else links.frame
+        return rows.merge(frame, on=["source", "record_id"], how="inner")
+    at = np.full(len(rows), -1, dtype=np.int64)
+    src = rows["source"].to_numpy()
+    rid = rows["record_id"].to_numpy()
+    for name in pd.unique(src):
+        if name not in links.by_source:
+            continue
+        index, pos = links.by_source[name]
+        mine = np.flatnonzero(src == name)
+        found = index.get_indexer(rid[mine])
+        at[mine[found >= 0]] = pos[found[found >= 0]]
+    keep = np.flatnonzero(at >= 0)
+    out = rows.iloc[keep].reset_index(drop=True)
+    extra = [c for c in links.frame.columns if c not in ("source", "record_id")]
+    for c in extra:
+        out[c] = links.frame[c].to_numpy()[at[keep]]
+    return out
 
 
 def _rule_value(node: RuleNode, crit: pd.DataFrame, cond: dict[str, pd.Series],
@@ -285,6 +332,7 @@ def score_families(extracts: dict[str, pd.DataFrame], kinds: dict[str, str], rec
     # The family comes from members (the family-forming stage); links only name the person.
     links = links.drop(columns="family_id").merge(persons[["family_id"]], left_on="person_id",
                                                   right_index=True, how="inner")
+    links = _Links(links)
 
     outcomes = {name: _evaluate_indicator(ind, extracts, kinds, links, persons, families, as_of, warnings)
                 for name, ind in criteria_set.indicators.items()}

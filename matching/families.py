@@ -19,26 +19,41 @@ def household_keys(std: pd.DataFrame) -> pd.Series:
     The address is house, flat and street with the outward code of the postcode: a postcode
     recorded with an old or mistyped inward code still finds the home. An address without a
     postcode borrows the outward code when the data know that address in one district only."""
-    addr = std["addr_key"]
-    out = std["postcode_outward"]
-    both = addr.notna() & out.notna()
-    known = pd.DataFrame({"addr": addr[both], "out": out[both]})
-    sole = known.drop_duplicates().groupby("addr")["out"].agg(lambda s: s.iloc[0] if len(s) == 1 else None)
-    out = out.where(out.notna(), addr.map(sole))
-    key = (addr.astype(object) + "|" + out.astype(object)).where(addr.notna() & out.notna())
+    # Worked on codes of distinct values: a district, an address key and a UPRN are each
+    # spelled out once, not once a record.
+    ca, addrs = pd.factorize(std["addr_key"])
+    co, outs = pd.factorize(std["postcode_outward"])
+    n_out = max(len(outs), 1)
+    both = (ca >= 0) & (co >= 0)
+    seen = pd.unique(ca[both].astype(np.int64) * n_out + co[both])
+    seen_a, seen_o = seen // n_out, seen % n_out
+    districts = np.bincount(seen_a, minlength=len(addrs))
+    sole = np.full(len(addrs) + 1, -1, dtype=np.int64)      # last slot: no address
+    one = districts[seen_a] == 1
+    sole[seen_a[one]] = seen_o[one]
+    co = np.where(co >= 0, co, sole[ca])
+    has_key = (ca >= 0) & (co >= 0)
+    kcode = np.full(len(ca), -1, dtype=np.int64)
+    found, kcombo = pd.factorize(ca[has_key].astype(np.int64) * n_out + co[has_key])
+    kcode[has_key] = found
+    keys = np.array([f"{addrs[c // n_out]}|{outs[c % n_out]}" for c in kcombo] + [None], dtype=object)
+    key_of = np.where(kcode >= 0, kcode, len(kcombo))
+
     uprn = std["uprn"]
-    pairs = pd.DataFrame({"key": key, "uprn": uprn}).dropna()
-    if len(pairs):
+    cu, uprns = pd.factorize(uprn, sort=True)               # code order is the UPRNs' order
+    cu = np.asarray(cu)
+    best = np.full(len(kcombo) + 1, -1, dtype=np.int64)     # last slot: no key
+    with_both = (kcode >= 0) & (cu >= 0)
+    if with_both.any():
         # The UPRN most often recorded for this address (ties: the smallest).
-        best = (pairs.groupby(["key", "uprn"]).size().rename("n").reset_index()
-                .sort_values(["key", "n", "uprn"], ascending=[True, False, True])
-                .drop_duplicates("key").set_index("key")["uprn"])
-        resolved = key.map(best)
-    else:
-        resolved = pd.Series(None, index=std.index, dtype=object)
-    uprn_all = uprn.where(uprn.notna(), resolved)
-    hh = ("U" + uprn_all.astype(object)).where(uprn_all.notna(), "A" + key.astype(object))
-    return hh.where(uprn_all.notna() | key.notna(), None)
+        g = pd.DataFrame({"k": kcode[with_both], "u": cu[with_both]}).value_counts().rename("n").reset_index()
+        g = g.sort_values(["k", "n", "u"], ascending=[True, False, True]).drop_duplicates("k")
+        best[g["k"].to_numpy()] = g["u"].to_numpy()
+    uprn_code = np.where(cu >= 0, cu, best[key_of])
+    spelled = np.array(["U" + u for u in uprns] + [None], dtype=object)
+    hh = np.where(uprn_code >= 0, spelled[np.where(uprn_code >= 0, uprn_code, len(uprns))],
+                  np.array(["A" + k if k is not None else None for k in keys], dtype=object)[key_of])
+    return pd.Series(hh, index=std.index, dtype=object, name=uprn.name)
 
 
 def _current_home(frame: pd.DataFrame) -> pd.DataFrame:
@@ -109,3 +124,19 @@ def age_at(dob: pd.Series, as_of: dt.date) -> pd.Series:
     years = ref.year - d.dt.year
     before = (d.dt.month > ref.month) | ((d.dt.month == ref.month) & (d.dt.day > ref.day))
     return (years - before.astype("Int64")).astype("Int64")
+
+
+def person_agencies(person: np.ndarray, source: np.ndarray, n_persons: int,
+                    child_sources) -> tuple[np.ndarray, np.ndarray]:
+    """Per person: the sources of their records, sorted and joined by ';', and whether every one
+    of them is a child source. One bit a source per person, so the work is per distinct set of
+    sources, not per person."""
+    codes, names = pd.factorize(pd.Series(source, dtype=object).astype(str), sort=True)
+    if len(names) > 62:
+        raise ValueError("person_agencies handles at most 62 sources")
+    mask = np.zeros(n_persons, dtype=np.int64)
+    np.bitwise_or.at(mask, np.asarray(person, dtype=np.int64), np.left_shift(1, codes.astype(np.int64)))
+    child_bits = sum(1 << i for i, name in enumerate(names) if name in set(child_sources))
+    sets, inverse = np.unique(mask, return_inverse=True)
+    joined = np.array([";".join(name for i, name in enumerate(names) if int(m) >> i & 1) for m in sets], dtype=object)
+    return joined[inverse.reshape(-1)], (mask & ~child_bits) == 0

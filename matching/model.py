@@ -4,6 +4,7 @@ term-frequency adjustment), and the prior that turns total weight into a probabi
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +32,10 @@ class FittedModel:
     # (comparison, level) -> typical term frequency of the values agreeing at that level among
     # random pairs; a pair's adjustment is measured from it
     tf_reference: dict = field(default_factory=dict)
+    # column -> (term frequency per record, average agreeing share), kept for scoring the
+    # same standardised frame (tf_frame: a weak reference to it)
+    tf_arrays: dict = field(default_factory=dict, repr=False)
+    tf_frame: object = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
         return {
@@ -103,9 +108,16 @@ def level_patterns(levels: np.ndarray, n_levels: list[int]) -> tuple[np.ndarray,
     """Distinct rows of the level matrix and how often each occurs (rows packed into one
     integer each, so that this is one sort of a flat array)."""
     radix = np.cumprod([1] + n_levels[:-1]).astype(np.int64)
-    if float(np.prod(np.array(n_levels, dtype=float))) < 2 ** 62:
+    space = float(np.prod(np.array(n_levels, dtype=float)))
+    if space < 2 ** 62:
         packed = levels.astype(np.int64) @ radix
-        uniq, counts = np.unique(packed, return_counts=True)
+        if space <= 16 * len(packed) + 1_000_000:
+            # few possible patterns: count them directly (no sort of the pairs)
+            tally = np.bincount(packed, minlength=int(space))
+            uniq = np.flatnonzero(tally).astype(np.int64)
+            counts = tally[uniq]
+        else:
+            uniq, counts = np.unique(packed, return_counts=True)
         pats = (uniq[:, None] // radix[None, :]) % np.array(n_levels, dtype=np.int64)[None, :]
         return pats.astype(np.int64), counts
     pats, counts = np.unique(levels, axis=0, return_counts=True)
@@ -165,8 +177,11 @@ def estimate_m(settings: LinkageSettings, levels: np.ndarray, u_random: list[np.
 
 
 def fit(settings: LinkageSettings, cols: Columns, levels: np.ndarray, n_records: int) -> FittedModel:
-    tf_arrays = {lv.tf_adjust: term_frequencies(cols.std, lv.tf_adjust)
-                 for comp in settings.comparisons for lv in comp.levels if lv.tf_adjust}
+    tf_arrays: dict = {}
+    for comp in settings.comparisons:
+        for lv in comp.levels:
+            if lv.tf_adjust and lv.tf_adjust not in tf_arrays:
+                tf_arrays[lv.tf_adjust] = term_frequencies(cols.std, lv.tf_adjust, cols._value_codes(lv.tf_adjust)[0])
     u, n_u, tf_ref = estimate_u(settings, cols, n_records, tf_arrays)
     m, lam, iters, conv = estimate_m(settings, levels, u)
     weights = []
@@ -188,14 +203,17 @@ def fit(settings: LinkageSettings, cols: Columns, levels: np.ndarray, n_records:
     return FittedModel([c.name for c in settings.comparisons],
                        [[x.label for x in c.levels] for c in settings.comparisons],
                        [[x.is_null for x in c.levels] for c in settings.comparisons],
-                       m, u, weights, lam, math.log2(p / (1 - p)), iters, conv, n_u, tf, tf_ref)
+                       m, u, weights, lam, math.log2(p / (1 - p)), iters, conv, n_u, tf, tf_ref, tf_arrays,
+                       weakref.ref(cols.std))
 
 
-def term_frequencies(std: pd.DataFrame, column: str) -> tuple[np.ndarray, float]:
+def term_frequencies(std: pd.DataFrame, column: str, codes: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """Per record: the share of records (with a value) holding this record's value; and the
-    chance that two random records agree on the column (the average agreeing value's share)."""
+    chance that two random records agree on the column (the average agreeing value's share).
+    `codes`, when given, are pd.factorize codes of the column already made."""
     s = std[column]
-    codes, _ = pd.factorize(s, use_na_sentinel=True)
+    if codes is None:
+        codes, _ = pd.factorize(s, use_na_sentinel=True)
     ok = codes >= 0
     counts = np.bincount(codes[ok]) if ok.any() else np.zeros(1)
     total = max(ok.sum(), 1)
@@ -206,19 +224,30 @@ def term_frequencies(std: pd.DataFrame, column: str) -> tuple[np.ndarray, float]
 
 
 def pair_weights(settings: LinkageSettings, model: FittedModel, std: pd.DataFrame, levels: np.ndarray,
-                 l: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """Match weight per pair and comparison (float32), term-frequency adjusted."""
+                 l: np.ndarray, r: np.ndarray, chunk: int = 1_000_000) -> np.ndarray:
+    """Match weight per pair and comparison (float32), term-frequency adjusted; computed chunk
+    by chunk of pairs (the same arithmetic per pair, on arrays that stay in cache)."""
     out = np.empty(levels.shape, dtype=np.float32)
     tfs = settings.term_frequency
-    tf_cache: dict[str, tuple[np.ndarray, float]] = {}
+    same_frame = model.tf_frame is not None and model.tf_frame() is std
+    tf_cache: dict[str, tuple[np.ndarray, float]] = dict(model.tf_arrays) if same_frame else {}
+    for start in range(0, len(levels), chunk):
+        sl = slice(start, start + chunk)
+        _weights_of(settings, model, std, levels[sl], l[sl], r[sl], tf_cache, out[sl])
+    return out
+
+
+def _weights_of(settings, model, std, levels, l, r, tf_cache, out) -> None:
+    tfs = settings.term_frequency
     for c, comp in enumerate(settings.comparisons):
-        w = model.weights[c][levels[:, c]]
+        level = np.ascontiguousarray(levels[:, c])
+        w = model.weights[c][level]
         if tfs["enabled"] and float(tfs["strength"]) > 0:
             lo, hi = (float(x) for x in tfs["bounds"])
             for i, lv in enumerate(comp.levels):
                 if not lv.tf_adjust:
                     continue
-                sel = np.flatnonzero(levels[:, c] == i)
+                sel = np.flatnonzero(level == i)
                 if not len(sel):
                     continue
                 if lv.tf_adjust not in tf_cache:
@@ -230,14 +259,14 @@ def pair_weights(settings: LinkageSettings, model: FittedModel, std: pd.DataFram
                 ref = model.tf_reference.get(f"{comp.name}.{lv.label}", mean_tf)
                 adj = float(tfs["strength"]) * np.log2(ref / freq)
                 adj = np.clip(adj, lo, hi)
-                w[sel] = w[sel] + adj
+                ws = w[sel] + adj
                 b_lo, b_hi = lv.weight_bounds
                 if b_lo is not None:
-                    w[sel] = np.maximum(w[sel], b_lo)
+                    ws = np.maximum(ws, b_lo)
                 if b_hi is not None:
-                    w[sel] = np.minimum(w[sel], b_hi)
+                    ws = np.minimum(ws, b_hi)
+                w[sel] = ws
         out[:, c] = w
-    return out
 
 
 def probability(total_weight: np.ndarray) -> np.ndarray:

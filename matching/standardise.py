@@ -25,6 +25,12 @@ STREET_TYPES = {
 FLAT_WORDS = {"flat", "unit", "room", "suite", "apartment", "maisonette"}
 _POSTCODE_IN_TEXT = re.compile(r"\b[a-z]{1,2}\d[a-z\d]?\s*\d[a-z]{2}\b")
 _HOUSE_NO = re.compile(r"^\d+[a-z]?$")
+_NAME_APOSTROPHES = re.compile(r"['’`´]")
+_NOT_LETTERS = re.compile(r"[^a-z]+")
+_ADDRESS_APOSTROPHES = re.compile(r"['’`]")
+_NUMBER_SPACE_LETTER = re.compile(r"(\d)\s+([a-z])\b")
+_NOT_LETTERS_OR_DIGITS = re.compile(r"[^a-z0-9]+")
+_NOT_POSTCODE = re.compile(r"[^A-Za-z0-9]")
 
 
 def _lines(name: str) -> list[str]:
@@ -83,6 +89,8 @@ def surname_root(token: str) -> str:
 
 def fold(s: str) -> str:
     """Lower-case ASCII: accents and diacritics folded (é -> e, ł -> l, ß -> ss)."""
+    if s.isascii():
+        return s.lower().strip()
     s = s.replace("ß", "ss").replace("ł", "l").replace("Ł", "L").replace("ø", "o").replace("Ø", "O") \
          .replace("đ", "d").replace("Đ", "D").replace("ı", "i").replace("æ", "ae").replace("Æ", "AE")
     s = unicodedata.normalize("NFKD", s)
@@ -95,8 +103,8 @@ def name_tokens(raw: str) -> list[str]:
     Al-Hassan, Mc Donald -> abdulrahman, alhassan, mcdonald)."""
     t = tables()
     s = fold(raw)
-    s = re.sub(r"['’`´]", "", s)
-    s = re.sub(r"[^a-z]+", " ", s)
+    s = _NAME_APOSTROPHES.sub("", s)
+    s = _NOT_LETTERS.sub(" ", s)
     words = [w for w in s.split() if w not in t.titles]
     out: list[str] = []
     i = 0
@@ -173,50 +181,123 @@ def _surname_parts(raw) -> tuple:
 def standard_postcode(raw) -> str | None:
     if not isinstance(raw, str):
         return None
-    s = re.sub(r"[^A-Za-z0-9]", "", raw).upper()
+    s = _NOT_POSTCODE.sub("", raw).upper()
     if len(s) < 5 or len(s) > 7:
         return None
     return f"{s[:-3]} {s[-3:]}"
+
+
+def _clean_address(folded: str) -> str:
+    s = _POSTCODE_IN_TEXT.sub(" ", folded)
+    s = _ADDRESS_APOSTROPHES.sub("", s)
+    s = _NUMBER_SPACE_LETTER.sub(r"\1\2", s)       # 12 a -> 12a
+    return _NOT_LETTERS_OR_DIGITS.sub(" ", s)
+
+
+# The same four steps for pyarrow's regular expressions (RE2), used on ASCII text only: there
+# Python's \s is spelled out (RE2's omits \v and \x1c-\x1f) and \b, \d, [a-z] agree.
+_SPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f ]"
+_CLEAN_ADDRESS_RE2 = ((r"\b[a-z]{1,2}[0-9][a-z0-9]?" + _SPACE + r"*[0-9][a-z]{2}\b", " "),
+                      (r"['`]", ""),
+                      (r"([0-9])" + _SPACE + r"+([a-z])\b", r"\1\2"),
+                      (r"[^a-z0-9]+", " "))
+
+
+def _clean_addresses(folded: list[str]) -> list[str]:
+    """_clean_address of many folded addresses: the ASCII ones in one pass of each expression."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = list(folded)
+    ascii_at = [i for i, t in enumerate(folded) if t.isascii()]
+    if ascii_at:
+        arr = pa.array([folded[i] for i in ascii_at], type=pa.large_string())
+        for pattern, repl in _CLEAN_ADDRESS_RE2:
+            arr = pc.replace_substring_regex(arr, pattern=pattern, replacement=repl)
+        for i, t in zip(ascii_at, arr.to_pylist()):
+            out[i] = t
+    for i, t in enumerate(folded):
+        if not t.isascii():
+            out[i] = _clean_address(t)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _expansions() -> dict[str, tuple[str, ...]]:
+    return {k: tuple(v.split()) for k, v in tables().abbreviations.items()}
 
 
 def address_parts(raw) -> tuple[str | None, str | None, str | None, str | None, str | None]:
     """(flat, house number or name, street, full key, cleaned text) of a free-text address."""
     if not isinstance(raw, str) or not raw.strip():
         return (None, None, None, None, None)
-    ab = tables().abbreviations
-    s = fold(raw)
-    s = _POSTCODE_IN_TEXT.sub(" ", s)
-    s = re.sub(r"['’`]", "", s)
-    s = re.sub(r"(\d)\s+([a-z])\b", r"\1\2", s)       # 12 a -> 12a
-    s = re.sub(r"[^a-z0-9]+", " ", s)
-    words = []
-    for w in s.split():
-        w = ab.get(w, w)
-        words.extend(w.split())
+    return _address_from_clean(_clean_address(fold(raw)))
+
+
+def _many_address_parts(raws: list) -> list[tuple]:
+    """address_parts of many addresses (the text cleaning done in bulk)."""
+    out: list[tuple] = [(None, None, None, None, None)] * len(raws)
+    at = [i for i, raw in enumerate(raws) if isinstance(raw, str) and raw.strip()]
+    cleaned = _clean_addresses([fold(raws[i]) for i in at])
+    done: dict[str, tuple] = {}      # addresses differing only in case, punctuation or postcode
+    for i, s in zip(at, cleaned):
+        parts = done.get(s)
+        if parts is None:
+            parts = done[s] = _address_from_clean(s)
+        out[i] = parts
+    return out
+
+
+def _first_street_type(words: list[str]) -> int | None:
+    if STREET_TYPES.isdisjoint(words):
+        return None
+    for i, w in enumerate(words):
+        if w in STREET_TYPES:
+            return i
+    return None
+
+
+def _address_from_clean(s: str) -> tuple[str | None, str | None, str | None, str | None, str | None]:
+    expand = _expansions()
+    words = s.split()
+    if not expand.keys().isdisjoint(words):
+        expanded: list[str] = []
+        for w in words:
+            e = expand.get(w)
+            if e is None:
+                expanded.append(w)
+            else:
+                expanded.extend(e)
+        words = expanded
     text = " ".join(words) or None
     flat = None
-    for i, w in enumerate(words):
-        if w in FLAT_WORDS and i + 1 < len(words):
-            flat = words[i + 1]
-            del words[i:i + 2]
-            break
+    if not FLAT_WORDS.isdisjoint(words):
+        for i, w in enumerate(words):
+            if w in FLAT_WORDS and i + 1 < len(words):
+                flat = words[i + 1]
+                del words[i:i + 2]
+                break
     house = None
     street: list[str] = []
-    hi = next((i for i, w in enumerate(words) if _HOUSE_NO.match(w)), None)
+    hi = None
+    for i, w in enumerate(words):
+        if w[0].isdigit() and _HOUSE_NO.match(w):
+            hi = i
+            break
     if hi is not None:
         house = words[hi]
         if flat is None and hi + 1 < len(words) and _HOUSE_NO.match(words[hi + 1]):
             # "3 12 High Street": flat 3 at number 12
             flat, house, hi = house, words[hi + 1], hi + 1
         rest = words[hi + 1:]
-        end = next((i for i, w in enumerate(rest) if w in STREET_TYPES), None)
+        end = _first_street_type(rest)
         if end is not None:
             # "Wibsey Park Avenue", "Mill Green Lane": the street type is the last of a run
             while end + 1 < len(rest) and rest[end + 1] in STREET_TYPES:
                 end += 1
         street = rest[:end + 1] if end is not None and end < 5 else rest[:3]
     else:
-        end = next((i for i, w in enumerate(words) if w in STREET_TYPES), None)
+        end = _first_street_type(words)
         if end is not None:
             street = words[max(0, end - 3):end + 1]
             if end > 3:
@@ -230,25 +311,42 @@ def address_parts(raw) -> tuple[str | None, str | None, str | None, str | None, 
     return (flat, house, st, key, text)
 
 
+class _Distinct:
+    """fn applied once to each distinct value of a column: `parts[k]` holds result k per
+    distinct value (the last slot: the result for a missing value), `index` each record's slot.
+    Further columns are derived per distinct value too, and spread to records by `take`."""
+
+    def __init__(self, values: pd.Series, fn, n_out: int, many=None):
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        uniques = np.asarray(uniques, dtype=object).tolist()    # plain str: quick to iterate
+        results = many(uniques) if many is not None else [fn(u) for u in uniques]
+        results.append(fn(None))
+        self.index = np.where(codes < 0, len(uniques), codes)
+        self.parts = [_objects([r[k] for r in results]) for k in range(n_out)]
+
+    def take(self, per_distinct: np.ndarray) -> np.ndarray:
+        return per_distinct[self.index]
+
+
+def _objects(items: list) -> np.ndarray:
+    """An object array holding the items as they are (tuples stay whole)."""
+    return np.fromiter(items, dtype=object, count=len(items))
+
+
 def _map_unique(values: pd.Series, fn, n_out: int) -> list[np.ndarray]:
     """Apply fn to each distinct value once; return n_out object arrays aligned with values."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    results = [fn(u) for u in uniques]
-    cols = []
-    for k in range(n_out):
-        arr = np.empty(len(uniques) + 1, dtype=object)
-        arr[:-1] = [r[k] for r in results] if results else []
-        arr[-1] = fn(None)[k]
-        cols.append(arr[np.where(codes < 0, len(uniques), codes)])
-    return cols
+    d = _Distinct(values, fn, n_out)
+    return [d.take(p) for p in d.parts]
 
 
 def _clean_id(s: pd.Series, strip_zeros: bool = False) -> pd.Series:
-    s = s.astype("string").str.strip().str.upper().str.replace(r"\s+", "", regex=True)
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    u = pd.Series(uniques, dtype=object).astype("string").str.strip().str.upper().str.replace(r"\s+", "", regex=True)
     if strip_zeros:
-        s = s.str.lstrip("0")
-    s = s.mask(s.isna() | (s == ""))
-    return s.astype(object).where(s.notna(), None)
+        u = u.str.lstrip("0")
+    u = u.mask(u.isna() | (u == ""))
+    per_distinct = np.append(u.astype(object).where(u.notna(), None).to_numpy(dtype=object), None)
+    return pd.Series(per_distinct[np.where(codes < 0, len(u), codes)], index=s.index, dtype=object)
 
 
 def standardise(records: pd.DataFrame) -> pd.DataFrame:
@@ -256,25 +354,31 @@ def standardise(records: pd.DataFrame) -> pd.DataFrame:
     matching.settings.STANDARD_COLUMNS, plus source/seen_date carried through."""
     n = len(records)
     out = pd.DataFrame(index=records.index)
-    fcols = _map_unique(records["forename"], _forename_parts, 6)
-    for name, col in zip(("fore_std", "fore1", "fore_canon", "fore_tokens", "fore_mp", "fore_initial"), fcols):
-        out[name] = col
-    scols = _map_unique(records["surname"], _surname_parts, 8)
-    for name, col in zip(("sur_std", "sur_whole", "sur_canon", "sur_tokens", "sur_mp", "sur_nysiis", "sur_shared", "_"), scols):
-        if name != "_":
-            out[name] = col
-    out["sur_shared"] = out["sur_shared"].map(lambda v: v is True)
-    out["fore_tokens"] = out["fore_tokens"].map(lambda x: x if isinstance(x, tuple) else ())
-    out["sur_tokens"] = out["sur_tokens"].map(lambda x: x if isinstance(x, tuple) else ())
+    fore = _Distinct(records["forename"], _forename_parts, 6)
+    fore.parts[3] = _objects([x if isinstance(x, tuple) else () for x in fore.parts[3]])
+    for name, col in zip(("fore_std", "fore1", "fore_canon", "fore_tokens", "fore_mp", "fore_initial"), fore.parts):
+        out[name] = fore.take(col)
+    sur = _Distinct(records["surname"], _surname_parts, 8)
+    sur.parts[3] = _objects([x if isinstance(x, tuple) else () for x in sur.parts[3]])
+    sur.parts[6] = np.array([v is True for v in sur.parts[6]], dtype=bool)
+    for name, col in zip(("sur_std", "sur_whole", "sur_canon", "sur_tokens", "sur_mp", "sur_nysiis", "sur_shared"), sur.parts):
+        out[name] = sur.take(col)
 
-    fm = out["fore_mp"].fillna("").to_numpy(dtype=object)
-    sm = out["sur_mp"].fillna("").to_numpy(dtype=object)
+    # Keys made of forename and surname together: computed once per distinct combination.
+    combo, inverse = np.unique(fore.index * (len(sur.parts[0]) + 1) + sur.index, return_inverse=True)
+    fi, si = combo // (len(sur.parts[0]) + 1), combo % (len(sur.parts[0]) + 1)
+    fm = pd.Series(fore.parts[4][fi], dtype=object).fillna("").to_numpy(dtype=object)
+    sm = pd.Series(sur.parts[4][si], dtype=object).fillna("").to_numpy(dtype=object)
     lo = np.where(fm <= sm, fm, sm)
     hi = np.where(fm <= sm, sm, fm)
-    pair = pd.Series(lo, index=out.index).astype(str) + "|" + pd.Series(hi, index=out.index).astype(str)
-    out["name_pair_key"] = pair.where((fm != "") & (sm != ""), None)
-    out["name_sort_key"] = (out["sur_canon"].fillna("") + " " + out["fore_canon"].fillna("")).str.strip()
-    out["name_sort_key"] = out["name_sort_key"].where(out["name_sort_key"] != "", None)
+    pair = pd.Series(lo).astype(str) + "|" + pd.Series(hi).astype(str)
+    pair_key = pair.where((fm != "") & (sm != ""), None).to_numpy(dtype=object)
+    sort_key = (pd.Series(sur.parts[2][si], dtype=object).fillna("") + " "
+                + pd.Series(fore.parts[2][fi], dtype=object).fillna("")).str.strip()
+    sort_key = sort_key.where(sort_key != "", None).to_numpy(dtype=object)
+    inverse = inverse.reshape(-1)
+    out["name_pair_key"] = pair_key[inverse] if n else pair_key[:0]
+    out["name_sort_key"] = sort_key[inverse] if n else sort_key[:0]
 
     dob = pd.to_datetime(records["dob"], errors="coerce") if n else pd.Series([], dtype="datetime64[ns]")
     y = dob.dt.year.fillna(-1).astype(np.int32).to_numpy()
@@ -298,16 +402,17 @@ def standardise(records: pd.DataFrame) -> pd.DataFrame:
     sex = records["sex"].astype("string").str.upper().str.strip() if "sex" in records else pd.Series(pd.NA, index=records.index)
     out["sex"] = sex.where(sex.isin(["M", "F"]), None).astype(object)
 
-    pc = _map_unique(records["postcode"], lambda v: (standard_postcode(v),), 1)[0]
-    out["postcode"] = pc
-    out["postcode_outward"] = pd.Series(pc, index=out.index).map(lambda v: v.split(" ")[0] if isinstance(v, str) else None)
-    acols = _map_unique(records["address"], address_parts, 5)
-    flat, house, street, akey, atext = acols
-    out["address_std"] = atext
-    out["addr_key"] = akey
-    hs = np.array([f"{h or ''}|{s or ''}" if (h or s) else None for h, s in zip(house, street)], dtype=object) if n else np.array([], dtype=object)
-    out["addr_house_street"] = hs
-    out["addr_street"] = street
+    pc = _Distinct(records["postcode"], lambda v: (standard_postcode(v),), 1)
+    outward = _objects([v.split(" ")[0] if isinstance(v, str) else None for v in pc.parts[0]])
+    out["postcode"] = pc.take(pc.parts[0])
+    out["postcode_outward"] = pc.take(outward)
+    addr = _Distinct(records["address"], address_parts, 5, many=_many_address_parts)
+    flat, house, street, akey, atext = addr.parts
+    hs = _objects([f"{h or ''}|{s or ''}" if (h or s) else None for h, s in zip(house, street)])
+    out["address_std"] = addr.take(atext)
+    out["addr_key"] = addr.take(akey)
+    out["addr_house_street"] = addr.take(hs)
+    out["addr_street"] = addr.take(street)
     out["uprn"] = _clean_id(records["uprn"], strip_zeros=True)
     for c in ("nhs_number", "ni_number", "upn", "tenancy_ref", "claim_ref"):
         out[c] = _clean_id(records[c]) if c in records else None

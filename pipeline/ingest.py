@@ -22,6 +22,7 @@ from schemas.fields import fields_for
 
 csv.field_size_limit(16 * 1024 * 1024)
 
+_ARROW_TEXT = pd.StringDtype("pyarrow")
 _CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
@@ -288,7 +289,10 @@ def read_extract(src: SourceConfig) -> RawExtract:
     frame = frame[known]
     text = pd.DataFrame(index=pd.RangeIndex(len(frame)))
     for col in known:
-        text[col] = pd.Series(frame[col].to_numpy(dtype=object), dtype="string[pyarrow]").fillna("").str.strip()
+        s = frame[col]
+        # Columns pyarrow read are already pyarrow text: no round trip through Python objects.
+        arr = s.array if s.dtype == _ARROW_TEXT else pd.array(s.to_numpy(dtype=object), dtype=_ARROW_TEXT)
+        text[col] = pd.Series(arr, index=text.index).fillna("").str.strip()
     frame = text
     for fname, table in src.values.items():
         lowered = frame[fname].str.lower()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline.config import RunConfig, load_config
@@ -35,12 +36,21 @@ def _term_start(academic_year: pd.Series, term: pd.Series) -> pd.Series:
     """The first day of each row's school term (DfE census: summer starts on Easter Monday)."""
     from criteria.terms import term_of
 
-    keys = pd.DataFrame({"y": academic_year, "t": term})
-    starts = {}
-    for y, t in keys.drop_duplicates().itertuples(index=False):
-        found = term_of(y, t)
-        starts[(y, t)] = pd.Timestamp(found.start) if found else pd.NaT
-    return pd.to_datetime(pd.Series([starts[k] for k in zip(academic_year, term)], index=term.index))
+    # Few distinct (year, term) pairs: place each once, then spread to the rows.
+    cy, uy = pd.factorize(academic_year.astype(object))
+    ct, ut = pd.factorize(term.astype(object))
+    if (cy < 0).any() or (ct < 0).any():   # missing values: look each row up as it is
+        keys = pd.DataFrame({"y": academic_year, "t": term})
+        starts = {}
+        for y, t in keys.drop_duplicates().itertuples(index=False):
+            found = term_of(y, t)
+            starts[(y, t)] = pd.Timestamp(found.start) if found else pd.NaT
+        return pd.to_datetime(pd.Series([starts[k] for k in zip(academic_year, term)], index=term.index))
+    width = max(len(ut), 1)
+    combos, at = np.unique(cy.astype(np.int64) * width + ct, return_inverse=True)
+    found = [term_of(uy[c // width], ut[c % width]) for c in combos]
+    starts = pd.to_datetime(pd.Series([pd.Timestamp(f.start) if f else pd.NaT for f in found], dtype=object))
+    return pd.Series(starts.to_numpy()[at.reshape(-1)], index=term.index)
 
 
 def stack_person_records(validated: dict[str, Validated]) -> pd.DataFrame:

@@ -185,6 +185,14 @@ _PARSERS = {COUNT: (_parse_count, "a whole number"), MONEY: (_parse_money, "an a
             FLAG: (_parse_flag, "yes/no (true/false, y/n, 1/0)")}
 
 
+def _as_schema_dtypes(typed: pd.DataFrame, schema) -> pd.DataFrame:
+    """Text columns handed to the schema as the object columns it declares: pandera meets a
+    dtype it does not expect by testing every value one by one, only to report the dtype."""
+    cast = {name: object for name, col in schema.columns.items()
+            if name in typed and str(col.dtype) == "object" and typed[name].dtype != object}
+    return typed.astype(cast) if cast else typed
+
+
 def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, source: str = "",
                      path: str = "", date_format: str = "auto",
                      shape_rejects: pd.DataFrame | None = None) -> Validated:
@@ -227,21 +235,23 @@ def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, sour
             typed[f.name] = dates
         elif f.kind in _PARSERS:
             parse, what = _PARSERS[f.kind]
-            values, bad = parse(col)
+            # counts, amounts and flags repeat: parse each distinct text once
+            values = on_unique(col, lambda u: parse(u)[0])
+            bad = on_unique(col, lambda u: parse(u)[1]).astype(bool)
             problems.add(bad, f.name, f"{f.name} is not {what}", "reject")
             typed[f.name] = values
         elif f.kind == ENUM:
             values = on_unique(col, lambda u: _canonical_enum(f.name, u).astype(object))
             typed[f.name] = values.where(~blank, None)
         else:  # TEXT
-            values = _academic_year(col) if f.name == "academic_year" else col
+            values = on_unique(col, _academic_year) if f.name == "academic_year" else col
             typed[f.name] = values.where(~blank, None)
         if f.required:
             problems.add(blank & ~too_long, f.name, f"required {f.name} is blank", "reject")
 
     # The agency's schema: allowed values, ranges, cross-field rules, unique record_id.
     try:
-        schema_for(kind).validate(typed, lazy=True)
+        schema_for(kind).validate(_as_schema_dtypes(typed, schema_for(kind)), lazy=True)
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases
         broken = fc[fc["index"].isna() & fc["failure_case"].astype(str).str.contains("Error")]

@@ -117,7 +117,10 @@ def pass_pairs(std: pd.DataFrame, bp: BlockingPass, max_block_size: int) -> tupl
         info["blocks_skipped"] = int(big.sum())
         info["records_in_skipped_blocks"] = int(blocks.sizes[big].sum())
         left, right = _pairs_in_groups(blocks.order, blocks.starts[~big], blocks.sizes[~big])
-    code = np.unique(_ordered_codes(left, right, n))
+    code = np.sort(_ordered_codes(left, right, n))
+    keep = np.ones(len(code), dtype=bool)
+    keep[1:] = code[1:] != code[:-1]
+    code = code[keep]
     return code // n, code % n, info
 
 

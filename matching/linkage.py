@@ -15,7 +15,7 @@ from pipeline.errors import InputDataError
 from .blocking import block, incremental_candidates
 from .cluster import cluster_persons
 from .compare import Columns, compare_pairs
-from .families import age_at, form_families
+from .families import age_at, form_families, person_agencies
 from .incremental import LinkageState, fingerprints, plan, settings_hash
 from .model import FittedModel, fit, pair_weights, probability
 from .settings import LinkageSettings
@@ -70,6 +70,14 @@ def decision_pairs(records: pd.DataFrame, decisions: pd.DataFrame | None) -> tup
     ok = (left >= 0) & (right >= 0) & (left != right)
     lo, hi = np.minimum(left, right)[ok], np.maximum(left, right)[ok]
     return lo.astype(np.int64), hi.astype(np.int64), is_match.to_numpy()[ok], int((~ok).sum())
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """np.unique by sorting (numpy's own takes a much slower hash path on large int arrays)."""
+    v = np.sort(values)
+    keep = np.ones(len(v), dtype=bool)
+    keep[1:] = v[1:] != v[:-1]
+    return v[keep]
 
 
 def _sort_rank(records: pd.DataFrame) -> np.ndarray:
@@ -143,7 +151,7 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
         # Decided pairs the blocking missed are compared too, with no pass bits.
         width = max(n, 1)
         codes = l * width + r
-        allc = np.union1d(codes, dl * width + dr)
+        allc = _sorted_unique(np.concatenate([codes, dl * width + dr]))
         at = np.searchsorted(allc, codes)
         l, r = allc // width, allc % width
         passes_all = np.zeros(len(allc), dtype=passes.dtype)
@@ -305,11 +313,17 @@ def _members(records, std, person_lab, person_ids, family_ids, home, settings, a
         out[has] = std[col].to_numpy()[pos[has]]
         return out
 
-    agencies = f.groupby("person")["source"].agg(lambda s: ";".join(sorted(set(s))))
-    only_child_sources = f.groupby("person")["source"].agg(lambda s: set(s) <= set(settings.families["child_sources"]))
+    child_sources = settings.families["child_sources"]
+    if std["source"].nunique() <= 62:      # one bit a source: work per distinct set of sources
+        agencies_arr, only_child_arr = person_agencies(person_lab, std["source"].to_numpy(), n_persons, child_sources)
+    else:
+        agencies_arr = (f.groupby("person")["source"].agg(lambda s: ";".join(sorted(set(s))))
+                        .reindex(range(n_persons)).to_numpy())
+        only_child_arr = (f.groupby("person")["source"].agg(lambda s: set(s) <= set(child_sources))
+                          .reindex(range(n_persons)).to_numpy(dtype=bool))
     dobs = dob.reindex(p_idx)
     age = age_at(dobs, as_of).reindex(p_idx)
-    child = (age < settings.families["child_age"]).fillna(False).to_numpy(dtype=bool) | (age.isna().to_numpy() & only_child_sources.reindex(p_idx).to_numpy(dtype=bool))
+    child = (age < settings.families["child_age"]).fillna(False).to_numpy(dtype=bool) | (age.isna().to_numpy() & only_child_arr)
     first_rec = pd.Series(np.arange(len(person_lab))).groupby(person_lab).first().reindex(p_idx).to_numpy()
     out = pd.DataFrame({
         "family_id": family_ids[first_rec], "person_id": person_ids[first_rec],
@@ -319,7 +333,7 @@ def _members(records, std, person_lab, person_ids, family_ids, home, settings, a
         "surname": _title(latest_sur.reindex(p_idx)).to_numpy(),
         "address": _title(pd.Series(pick("address_std"))).to_numpy(),
         "postcode": pick("postcode"), "uprn": pick("uprn"),
-        "agencies": agencies.reindex(p_idx).to_numpy(),
+        "agencies": agencies_arr,
     })
     out["age"] = out["age"].astype("Int64")
     return out.sort_values(["family_id", "person_id"]).reset_index(drop=True)

@@ -134,6 +134,8 @@ def carry_ids_forward(record_links: pd.DataFrame, members: pd.DataFrame, previou
     """Give this run's persons and families last quarter's IDs where the records say they are
     the same. Returns (record_links, members, id_changes) with IDs replaced."""
     key = record_links["source"].astype(str) + "\x1f" + record_links["record_id"].astype(str)
+    # Each record's rank in key order: a group's order is its smallest, found on integers.
+    key_rank = pd.Series(pd.factorize(key, sort=True)[0], index=record_links.index)
     prev = previous.record_links
     prev_key = prev["source"] + "\x1f" + prev["record_id"]
     old_person = pd.Series(prev["person_id"].to_numpy(), index=prev_key)
@@ -142,7 +144,7 @@ def carry_ids_forward(record_links: pd.DataFrame, members: pd.DataFrame, previou
     # Persons: weight = records shared with each old person.
     rec = pd.DataFrame({"new_key": record_links["person_id"].to_numpy(), "key": key.to_numpy()})
     rec["old_id"] = rec["key"].map(old_person)
-    order = rec.groupby("new_key")["key"].min()
+    order = key_rank.groupby(rec["new_key"].to_numpy()).min()
     pgroups = (rec.groupby(["new_key", "old_id"], dropna=False).size().rename("weight").reset_index())
     pgroups["order"] = pgroups["new_key"].map(order)
     person_sizes = prev.groupby("person_id").size()
@@ -156,7 +158,7 @@ def carry_ids_forward(record_links: pd.DataFrame, members: pd.DataFrame, previou
     # Families: weight = members (stable person IDs) shared with each old family.
     fam = mem[["family_id", "person_id"]].drop_duplicates().rename(columns={"family_id": "new_key"})
     fam["old_id"] = fam["person_id"].map(old_family_of_person)
-    f_order = links.assign(_k=key).groupby("family_id")["_k"].min()
+    f_order = key_rank.groupby(links["family_id"].to_numpy()).min()
     fgroups = fam.groupby(["new_key", "old_id"], dropna=False).size().rename("weight").reset_index()
     fgroups["order"] = fgroups["new_key"].map(f_order)
     # An old family's size: its members still present this quarter.

@@ -137,14 +137,15 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
         earlier.drop_pairs()            # planned: only the levels are needed from here on
         cand = incremental_candidates(std, settings, pl.dirty, pl.earlier_skipped,
                                       pl.kept_left, pl.kept_right, pl.kept_passes)
-        reused = cand.reused
+        reused, cand.reused = cand.reused, None
         hit = reused >= 0
         reused[hit] = pl.kept_index[reused[hit]]
         incremental = pl.counts
         del pl, hit
     else:
         cand = block(std, settings)
-    l, r, passes, per_pass = cand.left, cand.right, cand.passes, cand.per_pass
+    l, r, passes, per_pass, skipped = cand.left, cand.right, cand.passes, cand.per_pass, cand.skipped
+    del cand
     n_blocked = len(l)
     dl, dr, dmatch, d_unknown = decision_pairs(records, decisions)
     if len(dl):
@@ -248,9 +249,11 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
     review_pairs = _review_frame(records, std, settings, l[review_idx], r[review_idx], total[review_idx],
                                  prob[review_idx], weights[review_idx])
     found = passes != 0
+    every = bool(found.all())          # no decided pair outside the blocks: keep, don't copy
     state = LinkageState(keys=records[["source", "record_id"]].astype(str).reset_index(drop=True),
-                         fingerprint=fingerprint, skipped=cand.skipped, left=l[found], right=r[found],
-                         passes=passes[found], levels=levels if found.all() else levels[found],
+                         fingerprint=fingerprint, skipped=skipped,
+                         left=l if every else l[found], right=r if every else r[found],
+                         passes=passes if every else passes[found], levels=levels if every else levels[found],
                          comparisons=[c.name for c in settings.comparisons], settings_hash=settings_hash(settings))
     del levels
     pairs = _pairs_frame(records, settings, l, r, total, prob, weights, status)

@@ -87,19 +87,16 @@ def settings_hash(settings: LinkageSettings) -> str:
 
 
 def fingerprints(records: pd.DataFrame) -> np.ndarray:
-    """A 64-bit one-way hash of each record's fields (blank and missing alike)."""
-    cols = {}
+    """A 64-bit one-way hash of each record's fields (each column hashed per distinct value,
+    the columns then mixed in a fixed order). Equal fields give equal fingerprints; a field
+    stored differently (a different dtype, stray spaces) only makes the record count as
+    changed, which costs comparisons, never a wrong result."""
+    h = np.zeros(len(records), dtype=np.uint64)
     for c in FINGERPRINT_FIELDS:
-        if c not in records:
-            cols[c] = pd.Series(pd.NA, index=records.index, dtype="string")
-            continue
-        s = records[c]
-        if pd.api.types.is_datetime64_any_dtype(s):
-            s = s.dt.strftime("%Y-%m-%d")
-        s = s.astype("string").str.strip()
-        cols[c] = s.where(s != "", pd.NA)
-    frame = pd.DataFrame(cols)
-    return pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+        s = records[c] if c in records else pd.Series(pd.NA, index=records.index, dtype="string")
+        v = pd.util.hash_pandas_object(s, index=False, categorize=True).to_numpy(dtype=np.uint64)
+        h = (h * np.uint64(1_000_003)) ^ v      # wraps around: uint64 arithmetic is modular
+    return h
 
 
 def _joined_keys(source, record_id) -> pd.Index:

@@ -238,10 +238,11 @@ def incremental_candidates(std: pd.DataFrame, settings: LinkageSettings, dirty: 
             info["records_in_skipped_blocks"] = int(blocks.sizes[big].sum())
             skipped[blocks.order[np.repeat(big, blocks.sizes)]] |= bit
             # Earlier pairs whose block is now over the cap lose this pass.
-            has = (kept_passes & bit) != 0
-            if has.any():
-                grown = np.zeros(len(kept_passes), dtype=bool)
-                grown[has] = big[blocks.block_of[kept_left[has]]]
+            if big.any():
+                in_big = np.zeros(len(std), dtype=bool)
+                in_big[blocks.order[np.repeat(big, blocks.sizes)]] = True
+                grown = in_big[kept_left]
+                grown &= (kept_passes & bit) != 0
                 kept_passes[grown] &= ~bit
             # Blocks under the cap holding a dirty record, or a record skipped here before.
             active = (dirty | ((earlier_skipped & bit) != 0)) & (blocks.block_of >= 0)

@@ -55,6 +55,15 @@ def _blocks(codes: np.ndarray) -> _Blocks:
     return _Blocks(order, starts, sizes, block_of)
 
 
+def _key_blocks(std: pd.DataFrame, bp: BlockingPass, cap: int) -> tuple[_Blocks, np.ndarray, np.ndarray, dict]:
+    """A key pass's blocks, which of them are over the cap, the records in those, and the
+    pass's report."""
+    blocks = _blocks(key_codes(std, bp.keys))
+    big = blocks.sizes > cap
+    over = blocks.order[np.repeat(big, blocks.sizes)]
+    return blocks, big, over, {"blocks_skipped": int(big.sum()), "records_in_skipped_blocks": int(len(over))}
+
+
 def _pairs_in_groups(order: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All pairs within each group (groups of one size at a time, as index arithmetic)."""
     lefts, rights = [], []
@@ -112,10 +121,7 @@ def pass_pairs(std: pd.DataFrame, bp: BlockingPass, max_block_size: int) -> tupl
     if bp.sorted_on is not None:
         left, right = _sorted_neighbourhood(std, bp)
     else:
-        blocks = _blocks(key_codes(std, bp.keys))
-        big = blocks.sizes > max_block_size
-        info["blocks_skipped"] = int(big.sum())
-        info["records_in_skipped_blocks"] = int(blocks.sizes[big].sum())
+        blocks, big, _, info = _key_blocks(std, bp, max_block_size)
         left, right = _pairs_in_groups(blocks.order, blocks.starts[~big], blocks.sizes[~big])
     code = np.sort(_ordered_codes(left, right, n))
     keep = np.ones(len(code), dtype=bool)
@@ -190,11 +196,8 @@ def block(std: pd.DataFrame, settings: LinkageSettings) -> Candidates:
         if bp.sorted_on is not None:
             left, right = _sorted_neighbourhood(std, bp)
         else:
-            blocks = _blocks(key_codes(std, bp.keys))
-            big = blocks.sizes > settings.max_block_size
-            info["blocks_skipped"] = int(big.sum())
-            info["records_in_skipped_blocks"] = int(blocks.sizes[big].sum())
-            skipped[blocks.order[np.repeat(big, blocks.sizes)]] |= BITS_DTYPE(1 << k)
+            blocks, big, over, info = _key_blocks(std, bp, settings.max_block_size)
+            skipped[over] |= BITS_DTYPE(1 << k)
             left, right = _pairs_in_groups(blocks.order, blocks.starts[~big], blocks.sizes[~big])
         c = _ordered_codes(left, right, n)
         del left, right
@@ -232,15 +235,12 @@ def incremental_candidates(std: pd.DataFrame, settings: LinkageSettings, dirty: 
             kept_passes &= ~bit
             left, right = _sorted_neighbourhood(std, bp)
         else:
-            blocks = _blocks(key_codes(std, bp.keys))
-            big = blocks.sizes > settings.max_block_size
-            info["blocks_skipped"] = int(big.sum())
-            info["records_in_skipped_blocks"] = int(blocks.sizes[big].sum())
-            skipped[blocks.order[np.repeat(big, blocks.sizes)]] |= bit
+            blocks, big, over, info = _key_blocks(std, bp, settings.max_block_size)
+            skipped[over] |= bit
             # Earlier pairs whose block is now over the cap lose this pass.
-            if big.any():
+            if len(over):
                 in_big = np.zeros(len(std), dtype=bool)
-                in_big[blocks.order[np.repeat(big, blocks.sizes)]] = True
+                in_big[over] = True
                 grown = in_big[kept_left]
                 grown &= (kept_passes & bit) != 0
                 kept_passes[grown] &= ~bit

@@ -125,3 +125,21 @@ def test_incremental_runs_equal_a_full_run(quarters, tmp_path):
     for name in ("record_links.csv", "members.csv", "review_pairs.csv", "need_matrix.csv", "id_changes.csv",
                  "evidence.csv", "outcomes.csv", "claims.csv"):
         assert (out / "q3" / name).read_bytes() == (tmp_path / "q3full" / name).read_bytes(), name
+
+
+def test_a_damaged_linkage_state_means_a_full_run_with_the_reason(quarters, tmp_path):
+    """A previous folder whose linkage state is damaged still carries IDs forward; the run links
+    in full, says why, and gives the same files as a full run."""
+    import json
+    import shutil
+    folder, out = quarters
+    prev = tmp_path / "q1"
+    shutil.copytree(out / "q1", prev)
+    (prev / "linkage_state" / "pairs.parquet").write_bytes(b"\0" * 64)
+    r = CliRunner().invoke(main, ["run", "--config", str(folder / "q2" / "config.yaml"), "--out", str(tmp_path / "q2"),
+                                  "--previous", str(prev)])
+    assert r.exit_code == 0, r.output
+    link = json.loads((tmp_path / "q2" / "manifest.json").read_text())["counts"]["linkage"]
+    assert link["mode"] == "full" and "damaged" in link["full_because"]
+    for name in ("record_links.csv", "members.csv", "id_changes.csv"):
+        assert (tmp_path / "q2" / name).read_bytes() == (out / "q2" / name).read_bytes(), name

@@ -146,7 +146,8 @@ def write_state(folder: Path, state: LinkageState, mode: int = 0o600) -> None:
         cols[f"level_{name}"] = pa.array(state.levels[:, j].astype(np.int8), pa.int8())
     files = {"records.parquet": records, "pairs.parquet": pa.table(cols)}
     for name, table in files.items():
-        pq.write_table(table, folder / name, compression="zstd")
+        # No dictionary pages: level numbers and positions gain nothing from them but time.
+        pq.write_table(table, folder / name, compression="zstd", use_dictionary=False)
         os.chmod(folder / name, mode)
     meta = {"format": FORMAT, "settings_hash": state.settings_hash, "comparisons": state.comparisons,
             "records": int(len(state.keys)), "pairs": int(len(state.left))}

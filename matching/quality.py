@@ -119,8 +119,13 @@ def _persons(records: pd.DataFrame, result: LinkageResult) -> tuple[pd.DataFrame
     """(one row per person: records, agencies, expected single records and the group of each
     GROUP_TYPES; one row per record: person_id, source, ethnicity, sex)."""
     rl = result.record_links
-    key = pd.MultiIndex.from_arrays([records["source"].astype(str), records["record_id"].astype(str)])
-    person = rl.set_index(["source", "record_id"])["person_id"].reindex(key).to_numpy()
+    src, rid = records["source"].astype(str).to_numpy(), records["record_id"].astype(str).to_numpy()
+    if len(rl) == len(records) and (rl["source"].astype(str).to_numpy() == src).all() \
+            and (rl["record_id"].astype(str).to_numpy() == rid).all():
+        person = rl["person_id"].to_numpy()       # record_links come in the records' order
+    else:
+        key = pd.MultiIndex.from_arrays([src, rid])
+        person = rl.set_index(["source", "record_id"])["person_id"].reindex(key).to_numpy()
     rec = pd.DataFrame({"person_id": person, "source": records["source"].astype(str).to_numpy(),
                         "ethnicity": records["ethnicity"].to_numpy() if "ethnicity" in records else None,
                         "sex": records["sex"].to_numpy() if "sex" in records else None})

@@ -133,7 +133,11 @@ def person_agencies(person: np.ndarray, source: np.ndarray, n_persons: int,
     sources, not per person."""
     codes, names = pd.factorize(pd.Series(source, dtype=object).astype(str), sort=True)
     if len(names) > 62:
-        raise ValueError("person_agencies handles at most 62 sources")
+        # Too many sources for one bit each: group the records by person instead (slower).
+        by = pd.Series(np.asarray(names, dtype=object)[codes]).groupby(np.asarray(person, dtype=np.int64))
+        joined = by.agg(lambda s: ";".join(sorted(set(s)))).reindex(range(n_persons)).to_numpy()
+        only = by.agg(lambda s: set(s) <= set(child_sources)).reindex(range(n_persons)).to_numpy(dtype=bool)
+        return joined, only
     mask = np.zeros(n_persons, dtype=np.int64)
     np.bitwise_or.at(mask, np.asarray(person, dtype=np.int64), np.left_shift(1, codes.astype(np.int64)))
     child_bits = sum(1 << i for i, name in enumerate(names) if name in set(child_sources))

@@ -12,7 +12,7 @@ import pandas as pd
 
 from pipeline.errors import InputDataError
 
-from .blocking import block, incremental_candidates
+from .blocking import block, incremental_candidates, sorted_unique
 from .cluster import cluster_persons
 from .compare import Columns, compare_pairs
 from .families import age_at, form_families, person_agencies
@@ -70,14 +70,6 @@ def decision_pairs(records: pd.DataFrame, decisions: pd.DataFrame | None) -> tup
     ok = (left >= 0) & (right >= 0) & (left != right)
     lo, hi = np.minimum(left, right)[ok], np.maximum(left, right)[ok]
     return lo.astype(np.int64), hi.astype(np.int64), is_match.to_numpy()[ok], int((~ok).sum())
-
-
-def _sorted_unique(values: np.ndarray) -> np.ndarray:
-    """np.unique by sorting (numpy's own takes a much slower hash path on large int arrays)."""
-    v = np.sort(values)
-    keep = np.ones(len(v), dtype=bool)
-    keep[1:] = v[1:] != v[:-1]
-    return v[keep]
 
 
 def _sort_rank(records: pd.DataFrame) -> np.ndarray:
@@ -152,7 +144,7 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
         # Decided pairs the blocking missed are compared too, with no pass bits.
         width = max(n, 1)
         codes = l * width + r
-        allc = _sorted_unique(np.concatenate([codes, dl * width + dr]))
+        allc = sorted_unique(np.concatenate([codes, dl * width + dr]))
         at = np.searchsorted(allc, codes)
         l, r = allc // width, allc % width
         passes_all = np.zeros(len(allc), dtype=passes.dtype)
@@ -316,14 +308,8 @@ def _members(records, std, person_lab, person_ids, family_ids, home, settings, a
         out[has] = std[col].to_numpy()[pos[has]]
         return out
 
-    child_sources = settings.families["child_sources"]
-    if std["source"].nunique() <= 62:      # one bit a source: work per distinct set of sources
-        agencies_arr, only_child_arr = person_agencies(person_lab, std["source"].to_numpy(), n_persons, child_sources)
-    else:
-        agencies_arr = (f.groupby("person")["source"].agg(lambda s: ";".join(sorted(set(s))))
-                        .reindex(range(n_persons)).to_numpy())
-        only_child_arr = (f.groupby("person")["source"].agg(lambda s: set(s) <= set(child_sources))
-                          .reindex(range(n_persons)).to_numpy(dtype=bool))
+    agencies_arr, only_child_arr = person_agencies(person_lab, std["source"].to_numpy(), n_persons,
+                                                   settings.families["child_sources"])
     dobs = dob.reindex(p_idx)
     age = age_at(dobs, as_of).reindex(p_idx)
     child = (age < settings.families["child_age"]).fillna(False).to_numpy(dtype=bool) | (age.isna().to_numpy() & only_child_arr)

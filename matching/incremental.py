@@ -130,10 +130,18 @@ def plan(records: pd.DataFrame, fingerprint: np.ndarray, state: LinkageState) ->
     return Plan(dirty, earlier_skipped, lo, hi, state.passes[keep], kept_index, counts)
 
 
-def write_state(folder: Path, state: LinkageState, mode: int = 0o600) -> None:
-    """Write the state into `folder` (made if need be), files with the given mode."""
+def _private_file(path: Path, mode: int):
+    """A file opened for writing, created with `mode` from the start (never wider)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    os.fchmod(fd, mode)
+    return os.fdopen(fd, "wb")
+
+
+def write_state(folder: Path, state: LinkageState, mode: int = 0o600, dir_mode: int = 0o700) -> None:
+    """Write the state into `folder` (made if need be): files with `mode`, the folder with
+    `dir_mode`."""
     folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder, mode | ((mode & 0o444) >> 2) | 0o700)
+    os.chmod(folder, dir_mode)
     records = pa.table({"source": pa.array(state.keys["source"].astype(str).to_numpy(), pa.string()),
                         "record_id": pa.array(state.keys["record_id"].astype(str).to_numpy(), pa.string()),
                         "fingerprint": pa.array(state.fingerprint, pa.uint64()),
@@ -146,14 +154,13 @@ def write_state(folder: Path, state: LinkageState, mode: int = 0o600) -> None:
         cols[f"level_{name}"] = pa.array(state.levels[:, j].astype(np.int8), pa.int8())
     files = {"records.parquet": records, "pairs.parquet": pa.table(cols)}
     for name, table in files.items():
-        # No dictionary pages: level numbers and positions gain nothing from them but time.
-        pq.write_table(table, folder / name, compression="zstd", use_dictionary=False)
-        os.chmod(folder / name, mode)
+        with _private_file(folder / name, mode) as fh:
+            # No dictionary pages: level numbers and positions gain nothing from them but time.
+            pq.write_table(table, fh, compression="zstd", use_dictionary=False)
     meta = {"format": FORMAT, "settings_hash": state.settings_hash, "comparisons": state.comparisons,
             "records": int(len(state.keys)), "pairs": int(len(state.left))}
-    path = folder / "state.json"
-    path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    os.chmod(path, mode)
+    with _private_file(folder / "state.json", mode) as fh:
+        fh.write((json.dumps(meta, indent=2) + "\n").encode("utf-8"))
 
 
 def read_state(folder: Path, settings: LinkageSettings) -> tuple[LinkageState | None, str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import ConfigError
-from reports.writers import write_csv, write_json, write_text
+from reports.writers import dir_mode, write_csv, write_json, write_text
 
 log = logging.getLogger("hnf_match")
 
@@ -99,7 +99,7 @@ def write_run_outputs(folder: Path, cfg, result, records: pd.DataFrame, linkage,
         state = getattr(linkage, "state", None)
         if state is not None and key is None:
             from matching.incremental import STATE_FOLDER, write_state
-            write_state(folder / STATE_FOLDER, state, mode)
+            write_state(folder / STATE_FOLDER, state, mode, dir_mode(mode))
     write_csv(reconciliation(result.validated), folder / "reconciliation.csv", bom=bom, mode=mode)
 
     out(linkage.baselines, "baselines.csv")

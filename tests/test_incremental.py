@@ -136,3 +136,19 @@ def test_damaged_state_means_a_full_run(two_quarters, tmp_path):
     assert state is None and "damaged" in reason
     assert read_state(tmp_path / "nowhere", settings)[0] is None
     assert dataclasses.is_dataclass(first.state)
+
+
+def test_state_files_are_created_with_the_output_modes(two_quarters, tmp_path):
+    import stat
+    (cfg1, rec1), _ = two_quarters
+    first = link_records(rec1, LinkageSettings.from_dict(cfg1.linkage), cfg1.as_of)
+    folder = tmp_path / "linkage_state"
+    write_state(folder, first.state, 0o640, 0o750)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o750
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {
+        "records.parquet": 0o640, "pairs.parquet": 0o640, "state.json": 0o640}
+    # no names, dates or identifiers: only keys, fingerprints, masks and levels
+    import pyarrow.parquet as pq
+    assert pq.read_schema(folder / "records.parquet").names == ["source", "record_id", "fingerprint", "skipped"]
+    assert all(n in ("left", "right", "passes") or n.startswith("level_")
+               for n in pq.read_schema(folder / "pairs.parquet").names)

@@ -119,6 +119,7 @@ def test_shareable_pseudonymised_profile_holds_no_personal_data(small_set, tmp_p
     assert r.exit_code == 0, r.output
     out = tmp_path / "s"
     assert not (out / "review_pairs.csv").exists() and not (out / "rejected").exists()
+    assert not (out / "linkage_state").exists()     # record keys and fingerprints stay with the full profile
     members = pd.read_csv(out / "members.csv", dtype=str)
     assert not {"forename", "surname", "dob", "address", "postcode", "uprn"} & set(members.columns)
     assert members["person_id"].str.startswith("P-").all() and members["family_id"].str.startswith("F-").all()

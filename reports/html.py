@@ -332,6 +332,11 @@ def _linkage_section(f: _Facts, linkage) -> str:
         if isinstance(stats.get(key), (int, np.integer)):
             stat_rows.append([label, _n(stats[key])])
     stat_rows.append(["Pairs waiting for clerical review", _n(f.review_pairs)])
+    inc = stats.get("incremental")
+    if isinstance(inc, dict):
+        stat_rows += [["Records new or changed since the previous run", _n(inc["records_new"] + inc["records_changed"])],
+                      ["Pairs compared in this run (the others' comparisons reused from the previous run)",
+                       _n(inc["pairs_compared"])]]
     stat_table = _table(["", "Count"], stat_rows, numeric={1}, caption="How the linking went")
 
     pairs = getattr(linkage, "pairs", None)

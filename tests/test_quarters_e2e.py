@@ -122,6 +122,9 @@ def test_incremental_runs_equal_a_full_run(quarters, tmp_path):
         assert inc["mode"] == "incremental" and inc["incremental"]["pairs_reused"] > inc["incremental"]["pairs_compared"]
     full = json.loads((tmp_path / "q3full" / "manifest.json").read_text())["counts"]["linkage"]
     assert full["mode"] == "full" and full["full_because"] == "--full was given"
+    # the report says how much was compared afresh
+    assert "Pairs compared in this run" in (out / "q3" / "report.html").read_text()
+    assert "Pairs compared in this run" not in (tmp_path / "q3full" / "report.html").read_text()
     for name in ("record_links.csv", "members.csv", "review_pairs.csv", "need_matrix.csv", "id_changes.csv",
                  "evidence.csv", "outcomes.csv", "claims.csv"):
         assert (out / "q3" / name).read_bytes() == (tmp_path / "q3full" / name).read_bytes(), name

@@ -120,8 +120,7 @@ def _carry(groups: pd.DataFrame, prefix: str, id_type: str, old_sizes: pd.Series
                         "_r": unseen})
     born = pd.concat([split, new], ignore_index=True).sort_values("_r", kind="stable").drop(columns="_r")
     # An old ID that no group kept is no longer in use.
-    gone = pd.Series(sorted(set(old_sizes.index) - set(best["old_id"])), dtype=object)
-    gone = gone.iloc[np.lexsort((_number(gone).fillna(0).to_numpy(), gone.str.extract(r"^([A-Z]*)", expand=False).to_numpy()))] if len(gone) else gone
+    gone = pd.Series(sorted(sorted(set(old_sizes.index) - set(best["old_id"])), key=_sort_key), dtype=object)
     retired = pd.DataFrame({"id_type": id_type, "old_id": gone.to_numpy(), "new_id": "", "kind": "retired"})
     final = {**keeper.to_dict(), **fresh_ids.to_dict()}
     parts = [f for f in (merged, born, retired) if len(f)]

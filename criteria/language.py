@@ -11,7 +11,7 @@ from typing import Any, Union
 import pandas as pd
 import yaml
 
-from pipeline.errors import ConfigError
+from schemas.errors import ConfigError
 from schemas.fields import (AGENCY_FIELDS, COUNT, DATE, ENUM, FLAG, MONEY, TEXT, UPPER_CASE_ENUMS,
                             fields_for)
 

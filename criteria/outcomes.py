@@ -19,7 +19,7 @@ from criteria.engine import _as_date, score_families
 from criteria.language import (SETS_DIR, SETTINGS_DEFAULTS, CriteriaSet, Criterion, Indicator,
                                _Checker, _indicator, compose_top, load_criteria)
 from criteria.terms import Term, term_containing
-from pipeline.errors import ConfigError, InputDataError
+from schemas.errors import ConfigError, InputDataError
 
 OUTCOMES_SUFFIX = ".outcomes.yaml"
 CHECKED = ("month", "term")

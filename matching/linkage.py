@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import InputDataError
+from schemas.errors import InputDataError
 
 from .blocking import block, incremental_candidates, sorted_unique
 from .cluster import cluster_persons

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from pipeline.errors import ConfigError
+from schemas.errors import ConfigError
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.yaml")
 

@@ -11,36 +11,12 @@ from pathlib import Path
 import click
 
 from pipeline import __version__
-from criteria.command import criteria
-from pipeline.errors import EXIT_INTERNAL
-from pipeline.logs import setup_logging, where_it_failed
+from pipeline.cli_base import Group
+from pipeline.criteria_command import criteria
+from pipeline.logs import setup_logging
 from pipeline.synth.command import sample
 
 log = logging.getLogger("hnf_match")
-
-
-class Group(click.Group):
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except click.ClickException as exc:
-            # click prints the message on stderr; the log file (cron) gets it too.
-            log.error("%s (exit code %d)", exc.format_message(), exc.exit_code, extra={"file_only": True})
-            raise
-        except (click.exceptions.Exit, click.Abort, SystemExit):
-            raise
-        except KeyboardInterrupt:
-            log.error("interrupted")
-            click.echo("Error: interrupted; previous outputs left as they were", err=True)
-            ctx.exit(130)
-        except Exception as exc:  # a bug: say where, never what (messages may hold data values)
-            if ctx.meta.get("debug"):
-                raise
-            place = where_it_failed(exc)
-            log.error("internal error: %s at %s", type(exc).__name__, place)
-            click.echo(f"Error: internal error ({type(exc).__name__} at {place}). This is a bug in hnf-match; "
-                       "re-run with --debug to see the traceback (it may show data values).", err=True)
-            ctx.exit(EXIT_INTERNAL)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -171,4 +147,5 @@ main.add_command(criteria)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from pipeline.entry import main as entry
+    entry()

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from pipeline.errors import ConfigError
+from schemas.errors import ConfigError
 from schemas.fields import AGENCY_FIELDS, ENUM, FLAG, fields_for
 
 DATE_FORMATS = ("auto", "iso", "dmy", "mdy")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.config import SourceConfig
-from pipeline.errors import InputDataError
+from schemas.errors import InputDataError
 from schemas.fields import fields_for
 
 csv.field_size_limit(16 * 1024 * 1024)

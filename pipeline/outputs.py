@@ -13,7 +13,7 @@ import socket
 import time
 from pathlib import Path
 
-from pipeline.errors import InterruptedRun, LockedError
+from schemas.errors import InterruptedRun, LockedError
 
 
 def _pid_alive(pid: int) -> bool:
@@ -66,25 +66,6 @@ class RunLock:
             self.held = False
 
 
-@contextlib.contextmanager
-def signals_as_interrupts():
-    """SIGTERM (cron's and systemd's stop) and SIGHUP behave like Ctrl-C: the run unwinds,
-    cleaning its temporary folder, and exits with its own code."""
-    def handler(signum, frame):
-        raise InterruptedRun(f"run stopped by signal {signal.Signals(signum).name}; previous outputs left as they were")
-    old = {}
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        try:
-            old[sig] = signal.signal(sig, handler)
-        except (ValueError, OSError):  # not the main thread
-            pass
-    try:
-        yield
-    finally:
-        for sig, h in old.items():
-            signal.signal(sig, h)
-
-
 class OutputFolder:
     """with OutputFolder(out, mode) as tmp: write into tmp; on success tmp becomes out."""
 
@@ -116,8 +97,6 @@ class OutputFolder:
                 shutil.rmtree(self.tmp, ignore_errors=True)
         finally:
             self.lock.release()
-        if exc_type is KeyboardInterrupt:
-            raise InterruptedRun("run interrupted; previous outputs left as they were") from None
         return False
 
     def _swap(self) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import InputDataError
+from schemas.errors import InputDataError
 
 ID_CHANGE_COLUMNS = ["id_type", "old_id", "new_id", "kind"]
 DECISION_COLUMNS = ["source_l", "record_id_l", "source_r", "record_id_r", "decision"]

@@ -20,8 +20,8 @@ import pandas as pd
 
 import pipeline
 from pipeline.config import RunConfig
-from pipeline.errors import ConfigError, InputDataError
-from pipeline.outputs import OutputFolder, signals_as_interrupts
+from schemas.errors import ConfigError, InputDataError
+from pipeline.outputs import OutputFolder
 from pipeline.stages import ingest_and_validate, load_records, stack_person_records  # noqa: F401  (load_records: for evaluation and tests)
 from reports.writers import dir_mode as _dir_mode, write_csv, write_json
 from schemas.validate import Validated
@@ -205,7 +205,7 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
 
     # The lock is taken first, so a second run on the same folder is refused at once; all
     # outputs go to a temporary folder that replaces the output folder only when complete.
-    with signals_as_interrupts(), OutputFolder(cfg.output, dir_mode=_dir_mode(cfg.outputs.file_mode)) as tmp:
+    with OutputFolder(cfg.output, dir_mode=_dir_mode(cfg.outputs.file_mode)) as tmp:
         with clock.stage("ingest and validate"):
             result.validated = ingest_and_validate(cfg)
         try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.errors import ConfigError
+from schemas.errors import ConfigError
 from reports.writers import dir_mode, write_csv, write_json, write_text
 
 log = logging.getLogger("hnf_match")

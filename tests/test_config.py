@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 
 from pipeline.config import load_config
-from pipeline.errors import ConfigError
+from schemas.errors import ConfigError
 from tests.conftest import HOUSING_HEADER, housing_row, write_csv
 
 

@@ -1,7 +1,7 @@
 """`criteria list` and `criteria show` through click's CliRunner."""
 from click.testing import CliRunner
 
-from criteria.command import criteria
+from pipeline.criteria_command import criteria
 
 
 def test_list_names_every_builtin_set_with_its_title():

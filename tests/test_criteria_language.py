@@ -7,7 +7,7 @@ import pytest
 
 from criteria import list_builtin, load_criteria
 from criteria.language import AllOf, AnyOf, AtLeast
-from pipeline.errors import ConfigError
+from schemas.errors import ConfigError
 
 VALID = """\
 name: test-set

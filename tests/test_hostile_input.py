@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import load_config
-from pipeline.errors import HnfError
+from schemas.errors import HnfError
 from pipeline.stages import ingest_and_validate
 from tests.conftest import HOUSING_HEADER, write_config
 

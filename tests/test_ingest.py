@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from pipeline.config import load_config
-from pipeline.errors import InputDataError
+from schemas.errors import InputDataError
 from pipeline.ingest import read_extract
 from pipeline.stages import ingest_and_validate
 from tests.conftest import HOUSING_HEADER, housing_row, write_config, write_csv

@@ -196,7 +196,7 @@ def test_clerical_decisions_override_the_model():
 
 
 def test_bad_decision_value_names_the_row():
-    from pipeline.errors import InputDataError
+    from schemas.errors import InputDataError
     rec = scenario_records()
     d = pd.DataFrame([{"source_l": "police", "record_id_l": "ns2", "source_r": "benefits", "record_id_r": "ns1",
                        "decision": "perhaps"}])

@@ -2,7 +2,7 @@
 import pytest
 
 from matching.settings import LinkageSettings
-from pipeline.errors import ConfigError
+from schemas.errors import ConfigError
 
 
 def test_defaults_load_and_thresholds_convert_to_weights():

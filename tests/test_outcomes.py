@@ -11,7 +11,7 @@ import pytest
 from criteria import load_criteria
 from criteria.outcomes import (load_outcomes, next_baselines, outcomes_file, parse_case_starts,
                                parse_outcomes, track_outcomes)
-from pipeline.errors import ConfigError, InputDataError
+from schemas.errors import ConfigError, InputDataError
 from tests.conftest import typed_extract
 
 ADULT = dt.date(1985, 5, 5)

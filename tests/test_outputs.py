@@ -7,7 +7,7 @@ import stat
 import pandas as pd
 import pytest
 
-from pipeline.errors import InterruptedRun, LockedError
+from schemas.errors import InterruptedRun, LockedError
 from pipeline.outputs import OutputFolder, RunLock
 from reports.outputs import pseudonymise, read_key, shareable
 from reports.writers import defuse, write_csv
@@ -36,10 +36,10 @@ def test_failure_leaves_previous_outputs_untouched(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-def test_keyboard_interrupt_becomes_interrupted_run(tmp_path):
+def test_interrupted_run_leaves_nothing_behind(tmp_path):
     with pytest.raises(InterruptedRun):
         with OutputFolder(tmp_path / "out"):
-            raise KeyboardInterrupt
+            raise InterruptedRun("stopped by signal SIGTERM")
     assert not (tmp_path / "out").exists()
 
 
@@ -104,7 +104,7 @@ def test_pseudonyms_stable_with_one_key_different_with_another(tmp_path):
 
 def test_short_key_refused(tmp_path):
     (tmp_path / "k").write_bytes(b"short")
-    from pipeline.errors import ConfigError
+    from schemas.errors import ConfigError
     with pytest.raises(ConfigError, match="at least 32 bytes"):
         read_key(tmp_path / "k")
 

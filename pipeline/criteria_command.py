@@ -6,10 +6,11 @@ import datetime as dt
 import click
 
 from criteria.describe import describe
+from pipeline.cli_base import Group
 from criteria.language import list_builtin, load_criteria
 
 
-@click.group("criteria")
+@click.group("criteria", cls=Group)
 def criteria() -> None:
     """Criteria sets: list the built-in ones, or show one in plain English."""
 

@@ -1,0 +1,63 @@
+"""The command group every hnf-match command runs in: our errors become their exit codes with
+a message on stderr (and in the log file), stop signals exit 5, disk and permission faults exit
+3 naming the path, and anything else is reported as an internal error (exit 1) without the
+exception's message, which could quote personal data."""
+from __future__ import annotations
+
+import errno
+import logging
+
+import click
+
+from pipeline import stopping
+from pipeline.logs import where_it_failed
+from schemas.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, HnfError, InterruptedRun
+
+log = logging.getLogger("hnf_match")
+
+
+class Group(click.Group):
+    def invoke(self, ctx):
+        stopping.install()      # also for callers that do not come through pipeline.entry (tests)
+        try:
+            return super().invoke(ctx)
+        except HnfError as exc:
+            # The message on stderr; the log file (cron) gets it too.
+            log.error("%s (exit code %d)", exc.message, exc.exit_code, extra={"file_only": True})
+            click.echo(f"Error: {exc.message}", err=True)
+            ctx.exit(exc.exit_code)
+        except (InterruptedRun, KeyboardInterrupt) as exc:
+            message = exc.message if isinstance(exc, InterruptedRun) else \
+                "interrupted; previous outputs left as they were"
+            log.error("%s (exit code %d)", message, EXIT_INTERRUPTED, extra={"file_only": True})
+            click.echo(f"Error: {message}", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.Abort, click.ClickException, SystemExit):
+            raise
+        except OSError as exc:
+            if exc.errno not in _DISK_ERRORS:
+                raise_or_report(ctx, exc)
+            # A full disk, a quota, a read-only or forbidden folder: the user's to fix.
+            where = exc.filename or "the output folder"
+            message = f"{where}: cannot write ({exc.strerror or type(exc).__name__})"
+            log.error("%s (exit code %d)", message, EXIT_INPUT, extra={"file_only": True})
+            click.echo(f"Error: {message}", err=True)
+            ctx.exit(EXIT_INPUT)
+        except Exception as exc:
+            raise_or_report(ctx, exc)
+
+
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EFBIG}
+
+
+def raise_or_report(ctx, exc: BaseException) -> None:
+    """A bug: say where, never what (messages may hold data values)."""
+    if ctx.meta.get("debug"):
+        raise exc
+    place = where_it_failed(exc)
+    log.error("internal error: %s at %s", type(exc).__name__, place)
+    click.echo(f"Error: internal error ({type(exc).__name__} at {place}). This is a bug in hnf-match; "
+               "re-run with --debug to see the traceback (it may show data values).", err=True)
+    ctx.exit(EXIT_INTERNAL)
+
+

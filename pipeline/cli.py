@@ -110,6 +110,7 @@ def compare(old_dir, new_dir, out_file, quiet, log_file, log_format):
     import pandas as pd
 
     from pipeline.display import Display
+    from pipeline.outputs import add_to_inventory
     from pipeline.quarters import compare_quarters, read_as_of, read_need_matrix
     from reports.writers import write_csv
 
@@ -124,9 +125,14 @@ def compare(old_dir, new_dir, out_file, quiet, log_file, log_format):
                    "families are matched by family_id alone", err=True)
     changes, movement, notes = compare_quarters(old, new, id_changes, old_as_of=read_as_of(Path(old_dir)))
     target = Path(out_file) if out_file else Path(new_dir) / "changes.csv"
+    _check_changes_target(target)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    write_csv(changes, tmp)
-    os.replace(tmp, target)
+    try:
+        write_csv(changes, tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    add_to_inventory(target.parent, target.name)   # an hnf-match output folder stays provably ours
     counts = changes["status"].value_counts()
     display.table("Families between the two quarters", ["", "families"],
                    [["new", int(counts.get("new", 0))], ["continuing", int(counts.get("continuing", 0))],
@@ -139,6 +145,24 @@ def compare(old_dir, new_dir, out_file, quiet, log_file, log_format):
     click.echo(f"Changes written to {target}")
     log.info("compare: %s new, %s continuing, %s left", counts.get("new", 0), counts.get("continuing", 0),
              counts.get("left", 0))
+
+
+def _check_changes_target(target: Path) -> None:
+    """`compare` replaces only a changes.csv it wrote before: never another file of the user's."""
+    from pipeline.quarters import CHANGE_COLUMNS
+    from schemas.errors import OutputInTheWay
+
+    if target.is_symlink() or (target.exists() and not target.is_file()):
+        raise OutputInTheWay(f"{target}: is not a plain file; name another file for changes.csv")
+    if target.exists():
+        try:
+            with open(target, encoding="utf-8-sig") as fh:
+                first = fh.readline(4096).rstrip("\r\n")
+        except (OSError, UnicodeDecodeError):
+            first = ""
+        if first.split(",")[:len(CHANGE_COLUMNS)] != CHANGE_COLUMNS:
+            raise OutputInTheWay(f"{target}: exists and is not a changes.csv that hnf-match wrote; "
+                                 "hnf-match never replaces a file of yours. Name another file with --out")
 
 
 # Commands that live with their stage's package.

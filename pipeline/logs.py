@@ -10,6 +10,8 @@ import time
 import traceback
 
 LOGGER = "hnf_match"
+# The log files this process appends to: an output folder must never hold one (it is replaced whole).
+LOG_FILES: list[str] = []
 
 
 class JsonFormatter(logging.Formatter):
@@ -36,7 +38,9 @@ def setup_logging(*, quiet: bool, log_file: str | None, log_format: str, interac
     # On a terminal the progress display tells the story; the log shows only problems there.
     stream.setLevel(logging.ERROR if quiet else (logging.WARNING if interactive else logging.INFO))
     logger.addHandler(stream)
+    LOG_FILES.clear()
     if log_file:
+        LOG_FILES.append(os.path.abspath(log_file))
         fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         handler = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))
         handler.setFormatter(fmt)

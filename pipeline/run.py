@@ -21,7 +21,7 @@ import pandas as pd
 import pipeline
 from pipeline.config import RunConfig
 from schemas.errors import ConfigError, InputDataError
-from pipeline.outputs import OutputFolder
+from pipeline.outputs import OutputFolder, check_output_path
 from pipeline.stages import ingest_and_validate, load_records, stack_person_records  # noqa: F401  (load_records: for evaluation and tests)
 from reports.writers import dir_mode as _dir_mode, write_csv, write_json
 from schemas.validate import Validated
@@ -99,6 +99,8 @@ def check_rejected_shares(cfg: RunConfig, validated: dict[str, Validated]) -> No
 
 def write_validation_files(validated: dict[str, Validated], folder: Path, mode: int, bom: bool) -> None:
     for name, v in validated.items():
+        if Path(name).name != name or name in (".", ".."):   # a source name is a plain file name, never a path
+            raise ConfigError(f"source name {name!r} cannot be used as a file name in rejected/ and warnings/")
         write_csv(v.rejected, folder / "rejected" / f"{name}.csv", bom=bom, mode=mode)
         write_csv(v.warnings, folder / "warnings" / f"{name}.csv", bom=bom, mode=mode)
 
@@ -109,15 +111,41 @@ def validation_folder(cfg: RunConfig) -> Path:
     return cfg.output.parent / f"{cfg.output.name}-validation"
 
 
+def protected_inputs(cfg: RunConfig, previous: Path | None = None) -> dict[str, list[Path]]:
+    """Everything a run reads: no output folder it replaces may be or hold any of it."""
+    from pipeline.logs import LOG_FILES
+    criteria = Path(cfg.criteria)
+    return {
+        "the run config": [cfg.path],
+        "an agency extract": [src.path for src in cfg.sources.values()],
+        "the pseudonymisation key": [cfg.outputs.pseudonymise_key],
+        "the previous quarter's output (--previous)": [previous or cfg.previous],
+        "the review decisions file": [cfg.review_decisions],
+        "the case starts (baselines) file": [cfg.baselines],
+        "the criteria file": [criteria, criteria.with_suffix(".outcomes.yaml")] if criteria.is_file() else [],
+        "the log file": [Path(p) for p in LOG_FILES],
+    }
+
+
+def check_output_paths(cfg: RunConfig, previous: Path | None = None, *, run: bool = True) -> None:
+    """Before any work: the output folder (for a run) and the validation folder beside it must
+    be missing, empty or earlier hnf-match outputs, and hold none of the run's inputs."""
+    protected = protected_inputs(cfg, previous)
+    if run:
+        check_output_path(cfg.output, protected)
+    check_output_path(validation_folder(cfg), protected)
+
+
 def run_validation(cfg: RunConfig, progress=None) -> RunResult:
     """Ingest and validate only; write the rejected and warning files. Raises on bad data."""
+    check_output_paths(cfg, run=False)
     result = RunResult(config=cfg, validated={})
     clock = _Clock(result, progress)
     with clock.stage("ingest and validate"):
         result.validated = ingest_and_validate(cfg)
     folder = validation_folder(cfg)
     mode = cfg.outputs.file_mode
-    with OutputFolder(folder, dir_mode=_dir_mode(mode)) as tmp:
+    with OutputFolder(folder, dir_mode=_dir_mode(mode), protected=protected_inputs(cfg)) as tmp:
         write_validation_files(result.validated, tmp, mode, cfg.outputs.csv_bom)
         write_csv(reconciliation(result.validated), tmp / "reconciliation.csv", mode=mode)
     result.output = folder
@@ -185,6 +213,8 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
     from matching.settings import LinkageSettings
     from reports.outputs import write_run_outputs
 
+    previous_dir = previous or cfg.previous
+    check_output_paths(cfg, previous_dir)
     started = dt.datetime.now(dt.timezone.utc)
     result = RunResult(config=cfg, validated={})
     clock = _Clock(result, progress)
@@ -193,7 +223,6 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
     settings = LinkageSettings.from_dict(cfg.linkage)
     from pipeline.quarters import carry_baselines, carry_ids_forward, merge_decisions, read_previous
 
-    previous_dir = previous or cfg.previous
     prev = read_previous(previous_dir) if previous_dir else None
     decisions = merge_decisions(prev.decisions if prev else None, _read_decisions(cfg.review_decisions))
     min_group = settings_min_group(cfg)
@@ -205,7 +234,8 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
 
     # The lock is taken first, so a second run on the same folder is refused at once; all
     # outputs go to a temporary folder that replaces the output folder only when complete.
-    with OutputFolder(cfg.output, dir_mode=_dir_mode(cfg.outputs.file_mode)) as tmp:
+    protected = protected_inputs(cfg, previous_dir)
+    with OutputFolder(cfg.output, dir_mode=_dir_mode(cfg.outputs.file_mode), protected=protected) as tmp:
         with clock.stage("ingest and validate"):
             result.validated = ingest_and_validate(cfg)
         try:
@@ -214,7 +244,7 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
             folder = validation_folder(cfg)
             mode = cfg.outputs.file_mode
             result.counts = {"sources": reconciliation(result.validated).to_dict("records")}
-            with OutputFolder(folder, dir_mode=_dir_mode(mode)) as vtmp:
+            with OutputFolder(folder, dir_mode=_dir_mode(mode), protected=protected) as vtmp:
                 write_validation_files(result.validated, vtmp, mode, cfg.outputs.csv_bom)
                 write_csv(reconciliation(result.validated), vtmp / "reconciliation.csv", mode=mode)
                 write_json(manifest(cfg, result, criteria_hash=None, thresholds={}, started=started,

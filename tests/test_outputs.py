@@ -13,21 +13,29 @@ from reports.outputs import pseudonymise, read_key, shareable
 from reports.writers import defuse, write_csv
 
 
+def _earlier_output(out, files):
+    """An output folder as an earlier run leaves it: written through OutputFolder, with a manifest."""
+    with OutputFolder(out) as tmp:
+        for name, text in files.items():
+            (tmp / name).write_text(text)
+        (tmp / "manifest.json").write_text(json.dumps({"tool": "hnf-match"}))
+
+
 def test_success_swaps_the_new_folder_in(tmp_path):
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "old.csv").write_text("old")
+    _earlier_output(out, {"need_matrix.csv": "old", "members.csv": "old"})
     with OutputFolder(out) as tmp:
-        (tmp / "new.csv").write_text("new")
-        assert not (out / "new.csv").exists()          # nothing visible until complete
-    assert (out / "new.csv").read_text() == "new" and not (out / "old.csv").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]   # no temp, no lock left
+        (tmp / "need_matrix.csv").write_text("new")
+        assert (out / "need_matrix.csv").read_text() == "old"      # nothing visible until complete
+    assert (out / "need_matrix.csv").read_text() == "new" and not (out / "members.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]   # no temp, no lock, no journal left
+    listed = json.loads((out / "manifest.json").read_text())["files"]
+    assert set(listed) == {"need_matrix.csv"} and len(listed["need_matrix.csv"]["sha256"]) == 64
 
 
 def test_failure_leaves_previous_outputs_untouched(tmp_path):
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "need_matrix.csv").write_text("previous")
+    _earlier_output(out, {"need_matrix.csv": "previous"})
     with pytest.raises(RuntimeError):
         with OutputFolder(out) as tmp:
             (tmp / "need_matrix.csv").write_text("half")

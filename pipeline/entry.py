@@ -23,14 +23,50 @@ def main() -> None:
         print(f"Error: {exc if isinstance(exc, InterruptedRun) else 'interrupted'}; nothing was written",
               file=sys.stderr)
         code = 5
-    if stopping.received() is not None and code in (0, None):
-        # The signal came after the work was done (or its exception was swallowed by a library
-        # and the run still finished): a scheduler must still see that the run was stopped.
+    _exit(code)
+
+
+def _exit(code) -> None:
+    """Leave without Python's finalisation, during which a signal would kill the process with
+    the default action (exit -15, -1) instead of our exit 5. Every output is closed by now."""
+    import logging
+    import os
+    import signal
+
+    from pipeline import stopping
+
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    with _suppress_stop():
+        signal.pthread_sigmask(signal.SIG_BLOCK, stopping.STOP_SIGNALS)
+    late = stopping.received() is not None or bool(signal.sigpending() & set(stopping.STOP_SIGNALS))
+    if late and code == 0:
+        # The signal came after the work was done (or a library swallowed its exception and the
+        # run still finished): a scheduler must still see that the run was stopped.
         print("Error: a stop signal arrived after the command had finished its work; "
               "what it wrote is complete", file=sys.stderr)
         code = 5
-    sys.exit(code)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
+
+class _suppress_stop:
+    """A signal landing in the last instructions must not turn into a traceback."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        from schemas.errors import InterruptedRun
+        return exc_type is not None and issubclass(exc_type, (InterruptedRun, KeyboardInterrupt))
 
 if __name__ == "__main__":
     main()

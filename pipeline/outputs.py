@@ -15,6 +15,7 @@ Nothing here deletes or moves anything it cannot prove it wrote itself.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -285,7 +286,10 @@ class OutputFolder:
 
     def __enter__(self) -> Path:
         check_output_path(self.output, self.protected)
-        self.lock.acquire()
+        try:
+            self.lock.acquire()
+        except OSError as exc:
+            raise _write_error(exc, self.output) from None
         try:
             self._recover()
             self._remove_leftovers()
@@ -294,10 +298,11 @@ class OutputFolder:
             self.tmp.mkdir(mode=self.dir_mode)
             os.chmod(self.tmp, self.dir_mode)
             (self.tmp / PARTIAL_MARK).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
-        except BaseException:
-            if self.tmp is not None and (self.tmp / PARTIAL_MARK).exists():
-                shutil.rmtree(self.tmp, ignore_errors=True)
+        except BaseException as exc:
+            self._discard_tmp()
             self.lock.release()
+            if isinstance(exc, OSError):
+                raise _write_error(exc, self.output) from None
             raise
         return self.tmp
 
@@ -309,15 +314,19 @@ class OutputFolder:
                 self._swap()
             else:
                 self._discard_tmp()
-        except BaseException:
+        except BaseException as failure:
             self._discard_tmp()
+            if isinstance(failure, OSError):
+                raise _write_error(failure, self.output) from None
             raise
         finally:
             self.lock.release()
+        if isinstance(exc, OSError):
+            raise _write_error(exc, self.output) from None
         return False
 
     def _discard_tmp(self) -> None:
-        if self.tmp is not None and self.tmp.exists() and (self.tmp / PARTIAL_MARK).exists():
+        if self.tmp is not None and self.tmp.exists() and _is_our_tmp(self.tmp):
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def _seal(self) -> None:
@@ -338,7 +347,6 @@ class OutputFolder:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
         os.chmod(self.tmp / MANIFEST, mode)
-        (self.tmp / PARTIAL_MARK).write_text("sealed")   # still ours until the swap
 
     def _swap(self) -> None:
         old = self.parent / f".{self.output.name}.old-{os.getpid()}"
@@ -356,7 +364,6 @@ class OutputFolder:
                     os.rename(old, self.output)
                 self.journal.unlink(missing_ok=True)
                 raise
-        (self.output / PARTIAL_MARK).unlink(missing_ok=True)
         if had_output:
             shutil.rmtree(old, ignore_errors=True)
         self.journal.unlink(missing_ok=True)
@@ -383,8 +390,6 @@ class OutputFolder:
                             "the outputs", self.output)
             if new.exists():
                 shutil.rmtree(new, ignore_errors=True)
-            with contextlib.suppress(FileNotFoundError):
-                (self.output / PARTIAL_MARK).unlink()
             self.journal.unlink()
             return
         # Versions before the journal left `.NAME.old-PID` behind when killed mid-swap.
@@ -400,8 +405,29 @@ class OutputFolder:
     def _remove_leftovers(self) -> None:
         """Temporary folders of runs that died with SIGKILL: only those holding our mark."""
         for leftover in self.parent.glob(f".{self.output.name}.tmp-*"):
-            if leftover.is_dir() and not leftover.is_symlink() and (leftover / PARTIAL_MARK).is_file():
+            if leftover.is_dir() and not leftover.is_symlink() and _is_our_tmp(leftover):
                 shutil.rmtree(leftover, ignore_errors=True)
+
+
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EFBIG, errno.EIO}
+
+
+def _write_error(exc: OSError, output: Path) -> BaseException:
+    """A full disk, a quota, a read-only or forbidden folder while writing outputs: the user's to
+    fix (exit 3, naming the output folder and the file). Any other OSError is a bug."""
+    if exc.errno not in _DISK_ERRORS:
+        return exc
+    where = f" ({exc.filename})" if exc.filename else ""
+    return OutputError(f"{output}: cannot write the outputs{where}: {exc.strerror or type(exc).__name__}; "
+                       "the previous outputs were left as they were")
+
+
+def _is_our_tmp(folder: Path) -> bool:
+    """A temporary folder of ours: still being written (its mark) or sealed (its inventory)."""
+    if (folder / PARTIAL_MARK).is_file():
+        return True
+    manifest = read_manifest(folder)
+    return manifest is not None and isinstance(manifest.get("files"), dict)
 
 
 def add_to_inventory(folder: Path, rel: str) -> None:

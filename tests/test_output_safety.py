@@ -329,3 +329,15 @@ def test_check_refuses_an_empty_sub_folder_it_did_not_make(tmp_path):
     with pytest.raises(OutputInTheWay, match="mine"):
         with OutputFolder(out):
             pass
+
+
+def test_sample_never_overwrites_a_councils_own_files(tmp_path):
+    (tmp_path / "config.yaml").write_text("as_of: 2026-09-30\n")
+    (tmp_path / "housing.csv").write_text("record_id\n1\n")
+    before = snapshot(tmp_path)
+    r = CliRunner().invoke(main, ["sample", "--families", "5", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "not an earlier sample" in r.output
+    assert snapshot(tmp_path) == before
+    fresh = tmp_path / "s"
+    assert CliRunner().invoke(main, ["sample", "--families", "5", "--out", str(fresh)]).exit_code == 0
+    assert CliRunner().invoke(main, ["sample", "--families", "5", "--out", str(fresh)]).exit_code == 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import click
 
@@ -13,6 +14,32 @@ def _date(ctx, param, value):
         return dt.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter("write the date as YYYY-MM-DD") from None
+
+
+def _made_by_sample(config: Path) -> bool:
+    try:
+        with open(config, encoding="utf-8") as fh:
+            first = fh.readline(300)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return first.startswith("# Synthetic council extracts") and "made by `hnf-match sample" in first
+
+
+def _check_sample_folder(out: Path) -> None:
+    """The generator overwrites the files it writes: only in a missing or empty folder, or one it
+    wrote before (its config.yaml says so), never over a council's own extracts or config."""
+    from schemas.errors import OutputInTheWay
+
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise OutputInTheWay(f"{out}: is not a folder; name a folder for the sample data")
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if _made_by_sample(out / "config.yaml") or _made_by_sample(out / "q1" / "config.yaml"):
+        return
+    shown = sorted(p.name for p in out.iterdir())[:5]
+    raise OutputInTheWay(f"{out}: holds {', '.join(shown)}{' ...' if len(list(out.iterdir())) > 5 else ''} and is not "
+                         "an earlier sample (no config.yaml written by `hnf-match sample`); the generator would "
+                         "overwrite files there. Name a new or empty folder with --out")
 
 
 @click.command("sample")
@@ -34,6 +61,7 @@ def _date(ctx, param, value):
               help="Months between one quarter's as_of and the next.")
 def sample(families, rows, seed, as_of, out_dir, formats, quarters, quarter_step_months):
     """Generate synthetic agency extracts with ground truth (no real data)."""
+    _check_sample_folder(Path(out_dir))
     if quarters > 1:
         from pipeline.synth.quarters import add_months, generate_quarters
         as_ofs = [add_months(as_of, k * quarter_step_months) for k in range(quarters)]

@@ -40,6 +40,9 @@ def setup_logging(*, quiet: bool, log_file: str | None, log_format: str, interac
     logger.addHandler(stream)
     LOG_FILES.clear()
     if log_file:
+        if os.path.exists(log_file) and not os.path.isfile(log_file):
+            from schemas.errors import ConfigError
+            raise ConfigError(f"{log_file}: --log-file is not a regular file (a folder, a device or a pipe)")
         LOG_FILES.append(os.path.abspath(log_file))
         fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         handler = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))

@@ -104,9 +104,10 @@ def read_manifest(folder: Path) -> dict | None:
     return data if isinstance(data, dict) and data.get("tool") == "hnf-match" else None
 
 
-def foreign_files(folder: Path) -> tuple[list[str], str]:
+def foreign_files(folder: Path, hashes: bool = True) -> tuple[list[str], str]:
     """The files in an existing folder that stop hnf-match from replacing it, and why.
-    Empty when the folder is empty or an unchanged earlier hnf-match output."""
+    Empty when the folder is empty or an unchanged earlier hnf-match output (sizes always
+    checked; contents too unless `hashes` is False, for a quick first look)."""
     present = _files_in(folder)
     entries = sorted(os.listdir(folder))
     if not entries:
@@ -128,7 +129,8 @@ def foreign_files(folder: Path) -> tuple[list[str], str]:
             continue
         want = listed[rel]
         p = folder / rel
-        if not isinstance(want, dict) or p.stat().st_size != want.get("bytes") or _sha256(p) != want.get("sha256"):
+        if not isinstance(want, dict) or p.stat().st_size != want.get("bytes") \
+                or (hashes and _sha256(p) != want.get("sha256")):
             changed.append(rel)
     if changed:
         return changed, "they were changed after hnf-match wrote them"
@@ -150,7 +152,7 @@ def _real(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
-def check_output_path(output: Path, protected: dict[str, list[Path]] | None = None) -> None:
+def check_output_path(output: Path, protected: dict[str, list[Path]] | None = None, *, hashes: bool = True) -> None:
     """Refuse, before any work, an output path hnf-match may not replace (OutputInTheWay, exit 2).
     `protected` names what the run reads ("the config", "an extract", ...): the output folder
     must neither be nor hold any of them."""
@@ -192,7 +194,7 @@ def check_output_path(output: Path, protected: dict[str, list[Path]] | None = No
         raise OutputInTheWay(f"{output}: is a file, not a folder; hnf-match never replaces a file. "
                              "Name a folder (missing, empty or an earlier hnf-match output)")
     try:
-        names, why = foreign_files(output)
+        names, why = foreign_files(output, hashes)
     except OSError as exc:
         raise OutputError(f"{output}: cannot look inside the output folder ({exc.strerror or type(exc).__name__})") from None
     if names:
@@ -285,7 +287,7 @@ class OutputFolder:
         self.journal = self.parent / f".{self.output.name}.swap"
 
     def __enter__(self) -> Path:
-        check_output_path(self.output, self.protected)
+        check_output_path(self.output, self.protected, hashes=False)
         try:
             self.lock.acquire()
         except OSError as exc:

@@ -132,8 +132,8 @@ def check_output_paths(cfg: RunConfig, previous: Path | None = None, *, run: boo
     be missing, empty or earlier hnf-match outputs, and hold none of the run's inputs."""
     protected = protected_inputs(cfg, previous)
     if run:
-        check_output_path(cfg.output, protected)
-    check_output_path(validation_folder(cfg), protected)
+        check_output_path(cfg.output, protected, hashes=False)   # contents are hashed once the lock is held
+    check_output_path(validation_folder(cfg), protected, hashes=False)
 
 
 def run_validation(cfg: RunConfig, progress=None) -> RunResult:

@@ -25,13 +25,13 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 accuracy: $(STAMP)
-	$(PY) -m matching.evaluate --sample sample_data/config.yaml --generated 200000
+	$(PY) -m tools.evaluate --sample sample_data/config.yaml --generated 200000
 
 bench: $(STAMP)
-	$(PY) -m pipeline.bench
+	$(PY) -m tools.bench
 
 bench-quarters: $(STAMP)
-	$(PY) -m pipeline.bench --quarters
+	$(PY) -m tools.bench --quarters
 
 sample: $(STAMP)
 	$(VENV)/bin/hnf-match sample --families 300 --seed 2026 --out sample_data

@@ -4,7 +4,6 @@ exception's message, which could quote personal data."""
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from pipeline import __version__
 from pipeline.cli_base import Group
 from pipeline.criteria_command import criteria
 from pipeline.logs import setup_logging
-from pipeline.synth.command import sample
+from pipeline.sample_command import sample
 
 log = logging.getLogger("hnf_match")
 
@@ -169,7 +168,3 @@ def _check_changes_target(target: Path) -> None:
 main.add_command(sample)
 main.add_command(criteria)
 
-
-if __name__ == "__main__":
-    from pipeline.entry import main as entry
-    entry()

@@ -19,7 +19,7 @@ import pandas as pd
 from schemas.errors import InputDataError
 
 ID_CHANGE_COLUMNS = ["id_type", "old_id", "new_id", "kind"]
-DECISION_COLUMNS = ["source_l", "record_id_l", "source_r", "record_id_r", "decision"]
+from schemas.columns import DECISION_COLUMNS  # noqa: F401  (read here, written by reports)
 
 
 @dataclass

@@ -6,24 +6,21 @@ frames to frames. Nothing personal is logged: only counts, sources and row numbe
 from __future__ import annotations
 
 import datetime as dt
-import getpass
-import hashlib
 import logging
-import platform
 import resource
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-import pipeline
+from pipeline import stopping
 from pipeline.config import RunConfig
-from schemas.errors import ConfigError, InputDataError
 from pipeline.outputs import OutputFolder, check_output_path
 from pipeline.stages import ingest_and_validate, load_records, stack_person_records  # noqa: F401  (load_records: for evaluation and tests)
+from reports.manifest import manifest, reconciliation, write_validation_files  # noqa: F401  (reconciliation: for tests)
 from reports.writers import dir_mode as _dir_mode, write_csv, write_json
+from schemas.errors import ConfigError, InputDataError
 from schemas.validate import Validated
 
 log = logging.getLogger("hnf_match")
@@ -56,6 +53,7 @@ class _Clock:
 
         class _Stage:
             def __enter__(self_inner):
+                stopping.check()    # a stop signal a library swallowed ends the run here
                 self_inner.t0 = time.perf_counter()
                 log.info("stage %s: started", name)
                 if clock.progress:
@@ -71,19 +69,6 @@ class _Clock:
         return _Stage()
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def reconciliation(validated: dict[str, Validated]) -> pd.DataFrame:
-    rows = [{"source": name, "agency": v.kind, **v.counts()} for name, v in validated.items()]
-    return pd.DataFrame(rows, columns=["source", "agency", "read", "accepted", "rejected", "warnings"])
-
-
 def check_rejected_shares(cfg: RunConfig, validated: dict[str, Validated]) -> None:
     over = []
     for name, v in validated.items():
@@ -95,14 +80,6 @@ def check_rejected_shares(cfg: RunConfig, validated: dict[str, Validated]) -> No
     if over:
         raise InputDataError("too many rejected rows; " + "; ".join(over)
                              + ". See the rejected files; raise max_rejected_share in the config only if the data is known to be right.")
-
-
-def write_validation_files(validated: dict[str, Validated], folder: Path, mode: int, bom: bool) -> None:
-    for name, v in validated.items():
-        if Path(name).name != name or name in (".", ".."):   # a source name is a plain file name, never a path
-            raise ConfigError(f"source name {name!r} cannot be used as a file name in rejected/ and warnings/")
-        write_csv(v.rejected, folder / "rejected" / f"{name}.csv", bom=bom, mode=mode)
-        write_csv(v.warnings, folder / "warnings" / f"{name}.csv", bom=bom, mode=mode)
 
 
 def validation_folder(cfg: RunConfig) -> Path:
@@ -321,38 +298,3 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
                               layout=layout or cfg.outputs.layout, started=started)
     result.output = cfg.output
     return result
-
-
-def manifest(cfg: RunConfig, result: RunResult, *, criteria_hash: str | None, thresholds: dict,
-             started: dt.datetime, status: str) -> dict:
-    """The audit record of a run: what went in, with what settings, what came out. No personal
-    data: counts, hashes, settings and timings only."""
-    inputs = []
-    for name, src in cfg.sources.items():
-        v = result.validated.get(name)
-        inputs.append({"source": name, "agency": src.kind, "path": str(src.path), "sha256": sha256_of(src.path),
-                       "bytes": src.path.stat().st_size, **(v.counts() if v else {})})
-    try:
-        user = getpass.getuser()
-    except Exception:  # no login name (some containers): record the uid instead
-        import os
-        user = f"uid {os.getuid()}"
-    return {
-        "tool": "hnf-match",
-        "version": pipeline.__version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "run_by": user,
-        "started_utc": started.isoformat(timespec="seconds"),
-        "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "status": status,
-        "as_of": cfg.as_of.isoformat(),
-        "config_file": str(cfg.path),
-        "config": cfg.raw,
-        "criteria": {"set": cfg.criteria, "sha256": criteria_hash},
-        "thresholds": thresholds,
-        "inputs": inputs,
-        "counts": result.counts,
-        "timings_seconds": result.timings,
-        "peak_memory_mb": result.memory_mb,
-    }

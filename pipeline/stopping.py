@@ -10,6 +10,7 @@ again at the next checkpoint, and the output swap refuses to go ahead after one.
 from __future__ import annotations
 
 import signal
+import sys
 
 from schemas.errors import InterruptedRun
 
@@ -28,8 +29,17 @@ def _message(signum: int) -> str:
     return f"stopped by signal {signal.Signals(signum).name}; previous outputs left as they were"
 
 
+def _unraisable(unraisable) -> None:
+    """A stop raised where Python cannot raise it (a weakref callback, a `__del__`) is not a
+    fault to print: it is remembered and raised again at the next checkpoint."""
+    if isinstance(unraisable.exc_value, InterruptedRun):
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def install() -> None:
     """Handle the stop signals from here on (main thread only; elsewhere a no-op)."""
+    sys.unraisablehook = _unraisable
     for sig in STOP_SIGNALS:
         try:
             signal.signal(sig, _handler)

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from schemas.columns import DECISION_COLUMNS
 from schemas.errors import ConfigError
+from reports.manifest import manifest, reconciliation, write_validation_files
 from reports.writers import dir_mode, write_csv, write_json, write_text
 
 log = logging.getLogger("hnf_match")
@@ -68,7 +70,6 @@ def criteria_sha256(name_or_path: str) -> str | None:
 def write_run_outputs(folder: Path, cfg, result, records: pd.DataFrame, linkage, scored, criteria_set,
                       *, layout: str, started: dt.datetime) -> None:
     from criteria.matrix import transpose
-    from pipeline.run import manifest, reconciliation, write_validation_files
 
     opts = cfg.outputs
     mode, bom = opts.file_mode, opts.csv_bom
@@ -90,7 +91,6 @@ def write_run_outputs(folder: Path, cfg, result, records: pd.DataFrame, linkage,
         # Clerical review needs the names side by side; the shareable profile has no use for it.
         out(linkage.review_pairs, "review_pairs.csv")
         # The clerical decisions in force after this run: the next quarter's --previous reads them.
-        from pipeline.quarters import DECISION_COLUMNS
         decisions = getattr(linkage, "decisions", None)
         write_csv(decisions[DECISION_COLUMNS] if decisions is not None else pd.DataFrame(columns=DECISION_COLUMNS),
                   folder / "clerical_decisions.csv", bom=bom, mode=mode)

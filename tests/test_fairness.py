@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matching.evaluate import align_truth, bcubed_per_record
+from tools.evaluate import align_truth, bcubed_per_record
 from matching.linkage import link_records, records_frame
 from matching.quality import quality_by_group, record_groups
 from matching.settings import LinkageSettings

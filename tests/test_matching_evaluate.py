@@ -1,10 +1,10 @@
-"""Accuracy measures (matching.evaluate) and linkage quality by group (matching.quality)."""
+"""Accuracy measures (tools.evaluate) and linkage quality by group (matching.quality)."""
 import datetime as dt
 
 import pandas as pd
 import pytest
 
-from matching.evaluate import bcubed, by_community, evaluate, pairwise_scores
+from tools.evaluate import bcubed, by_community, evaluate, pairwise_scores
 from matching.linkage import link_records, records_frame
 from matching.quality import quality_by_group
 from matching.settings import LinkageSettings

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.skipif(not (SAMPLE / "truth.csv").exists() or not (SAMP
 
 @pytest.fixture(scope="module")
 def evaluation():
-    from matching.evaluate import run_config
+    from tools.evaluate import run_config
     ev, stats, _ = run_config(SAMPLE / "config.yaml")
     return ev, stats
 

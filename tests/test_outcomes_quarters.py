@@ -2,7 +2,7 @@
 accepted extracts and the TRUE persons and families (nothing is linked), with baselines at the
 quarter each family was first eligible for phase 1 by the truth flags, must flag sustained exactly
 the improvements the generator made to last, not those it made to lapse, and agree with the
-generator's own outcome measures (pipeline/synth/truth.py: outcome_measures) on every measure
+generator's own outcome measures (synth/truth.py: outcome_measures) on every measure
 that applies. The one principled difference is stated in test_reductions_agree_for_baselines_six_months_back."""
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _eligible_2012(flags: pd.DataFrame) -> pd.Series:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    import pipeline.synth.quarters as quarters
+    import synth.quarters as quarters
     from pipeline.run import load_records
 
     out = tmp_path_factory.mktemp("quarters")

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 def quarters(tmp_path_factory):
     import datetime as dt
 
-    from pipeline.synth import generate_quarters
+    from synth import generate_quarters
     folder = tmp_path_factory.mktemp("quarters")
     generate_quarters(folder, families=200, seed=5, formats="csv",
                       as_ofs=(dt.date(2026, 6, 30), dt.date(2026, 9, 30), dt.date(2026, 12, 31)))

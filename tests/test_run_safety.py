@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def small_set(tmp_path_factory):
-    from pipeline.synth import generate
+    from synth import generate
     folder = tmp_path_factory.mktemp("gen")
     generate(folder, families=80, seed=11, formats="mixed")
     return folder
@@ -89,7 +89,7 @@ def test_sigterm_mid_run_leaves_previous_outputs_intact(small_set, tmp_path):
     assert run_cli(small_set / "config.yaml", out).exit_code == 0
     before = {p.name: p.read_bytes() for p in out.glob("*.csv")}
     log = tmp_path / "run.log"
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--config", str(small_set / "config.yaml"),
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--config", str(small_set / "config.yaml"),
                              "--out", str(out), "--log-file", str(log), "--as-of", "2026-06-30"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60

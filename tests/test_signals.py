@@ -17,7 +17,7 @@ ENTRY = [sys.executable, "-c", "from pipeline.entry import main; main()"]
 
 @pytest.fixture(scope="module")
 def mixed_set(tmp_path_factory):
-    from pipeline.synth import generate
+    from synth import generate
     folder = tmp_path_factory.mktemp("mixed")
     generate(folder, families=80, seed=11, formats="mixed")
     assert (folder / "police.xlsx").exists()

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.synth import generate
-from pipeline.synth.command import sample
-from pipeline.synth.events import complete_terms, easter
-from pipeline.synth.extracts import AGENCIES, COLUMNS, POLICE_HEADERS, PROFILES
-from pipeline.synth.names import COMMUNITIES
+from synth import generate
+from pipeline.sample_command import sample
+from synth.events import complete_terms, easter
+from synth.extracts import AGENCIES, COLUMNS, POLICE_HEADERS, PROFILES
+from synth.names import COMMUNITIES
 
 AS_OF = dt.date(2026, 9, 30)
 DOC = Path(__file__).resolve().parents[1] / "docs" / "sample-data.md"

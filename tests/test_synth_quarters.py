@@ -1,4 +1,4 @@
-"""Several quarters of one synthetic population (pipeline.synth.generate_quarters): same seed,
+"""Several quarters of one synthetic population (synth.generate_quarters): same seed,
 same bytes; records re-sent unchanged or changed only in documented fields; stable true IDs;
 every change in truth_changes.csv visible in the extracts; outcome truth agreeing with the
 flags; rolling look-back; quarter configs that load; the sample command."""
@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.synth import generate, generate_quarters
-from pipeline.synth.command import sample
-from pipeline.synth.events import complete_terms, term_bounds
-from pipeline.synth.extracts import AGENCIES, COLUMNS, POLICE_HEADERS
-from pipeline.synth.quarters import add_months
+from synth import generate, generate_quarters
+from pipeline.sample_command import sample
+from synth.events import complete_terms, term_bounds
+from synth.extracts import AGENCIES, COLUMNS, POLICE_HEADERS
+from synth.quarters import add_months
 
 AS_OFS = (dt.date(2026, 6, 30), dt.date(2026, 9, 30), dt.date(2026, 12, 31))
 QUARTERS = ("q1", "q2", "q3")

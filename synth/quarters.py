@@ -13,13 +13,13 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.synth import corrupt as C
-from pipeline.synth.events import (INCIDENT_CATEGORIES, OFFENCE_CATEGORIES, QUALIFYING_ASB, QUALIFYING_OUTCOMES,
+import synth.corrupt as C
+from synth.events import (INCIDENT_CATEGORIES, OFFENCE_CATEGORIES, QUALIFYING_ASB, QUALIFYING_OUTCOMES,
                                    YEAR, Event, complete_terms, make_events, poisson, term_bounds, year_label)
-from pipeline.synth.extracts import (AGENCIES, MIXED, PROFILES, RECORD_PREFIX, REJECTS, Recorder, _make_invalid,
+from synth.extracts import (AGENCIES, MIXED, PROFILES, RECORD_PREFIX, REJECTS, Recorder, _make_invalid,
                                      check_columns, write_extract)
-from pipeline.synth.population import _dob, build
-from pipeline.synth.truth import FLAGS, family_flags, outcome_measures
+from synth.population import _dob, build
+from synth.truth import FLAGS, family_flags, outcome_measures
 
 NEVER = -10**9
 LOOK_BACK = 3 * YEAR          # police, dv, asb, housing events; benefit claims open in it
@@ -1101,7 +1101,7 @@ def generate_quarters(out_dir, families: int = 300, seed: int = 2026,
     evolving between the as_of dates, plus truth_changes.csv, truth_outcomes.csv and
     truth_record_changes.csv in out_dir; return counts. `output` is each config's output folder,
     with {quarter} standing for q1, q2 ... (default ../../out/quarters/{quarter})."""
-    from pipeline.synth import FORMATS, ROWS_PER_FAMILY
+    from synth.single import FORMATS, ROWS_PER_FAMILY
     if formats not in FORMATS:
         raise ValueError(f"formats must be one of {', '.join(FORMATS)}")
     as_ofs = [a if isinstance(a, dt.date) else dt.date.fromisoformat(a) for a in as_ofs]

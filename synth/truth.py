@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pipeline.synth.events import QUALIFYING_ASB, QUALIFYING_OUTCOMES, Event, complete_terms
+from synth.events import QUALIFYING_ASB, QUALIFYING_OUTCOMES, Event, complete_terms
 
 FLAGS = ("crime_youth", "crime_any", "asb", "exclusion", "unauthorised_15", "absence_10", "alternative_provision",
          "out_of_work", "dv", "dv_child", "housing_crisis", "rent_arrears", "has_children")

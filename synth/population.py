@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from pipeline.synth import names as N
-from pipeline.synth.ids import make_ni, make_nhs, make_upn
+import synth.names as N
+from synth.ids import make_ni, make_nhs, make_upn
 
 INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 JUNIOR_NAMING = {"white_british", "west_african", "iberian"}

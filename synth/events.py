@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from pipeline.synth.population import Builder, Household, Person
+from synth.population import Builder, Household, Person
 
 YEAR = 365
 OFFENCE_CATEGORIES = ("theft", "violence against the person", "criminal damage", "drug offences", "public order",

@@ -9,9 +9,9 @@ import re
 from dataclasses import dataclass, fields as dc_fields
 from pathlib import Path
 
-from pipeline.synth import corrupt as C
-from pipeline.synth import names as N
-from pipeline.synth.ids import miskey_ni, miskey_nhs, miskey_upn
+import synth.corrupt as C
+import synth.names as N
+from synth.ids import miskey_ni, miskey_nhs, miskey_upn
 from schemas.fields import field_names
 
 AGENCIES = ("housing", "police", "dv", "asb", "schools", "benefits")

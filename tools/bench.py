@@ -24,7 +24,7 @@ STAGES = ["ingest and validate", "stack records", "link", "carry IDs forward", "
 def dataset(rows: int, seed: int = 7) -> Path:
     folder = CACHE / f"rows-{rows}-seed-{seed}"
     if not (folder / "config.yaml").exists():
-        from pipeline.synth import generate
+        from synth import generate
         t0 = time.perf_counter()
         print(f"generating {rows:,} rows into {folder} (cached for next time) ...", flush=True)
         generate(folder, rows=rows, seed=seed, formats="csv")
@@ -37,7 +37,7 @@ def quarters_dataset(rows: int, seed: int = 7) -> Path:
     if not (folder / "q2" / "config.yaml").exists():
         import datetime as dt
 
-        from pipeline.synth import generate_quarters
+        from synth import generate_quarters
         t0 = time.perf_counter()
         print(f"generating two quarters of {rows:,} rows into {folder} (cached for next time) ...", flush=True)
         generate_quarters(folder, rows=rows, seed=seed, formats="csv",

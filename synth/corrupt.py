@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pipeline.synth import names as N
+import synth.names as N
 
 _ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 ADJACENT: dict[str, str] = {}

@@ -1,7 +1,7 @@
 """Linkage accuracy against ground truth: pairwise and B-cubed precision/recall for persons and
 families, blocking recall per pass, and B-cubed by community with the best-worst gap.
 
-    python -m matching.evaluate --sample sample_data/config.yaml --generated 200000
+    python -m tools.evaluate --sample sample_data/config.yaml --generated 200000
 """
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .blocking import pass_pairs
-from .linkage import LinkageResult, link_records
-from .settings import LinkageSettings
-from .standardise import standardise
+from matching.blocking import pass_pairs
+from matching.linkage import LinkageResult, link_records
+from matching.settings import LinkageSettings
+from matching.standardise import standardise
 
 
 def _contingency(pred, true) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -78,7 +78,7 @@ def blocking_recall(records: pd.DataFrame, settings: LinkageSettings, true_perso
     bounds = np.flatnonzero(np.diff(st)) + 1
     starts = np.concatenate(([0], bounds)) if n else np.empty(0, np.int64)
     sizes = np.diff(np.concatenate((starts, [n]))) if n else np.empty(0, np.int64)
-    from .blocking import _pairs_in_groups
+    from matching.blocking import _pairs_in_groups
     tl, tr = _pairs_in_groups(order, starts, sizes)
     true_codes = np.unique(np.minimum(tl, tr).astype(np.int64) * n + np.maximum(tl, tr))
     rows, union = [], np.empty(0, np.int64)
@@ -199,7 +199,7 @@ def generated_config(rows: int, cache: Path = Path(".cache")) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m matching.evaluate", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.evaluate", description=__doc__.splitlines()[0])
     ap.add_argument("--sample", help="run config of the sample data (truth.csv beside it)")
     ap.add_argument("--generated", type=int, default=0, help="also generate (once, into .cache/) and evaluate about this many rows")
     ap.add_argument("--json", help="write all measures to this JSON file")

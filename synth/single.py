@@ -1,10 +1,4 @@
-"""Seeded synthetic council data with ground truth: a population of households, the extracts six
-agencies would hand over (messy in the ways real extracts are), a run config, and truth files.
-
-    from pipeline.synth import generate, generate_quarters
-    summary = generate("sample_data", families=300, seed=2026)
-    summary = generate_quarters("sample_data/quarters", families=150, as_ofs=(date(2026, 9, 30), date(2026, 12, 31)))
-"""
+"""One quarter's synthetic extracts, run config and truth files (`generate`)."""
 from __future__ import annotations
 
 import csv
@@ -14,10 +8,10 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.synth.events import make_events
-from pipeline.synth.extracts import AGENCIES, MIXED, assign_rejects, check_columns, render, write_extract
-from pipeline.synth.population import build
-from pipeline.synth.truth import FLAGS, family_flags
+from synth.events import make_events
+from synth.extracts import AGENCIES, MIXED, assign_rejects, check_columns, render, write_extract
+from synth.population import build
+from synth.truth import FLAGS, family_flags
 
 # Extract rows per family, measured on generated sets; turns `rows=` into a number of families.
 ROWS_PER_FAMILY = 7.3
@@ -99,6 +93,3 @@ def _write_truth(out: Path, truth_rows, pop, flags, as_of: dt.date) -> None:
             f = flags[h.fid]
             w.writerow([h.fid, h.community, h.address.uprn, h.address.postcode, len(h.members), len(h.members) - kids,
                         kids, int(h.high_need), h.near_miss or "", *(f[k] for k in FLAGS)])
-
-
-from pipeline.synth.quarters import generate_quarters  # noqa: E402  (uses FORMATS above)

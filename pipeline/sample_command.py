@@ -63,7 +63,7 @@ def sample(families, rows, seed, as_of, out_dir, formats, quarters, quarter_step
     """Generate synthetic agency extracts with ground truth (no real data)."""
     _check_sample_folder(Path(out_dir))
     if quarters > 1:
-        from pipeline.synth.quarters import add_months, generate_quarters
+        from synth.quarters import add_months, generate_quarters
         as_ofs = [add_months(as_of, k * quarter_step_months) for k in range(quarters)]
         summary = generate_quarters(out_dir, families=families, seed=seed, as_ofs=as_ofs, formats=formats, rows=rows)
         for i, q in enumerate(summary["quarters"], 1):
@@ -73,7 +73,7 @@ def sample(families, rows, seed, as_of, out_dir, formats, quarters, quarter_step
         click.echo(f"Wrote {quarters} quarters to {out_dir}; changes: {changes}; outcomes: "
                    f"{summary['outcomes']['sustained']} sustained, {summary['outcomes']['lapsed']} lapsed.")
         return
-    from pipeline.synth import generate
+    from synth import generate
     summary = generate(out_dir, families=families, seed=seed, as_of=as_of, formats=formats, rows=rows)
     by_source = ", ".join(f"{k} {v}" for k, v in summary["rows_by_source"].items())
     click.echo(f"Wrote {summary['rows']} rows for {summary['persons']} people in {summary['families']} families "

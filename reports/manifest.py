@@ -1,0 +1,81 @@
+"""The audit record of a run and the reconciliation of every source: `manifest.json`,
+`reconciliation.csv`, and the rejected and warning files. No personal data: counts, hashes,
+settings and timings only (the rejected rows themselves are written as read, owner-only)."""
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import platform
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from reports.writers import write_csv
+from schemas.errors import ConfigError
+from schemas.validate import Validated
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def reconciliation(validated: dict[str, Validated]) -> pd.DataFrame:
+    rows = [{"source": name, "agency": v.kind, **v.counts()} for name, v in validated.items()]
+    return pd.DataFrame(rows, columns=["source", "agency", "read", "accepted", "rejected", "warnings"])
+
+
+def write_validation_files(validated: dict[str, Validated], folder: Path, mode: int, bom: bool) -> None:
+    for name, v in validated.items():
+        if Path(name).name != name or name in (".", ".."):   # a source name is a plain file name, never a path
+            raise ConfigError(f"source name {name!r} cannot be used as a file name in rejected/ and warnings/")
+        write_csv(v.rejected, folder / "rejected" / f"{name}.csv", bom=bom, mode=mode)
+        write_csv(v.warnings, folder / "warnings" / f"{name}.csv", bom=bom, mode=mode)
+
+
+def manifest(cfg, result, *, criteria_hash: str | None, thresholds: dict,
+             started: dt.datetime, status: str) -> dict:
+    """The audit record of a run: what went in, with what settings, what came out. No personal
+    data: counts, hashes, settings and timings only."""
+    inputs = []
+    for name, src in cfg.sources.items():
+        v = result.validated.get(name)
+        inputs.append({"source": name, "agency": src.kind, "path": str(src.path), "sha256": sha256_of(src.path),
+                       "bytes": src.path.stat().st_size, **(v.counts() if v else {})})
+    try:
+        user = getpass.getuser()
+    except Exception:  # no login name (some containers): record the uid instead
+        import os
+        user = f"uid {os.getuid()}"
+    return {
+        "tool": "hnf-match",
+        "version": _version(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "run_by": user,
+        "started_utc": started.isoformat(timespec="seconds"),
+        "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "status": status,
+        "as_of": cfg.as_of.isoformat(),
+        "config_file": str(cfg.path),
+        "config": cfg.raw,
+        "criteria": {"set": cfg.criteria, "sha256": criteria_hash},
+        "thresholds": thresholds,
+        "inputs": inputs,
+        "counts": result.counts,
+        "timings_seconds": result.timings,
+        "peak_memory_mb": result.memory_mb,
+    }
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("hnf-match")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0.0.0+source"

@@ -121,10 +121,11 @@ def _parse_dates(text: pd.Series, date_format: str) -> pd.Series:
     year = pd.Series(np.nan, index=s.index)
     month = year.copy()
     day = year.copy()
-    if date_format in ("auto", "iso"):
-        iso = s.str.extract(_ISO).astype(float)
-        hit = iso[0].notna()
-        year[hit], month[hit], day[hit] = iso.loc[hit, 0], iso.loc[hit, 1], iso.loc[hit, 2]
+    # ISO is never ambiguous, so it is read whatever the date_format: Excel and Parquet date
+    # cells arrive as ISO text even in a source whose text dates are dd/mm/yyyy.
+    iso = s.str.extract(_ISO).astype(float)
+    hit = iso[0].notna()
+    year[hit], month[hit], day[hit] = iso.loc[hit, 0], iso.loc[hit, 1], iso.loc[hit, 2]
     if date_format in ("auto", "dmy", "mdy"):
         num = s.str.extract(_NUMERIC_DATE).astype(float)
         hit = num[0].notna() & year.isna()

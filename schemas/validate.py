@@ -78,9 +78,26 @@ class Validated:
     def rejected_share(self) -> float:
         return len(self.rejected) / self.rows_read if self.rows_read else 0.0
 
+    @property
+    def rows_with_warnings(self) -> int:
+        """Rows kept with at least one value blanked (a row may carry several warnings)."""
+        return int(self.warnings["row_number"].nunique()) if len(self.warnings) else 0
+
+    @property
+    def warning_share(self) -> float:
+        return self.rows_with_warnings / self.rows_read if self.rows_read else 0.0
+
+    def warnings_by_column(self) -> pd.Series:
+        """Rows warned per column, most first (column names and counts only, never values)."""
+        if not len(self.warnings):
+            return pd.Series(dtype="int64")
+        per_column = self.warnings.drop_duplicates(["row_number", "column"]).groupby("column").size()
+        return per_column.sort_values(ascending=False, kind="stable")   # ties by column name
+
     def counts(self) -> dict[str, int]:
         return {"read": self.rows_read, "accepted": len(self.accepted),
-                "rejected": len(self.rejected), "warnings": len(self.warnings)}
+                "rejected": len(self.rejected), "warnings": len(self.warnings),
+                "rows_with_warnings": self.rows_with_warnings}
 
 
 class _Problems:

@@ -261,7 +261,8 @@ def check_date_order(orders: list[DateOrder], date_format: str, *, path: str, so
                     + ", so no one date_format fits this extract: ask the agency to write its dates as YYYY-MM-DD.")
     else:
         message += (f"If the extract writes its dates {_ORDER_WORDS[other]}, set `date_format: "
-                    f"{_ORDER_FORMAT[other]}` for source {source} in the run config.")
+                    f"{_ORDER_FORMAT[other]}` for source {source} in the run config; if those rows are keying "
+                    "errors, correct them in the extract.")
     raise InputDataError(message)
 
 
@@ -332,9 +333,9 @@ def _add_bad_dates(problems: _Problems, bad: pd.Series, against: pd.Series, colu
     problems.add(bad & ~against, column, f"{column} is not a valid date ({_DATE_FORMS[date_format]}){suffix}", severity)
     if against.any():
         expected = _FORMAT_ORDER[date_format]
-        problems.add(bad & against, column, f"{column} can only be read {_ORDER_NAME[_other(expected)]} but the column also has "
-                     f"dates that can only be read {_ORDER_WORDS[expected]} (mixed orders are not guessed){suffix}",
-                     severity)
+        problems.add(bad & against, column, f"{column} is not a valid date {_ORDER_NAME[expected]}; it would be "
+                     f"{_ORDER_WORDS[_other(expected)]}, but other rows of the column can only be read "
+                     f"{_ORDER_WORDS[expected]} (mixed orders are not guessed){suffix}", severity)
 
 
 def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, source: str = "",
@@ -398,9 +399,10 @@ def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, sour
             problems.add(blank & ~too_long, f.name, f"required {f.name} is blank", "reject")
 
     check_date_order(orders, date_format, path=path or kind, source=source or kind)
-    notes = [f"column {o.column} mixes dates that can only be read month first ({o.month_first} rows) and "
-             f"only day first ({o.day_first} rows); those that date_format {date_format} cannot read are in the "
-             f"{'warnings' if o.column == 'dob' else 'rejected'} file" for o in orders if o.mixed and expected]
+    notes = [f"column {o.column}: {o.count(_other(expected))} row(s) can only be read {_ORDER_WORDS[_other(expected)]}, "
+             f"{o.count(expected)} only {_ORDER_WORDS[expected]}; mixed orders are not guessed, so the "
+             f"{o.count(_other(expected))} are in the {'warnings' if o.column == 'dob' else 'rejected'} file "
+             "(keying errors, or dates written both ways)" for o in orders if o.mixed and expected]
 
     # The agency's schema: allowed values, ranges, cross-field rules, unique record_id.
     try:

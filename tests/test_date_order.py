@@ -80,7 +80,7 @@ def test_month_first_dates_of_birth_with_dmy_stop_with_exit_3_suggesting_mdy(tmp
     assert "housing.csv" in r.output and "column dob" in r.output
     assert f"{len(only_month_first)} row(s) that can only be read month first" in r.output
     assert f"e.g. row {only_month_first[0] + 2}" in r.output          # row 1 is the header
-    assert "`date_format: mdy` for source housing" in r.output
+    assert "`date_format: mdy` for source housing" in r.output and "keying errors" in r.output
     assert_no_date_values(r.output, dobs)
     assert not (tmp_path / "out").exists()
 
@@ -124,7 +124,8 @@ def test_mixed_order_column_is_not_guessed(tmp_path):
     config = housing_extract(tmp_path, "dmy", dob=dobs)
     r = invoke("validate", "--config", str(config))
     assert r.exit_code == 0, r.output                # 2 of 60 rows warned: under the 5% limit
-    assert "column dob mixes dates" in r.output
+    day_first_only = sum(d.day > 12 for d in days) - len(stray)
+    assert f"column dob: 2 row(s) can only be read month first, {day_first_only} only day first" in r.output
     assert_no_date_values(r.output, dobs)
     warnings = pd.read_csv(tmp_path / "out-validation" / "warnings" / "housing.csv")
     assert warnings["row_number"].tolist() == [i + 2 for i in stray]

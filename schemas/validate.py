@@ -233,6 +233,13 @@ class DateOrder:
     def mixed(self) -> bool:
         return self.month_first > 0 and self.day_first > 0
 
+    def mixed_note(self, expected: int) -> str:
+        """For the summary: a mixed column's rows that fail the configured order, and where they went."""
+        other, where = _other(expected), "warnings" if self.column == "dob" else "rejected"
+        return (f"column {self.column}: {self.count(other)} row(s) can only be read {_ORDER_WORDS[other]}, "
+                f"{self.count(expected)} only {_ORDER_WORDS[expected]}; mixed orders are not guessed, so the "
+                f"{self.count(other)} are in the {where} file (keying errors, or dates written both ways)")
+
 
 def check_date_order(orders: list[DateOrder], date_format: str, *, path: str, source: str) -> None:
     """Stop when a column's dates can only be read the other way round from the source's
@@ -330,7 +337,8 @@ def _add_bad_dates(problems: _Problems, bad: pd.Series, against: pd.Series, colu
     """Unreadable dates, with their own reason where the row can only be read the other way
     round in a column of mixed orders (which is not guessed at)."""
     suffix = "; blanked" if severity == "warn" else ""
-    problems.add(bad & ~against, column, f"{column} is not a valid date ({_DATE_FORMS[date_format]}){suffix}", severity)
+    problems.add(bad & ~against, column, f"{column} is not a valid date ({_DATE_FORMS[date_format]}){suffix}",
+                 severity)
     if against.any():
         expected = _FORMAT_ORDER[date_format]
         problems.add(bad & against, column, f"{column} is not a valid date {_ORDER_NAME[expected]}; it would be "
@@ -399,10 +407,7 @@ def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, sour
             problems.add(blank & ~too_long, f.name, f"required {f.name} is blank", "reject")
 
     check_date_order(orders, date_format, path=path or kind, source=source or kind)
-    notes = [f"column {o.column}: {o.count(_other(expected))} row(s) can only be read {_ORDER_WORDS[_other(expected)]}, "
-             f"{o.count(expected)} only {_ORDER_WORDS[expected]}; mixed orders are not guessed, so the "
-             f"{o.count(_other(expected))} are in the {'warnings' if o.column == 'dob' else 'rejected'} file "
-             "(keying errors, or dates written both ways)" for o in orders if o.mixed and expected]
+    notes = [o.mixed_note(expected) for o in orders if o.mixed and expected]
 
     # The agency's schema: allowed values, ranges, cross-field rules, unique record_id.
     try:

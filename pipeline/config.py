@@ -18,10 +18,11 @@ from schemas.fields import AGENCY_FIELDS, ENUM, FLAG, fields_for
 DATE_FORMATS = ("auto", "iso", "dmy", "mdy")
 DEFAULT_CRITERIA = "troubled-families-2015"
 DEFAULT_MAX_REJECTED_SHARE = 0.05
+DEFAULT_MAX_WARNING_SHARE = 0.05
 
 SOURCE_KEYS = {"path", "kind", "columns", "values", "sheet", "delimiter", "encoding",
-               "date_format", "max_rejected_share"}
-TOP_KEYS = {"as_of", "criteria", "criteria_settings", "outcome_settings", "baselines", "sources", "output", "max_rejected_share", "review_decisions",
+               "date_format", "max_rejected_share", "max_warning_share"}
+TOP_KEYS = {"as_of", "criteria", "criteria_settings", "outcome_settings", "baselines", "sources", "output", "max_rejected_share", "max_warning_share", "review_decisions",
             "linkage", "outputs", "report", "previous"}
 OUTPUT_KEYS = {"profile", "pseudonymise_key", "file_mode", "csv_bom", "layout"}
 
@@ -38,6 +39,7 @@ class SourceConfig:
     encoding: str | None = None
     date_format: str = "auto"
     max_rejected_share: float | None = None
+    max_warning_share: float | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class RunConfig:
     sources: dict[str, SourceConfig]
     output: Path
     max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE
+    max_warning_share: float = DEFAULT_MAX_WARNING_SHARE
     review_decisions: Path | None = None
     linkage: dict[str, Any] = field(default_factory=dict)
     outputs: OutputOptions = field(default_factory=OutputOptions)
@@ -69,6 +72,10 @@ class RunConfig:
     def rejected_limit(self, source: str) -> float:
         own = self.sources[source].max_rejected_share
         return self.max_rejected_share if own is None else own
+
+    def warning_limit(self, source: str) -> float:
+        own = self.sources[source].max_warning_share
+        return self.max_warning_share if own is None else own
 
 
 class _Where:
@@ -201,12 +208,14 @@ def _source(name: str, spec: Any, base: Path, where: _Where) -> SourceConfig:
         except LookupError:
             raise where.error(trail + ("encoding",), f"unknown text encoding '{encoding}'") from None
     share = spec.get("max_rejected_share")
+    warning_share = spec.get("max_warning_share")
     return SourceConfig(
         name=name, kind=kind, path=path, columns=columns, values=values,
         sheet=None if spec.get("sheet") is None else str(spec["sheet"]),
         delimiter=delimiter, encoding=None if encoding is None else str(encoding),
         date_format=date_format,
         max_rejected_share=None if share is None else _share(share, where, trail + ("max_rejected_share",)),
+        max_warning_share=None if warning_share is None else _share(warning_share, where, trail + ("max_warning_share",)),
     )
 
 
@@ -300,6 +309,7 @@ def load_config(path: str | Path, as_of: dt.date | None = None, output: str | Pa
         sources=sources,
         output=output_path,
         max_rejected_share=_share(data.get("max_rejected_share", DEFAULT_MAX_REJECTED_SHARE), where, ("max_rejected_share",)),
+        max_warning_share=_share(data.get("max_warning_share", DEFAULT_MAX_WARNING_SHARE), where, ("max_warning_share",)),
         review_decisions=decisions_path,
         linkage=_mapping(data.get("linkage"), where, ("linkage",)),
         outputs=_outputs(data.get("outputs"), base, where),

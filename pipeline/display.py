@@ -72,11 +72,14 @@ class Display:
         for name, v in result.validated.items():
             c = v.counts()
             ok = "ok" if c["read"] == c["accepted"] + c["rejected"] else "MISMATCH"
-            rows.append([name, c["read"], c["accepted"], c["rejected"], f"{v.rejected_share:.1%}", c["warnings"], ok])
+            rows.append([name, c["read"], c["accepted"], c["rejected"], f"{v.rejected_share:.1%}", c["warnings"],
+                         f"{v.warning_share:.1%}", ok])
         total = [sum(r[i] for r in rows) for i in (1, 2, 3)]
-        rows.append(["total", *total, f"{(total[2] / total[0] if total[0] else 0):.1%}", sum(r[5] for r in rows), ""])
+        warned = sum(v.rows_with_warnings for v in result.validated.values())
+        rows.append(["total", *total, f"{(total[2] / total[0] if total[0] else 0):.1%}", sum(r[5] for r in rows),
+                     f"{(warned / total[0] if total[0] else 0):.1%}", ""])
         self.table("Reconciliation (read = accepted + rejected)",
-                    ["source", "read", "accepted", "rejected", "rejected %", "warnings", "check"], rows)
+                    ["source", "read", "accepted", "rejected", "rejected %", "warnings", "rows warned %", "check"], rows)
         for name, v in result.validated.items():
             for note in v.notes:
                 click.echo(f"note: {name}: {note}")

@@ -70,16 +70,33 @@ class _Clock:
 
 
 def check_rejected_shares(cfg: RunConfig, validated: dict[str, Validated]) -> None:
-    over = []
+    """Stop (exit 3) when a source has no data rows, or more of its rows rejected, or kept with
+    a value blanked as a warning, than its limit: both mean the extract or its config is wrong
+    (a warning share that high is usually dates read the wrong way round), not the odd typo."""
+    rejected, warned = [], []
     for name, v in validated.items():
-        limit = cfg.rejected_limit(name)
         if v.rows_read == 0:
             raise InputDataError(f"{v.path}: no data rows (the file has a header only)")
+        limit = cfg.rejected_limit(name)
         if v.rejected_share > limit:
-            over.append(f"{name}: {v.rejected_share:.1%} of {v.rows_read} rows rejected, over the limit of {limit:.1%}")
-    if over:
-        raise InputDataError("too many rejected rows; " + "; ".join(over)
-                             + ". See the rejected files; raise max_rejected_share in the config only if the data is known to be right.")
+            rejected.append(f"{name}: {v.rejected_share:.1%} of {v.rows_read} rows rejected, over the limit of {limit:.1%}")
+        limit = cfg.warning_limit(name)
+        if v.warning_share > limit:
+            top = v.warnings_by_column().head(3)
+            columns = ", ".join(f"{column} {n}" for column, n in top.items())
+            warned.append(f"{name}: {v.warning_share:.1%} of {v.rows_read} rows had a value blanked as a warning, "
+                          f"over the limit of {limit:.1%} (rows warned, by column: {columns})")
+    problems = []
+    if rejected:
+        problems.append("too many rejected rows; " + "; ".join(rejected)
+                        + ". See the rejected files; raise max_rejected_share in the config only if the data is known to be right.")
+    if warned:
+        problems.append("too many rows with values blanked; " + "; ".join(warned)
+                        + f". See the warning files in {validation_folder(cfg) / 'warnings'}; set the source's "
+                        "date_format if its dates are read the wrong way round, and raise max_warning_share in the "
+                        "config only if the data is known to be right.")
+    if problems:
+        raise InputDataError(" ".join(problems))
 
 
 def validation_folder(cfg: RunConfig) -> Path:

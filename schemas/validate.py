@@ -5,7 +5,10 @@ warnings (optional values blanked). Every row read ends up accepted or rejected.
 Policy (README: Validation):
 - a bad required field, a bad agency field or a duplicated record_id rejects the row;
 - a bad optional person field (dob, sex, postcode, identifiers) is blanked and warned: the
-  record still carries its event, and a blank is honest where a wrong value would mislead.
+  record still carries its event, and a blank is honest where a wrong value would mislead;
+- a date column whose a/b/yyyy dates can only be read the other way round from the source's
+  date_format stops the run (the rest would be misread in silence); a column of mixed orders
+  is not guessed at: its dates that fail the configured order are bad dates like any other.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import pandera.pandas as pa
 
 from schemas import identifiers
 from schemas.agencies import MAX_AGE_YEARS, schema_for
+from schemas.errors import InputDataError
 from schemas.fields import COUNT, DATE, ENUM, FLAG, MONEY, UPPER_CASE_ENUMS, fields_for
 
 MAX_TEXT_LENGTH = 1000
@@ -74,9 +78,26 @@ class Validated:
     def rejected_share(self) -> float:
         return len(self.rejected) / self.rows_read if self.rows_read else 0.0
 
+    @property
+    def rows_with_warnings(self) -> int:
+        """Rows kept with at least one value blanked (a row may carry several warnings)."""
+        return int(self.warnings["row_number"].nunique()) if len(self.warnings) else 0
+
+    @property
+    def warning_share(self) -> float:
+        return self.rows_with_warnings / self.rows_read if self.rows_read else 0.0
+
+    def warnings_by_column(self) -> pd.Series:
+        """Rows warned per column, most first (column names and counts only, never values)."""
+        if not len(self.warnings):
+            return pd.Series(dtype="int64")
+        per_column = self.warnings.drop_duplicates(["row_number", "column"]).groupby("column").size()
+        return per_column.sort_values(ascending=False, kind="stable")   # ties by column name
+
     def counts(self) -> dict[str, int]:
         return {"read": self.rows_read, "accepted": len(self.accepted),
-                "rejected": len(self.rejected), "warnings": len(self.warnings)}
+                "rejected": len(self.rejected), "warnings": len(self.warnings),
+                "rows_with_warnings": self.rows_with_warnings}
 
 
 class _Problems:
@@ -121,10 +142,11 @@ def _parse_dates(text: pd.Series, date_format: str) -> pd.Series:
     year = pd.Series(np.nan, index=s.index)
     month = year.copy()
     day = year.copy()
-    if date_format in ("auto", "iso"):
-        iso = s.str.extract(_ISO).astype(float)
-        hit = iso[0].notna()
-        year[hit], month[hit], day[hit] = iso.loc[hit, 0], iso.loc[hit, 1], iso.loc[hit, 2]
+    # ISO is never ambiguous, so it is read whatever the date_format: Excel and Parquet date
+    # cells arrive as ISO text even in a source whose text dates are dd/mm/yyyy.
+    iso = s.str.extract(_ISO).astype(float)
+    hit = iso[0].notna()
+    year[hit], month[hit], day[hit] = iso.loc[hit, 0], iso.loc[hit, 1], iso.loc[hit, 2]
     if date_format in ("auto", "dmy", "mdy"):
         num = s.str.extract(_NUMERIC_DATE).astype(float)
         hit = num[0].notna() & year.isna()
@@ -136,6 +158,119 @@ def _parse_dates(text: pd.Series, date_format: str) -> pd.Series:
         out[ok] = pd.to_datetime(
             pd.DataFrame({"year": year[ok], "month": month[ok], "day": day[ok]}).astype(int), errors="coerce")
     return out
+
+
+# A date written a/b/yyyy can often be read either way round. One whose second number is 13-31
+# (and first 1-12) can only be month first; one whose first number is 13-31 (second 1-12) can
+# only be day first. Those are the evidence of the order a column is written in.
+MONTH_FIRST, DAY_FIRST = 1, 2
+_ORDER_WORDS = {MONTH_FIRST: "month first", DAY_FIRST: "day first"}
+_ORDER_NAME = {MONTH_FIRST: "month first (mm/dd/yyyy)", DAY_FIRST: "day first (dd/mm/yyyy)"}
+_ORDER_FORMAT = {MONTH_FIRST: "mdy", DAY_FIRST: "dmy"}
+# The order each date_format reads a/b/yyyy in ('iso' reads none).
+_FORMAT_ORDER = {"auto": DAY_FIRST, "dmy": DAY_FIRST, "mdy": MONTH_FIRST}
+
+
+def _other(order: int) -> int:
+    return DAY_FIRST if order == MONTH_FIRST else MONTH_FIRST
+
+
+def date_order(text: pd.Series) -> pd.Series:
+    """Per value: MONTH_FIRST where an a/b/yyyy date can only be read month first, DAY_FIRST
+    where it can only be read day first, 0 otherwise (ISO, either way round, neither, blank)."""
+    return on_unique(text, _date_order)
+
+
+def parse_dates_and_order(text: pd.Series, date_format: str = "auto") -> tuple[pd.Series, pd.Series]:
+    """parse_dates and date_order of a whole column in one pass over its distinct values."""
+    codes, uniques = pd.factorize(text.to_numpy(dtype=object), use_na_sentinel=True)
+    if len(uniques) * 2 > len(text) or (codes < 0).any():
+        return _parse_dates(text, date_format), _date_order(text)
+    distinct = pd.Series(uniques, dtype=text.dtype)
+    dates = _parse_dates(distinct, date_format).to_numpy()[codes]
+    order = _date_order(distinct).to_numpy()[codes]
+    return pd.Series(dates, index=text.index), pd.Series(order, index=text.index)
+
+
+def _date_order(text: pd.Series) -> pd.Series:
+    s = text.astype("string[pyarrow]").fillna("").str.strip()
+    num = s.str.extract(_NUMERIC_DATE).astype(float)
+    first, second = num[0], num[1]
+    out = np.zeros(len(s), dtype="int8")
+    out[(first.between(1, 12) & second.between(13, 31)).to_numpy()] = MONTH_FIRST
+    out[(first.between(13, 31) & second.between(1, 12)).to_numpy()] = DAY_FIRST
+    return pd.Series(out, index=s.index)
+
+
+@dataclass(frozen=True)
+class DateOrder:
+    """What one date column's text says about its order: how many rows can only be read month
+    first and only day first, and the first row of each (row numbers, never values)."""
+    column: str
+    month_first: int
+    day_first: int
+    month_first_row: int | None
+    day_first_row: int | None
+
+    @classmethod
+    def of(cls, column: str, order: pd.Series, row_numbers: pd.Series) -> "DateOrder":
+        month, day = (order == MONTH_FIRST).to_numpy(), (order == DAY_FIRST).to_numpy()
+        return cls(column, int(month.sum()), int(day.sum()),
+                   int(row_numbers[month].min()) if month.any() else None,
+                   int(row_numbers[day].min()) if day.any() else None)
+
+    def count(self, order: int) -> int:
+        return self.month_first if order == MONTH_FIRST else self.day_first
+
+    def row(self, order: int) -> int | None:
+        return self.month_first_row if order == MONTH_FIRST else self.day_first_row
+
+    def only(self, order: int) -> bool:
+        """Some rows can only be read this way round and none the other way."""
+        return self.count(order) > 0 and self.count(_other(order)) == 0
+
+    @property
+    def mixed(self) -> bool:
+        return self.month_first > 0 and self.day_first > 0
+
+    def mixed_note(self, expected: int) -> str:
+        """For the summary: a mixed column's rows that fail the configured order, and where they went."""
+        other, where = _other(expected), "warnings" if self.column == "dob" else "rejected"
+        return (f"column {self.column}: {self.count(other)} row(s) can only be read {_ORDER_WORDS[other]}, "
+                f"{self.count(expected)} only {_ORDER_WORDS[expected]}; mixed orders are not guessed, so the "
+                f"{self.count(other)} are in the {where} file (keying errors, or dates written both ways)")
+
+
+def check_date_order(orders: list[DateOrder], date_format: str, *, path: str, source: str) -> None:
+    """Stop when a column's dates can only be read the other way round from the source's
+    date_format: read as configured they would be blanked or rejected, and the ambiguous rest
+    silently misread with day and month swapped. A mixed column is not guessed at: its rows
+    that fail the configured order are blanked or rejected as any bad date is."""
+    expected = _FORMAT_ORDER.get(date_format)
+    if expected is None:
+        return
+    other = _other(expected)
+    against = [o for o in orders if o.only(other)]
+    if not against:
+        return
+    agreeing = [o for o in orders if o.only(expected)]
+
+    def evidence(o: DateOrder, order: int) -> str:
+        return (f"column {o.column} has {o.count(order)} row(s) that can only be read {_ORDER_WORDS[order]} "
+                f"(e.g. row {o.row(order)}) and none {_ORDER_WORDS[_other(order)]}")
+
+    message = (f"{path}: dates written {_ORDER_NAME[other]} but date_format is {date_format}, which reads "
+               f"a/b/yyyy dates {_ORDER_NAME[expected]}: " + "; ".join(evidence(o, other) for o in against)
+               + f". Read {_ORDER_WORDS[expected]}, those rows would be blanked or rejected and the ambiguous "
+               "dates read with day and month swapped. ")
+    if agreeing:
+        message += ("But " + "; ".join(evidence(o, expected) for o in agreeing)
+                    + ", so no one date_format fits this extract: ask the agency to write its dates as YYYY-MM-DD.")
+    else:
+        message += (f"If the extract writes its dates {_ORDER_WORDS[other]}, set `date_format: "
+                    f"{_ORDER_FORMAT[other]}` for source {source} in the run config; if those rows are keying "
+                    "errors, correct them in the extract.")
+    raise InputDataError(message)
 
 
 def _parse_count(text: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -193,6 +328,24 @@ def _as_schema_dtypes(typed: pd.DataFrame, schema) -> pd.DataFrame:
     return typed.astype(cast) if cast else typed
 
 
+_DATE_FORMS = {"auto": "ISO or dd/mm/yyyy", "iso": "ISO, YYYY-MM-DD", "dmy": "ISO or dd/mm/yyyy",
+               "mdy": "ISO or mm/dd/yyyy"}
+
+
+def _add_bad_dates(problems: _Problems, bad: pd.Series, against: pd.Series, column: str,
+                   date_format: str, severity: str) -> None:
+    """Unreadable dates, with their own reason where the row can only be read the other way
+    round in a column of mixed orders (which is not guessed at)."""
+    suffix = "; blanked" if severity == "warn" else ""
+    problems.add(bad & ~against, column, f"{column} is not a valid date ({_DATE_FORMS[date_format]}){suffix}",
+                 severity)
+    if against.any():
+        expected = _FORMAT_ORDER[date_format]
+        problems.add(bad & against, column, f"{column} is not a valid date {_ORDER_NAME[expected]}; it would be "
+                     f"{_ORDER_WORDS[_other(expected)]}, but other rows of the column can only be read "
+                     f"{_ORDER_WORDS[expected]} (mixed orders are not guessed){suffix}", severity)
+
+
 def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, source: str = "",
                      path: str = "", date_format: str = "auto",
                      shape_rejects: pd.DataFrame | None = None) -> Validated:
@@ -201,6 +354,8 @@ def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, sour
     problems = _Problems()
     typed = pd.DataFrame({"row_number": text["row_number"].astype("int64")}, index=text.index)
     as_of_ts = pd.Timestamp(as_of)
+    orders: list[DateOrder] = []
+    expected = _FORMAT_ORDER.get(date_format)
 
     for f in fields_for(kind):
         col = text[f.name].astype("string[pyarrow]").fillna("")
@@ -208,6 +363,10 @@ def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, sour
         too_long = col.str.len() > MAX_TEXT_LENGTH
         problems.add(too_long, f.name, f"longer than {MAX_TEXT_LENGTH} characters", "reject")
         col = col.where(~too_long, "")
+        if f.kind == DATE:  # dob too: what the whole column says about its day/month order
+            dates, order = parse_dates_and_order(col, date_format)
+            orders.append(DateOrder.of(f.name, order, typed["row_number"]))
+            against = (order != 0) & (order != expected) if expected else pd.Series(False, index=col.index)
         if f.name in identifiers.CHECKS:
             check = identifiers.CHECKS[f.name]
             values = on_unique(col, lambda u: check(u.where(u != ""))[0].astype(object))
@@ -215,9 +374,8 @@ def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, sour
             problems.add(~blank & ~valid, f.name, identifiers.REASONS[f.name] + "; blanked", "warn")
             typed[f.name] = values.astype(object).where(valid, None)
         elif f.name == "dob":
-            dates = parse_dates(col, date_format)
             bad = ~blank & dates.isna()
-            problems.add(bad, f.name, "dob is not a valid date (ISO or dd/mm/yyyy); blanked", "warn")
+            _add_bad_dates(problems, bad, against, f.name, date_format, "warn")
             future = dates > as_of_ts
             problems.add(future, f.name, "dob is after the reference date; blanked", "warn")
             too_old = dates < as_of_ts - pd.DateOffset(years=MAX_AGE_YEARS)
@@ -228,8 +386,7 @@ def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, sour
             problems.add(bad, f.name, "sex is not M, F or U; blanked", "warn")
             typed[f.name] = values.astype(object).where(values.notna(), None)
         elif f.kind == DATE:
-            dates = parse_dates(col, date_format)
-            problems.add(~blank & dates.isna(), f.name, f"{f.name} is not a valid date (ISO or dd/mm/yyyy)", "reject")
+            _add_bad_dates(problems, ~blank & dates.isna(), against, f.name, date_format, "reject")
             implausible = (dates < pd.Timestamp(1900, 1, 1)) | (dates > as_of_ts + pd.DateOffset(years=2))
             problems.add(implausible, f.name, f"{f.name} is before 1900 or more than two years after the reference date", "reject")
             typed[f.name] = dates
@@ -248,6 +405,9 @@ def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, sour
             typed[f.name] = values.where(~blank, None)
         if f.required:
             problems.add(blank & ~too_long, f.name, f"required {f.name} is blank", "reject")
+
+    check_date_order(orders, date_format, path=path or kind, source=source or kind)
+    notes = [o.mixed_note(expected) for o in orders if o.mixed and expected]
 
     # The agency's schema: allowed values, ranges, cross-field rules, unique record_id.
     try:
@@ -295,4 +455,4 @@ def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, sour
     warnings = warnings.sort_values(["row_number", "column"], kind="stable").reset_index(drop=True)
     rows_read = len(text) + (0 if shape_rejects is None else len(shape_rejects))
     return Validated(source=source or kind, kind=kind, path=path, rows_read=rows_read,
-                     accepted=accepted, rejected=rejected, warnings=warnings)
+                     accepted=accepted, rejected=rejected, warnings=warnings, notes=notes)

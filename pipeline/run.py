@@ -242,7 +242,7 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
                 write_validation_files(result.validated, vtmp, mode, cfg.outputs.csv_bom)
                 write_csv(reconciliation(result.validated), vtmp / "reconciliation.csv", mode=mode)
                 write_json(manifest(cfg, result, criteria_hash=None, thresholds={}, started=started,
-                                    status=f"failed (exit {exc.exit_code}): too many rejected rows"),
+                                    status=f"failed (exit {exc.exit_code}): too many rejected or warned rows"),
                            vtmp / "manifest.json", mode=mode)
             log.info("rejected rows written to %s", folder)
             raise
@@ -309,7 +309,9 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
         result.thresholds = {**settings.thresholds,
                              "match_weight": settings.match_weight, "review_weight": settings.review_weight,
                              "max_rejected_share": cfg.max_rejected_share,
-                             "max_rejected_share_by_source": {n: cfg.rejected_limit(n) for n in cfg.sources}}
+                             "max_rejected_share_by_source": {n: cfg.rejected_limit(n) for n in cfg.sources},
+                             "max_warning_share": cfg.max_warning_share,
+                             "max_warning_share_by_source": {n: cfg.warning_limit(n) for n in cfg.sources}}
         with clock.stage("write outputs"):
             write_run_outputs(tmp, cfg, result, records, linkage, scored, criteria_set,
                               layout=layout or cfg.outputs.layout, started=started)

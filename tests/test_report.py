@@ -145,7 +145,7 @@ class SmallWorld:
                 w.writerows(rows)
             sources[source] = {"path": path.name}
         cfg = {"as_of": AS_OF, "criteria": "troubled-families-2015", "sources": sources, "output": output,
-               "max_rejected_share": 0.5,
+               "max_rejected_share": 0.5, "max_warning_share": 0.5,
                # Thresholds given as weights, high enough that a few near-misses wait for review.
                "linkage": {"thresholds": {"match_weight": 15.0, "review_weight": 5.0}}}
         path = folder / "config.yaml"

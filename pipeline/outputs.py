@@ -164,13 +164,6 @@ def check_output_path(output: Path, protected: dict[str, list[Path]] | None = No
         raise OutputInTheWay(f"{output}: is a mount point (or the root folder); hnf-match replaces its output "
                              "folder as a whole, which a mount point cannot be. Name a folder inside it, "
                              f"e.g. {output / 'out'}")
-    try:
-        cwd = _real(Path.cwd())
-    except OSError:
-        cwd = None
-    if cwd is not None and (cwd == real or real in cwd.parents):
-        raise OutputInTheWay(f"{output}: is or holds the current folder; run hnf-match from another folder "
-                             "or name another output folder")
     for what, paths in (protected or {}).items():
         for p in paths:
             if p is None:
@@ -179,6 +172,13 @@ def check_output_path(output: Path, protected: dict[str, list[Path]] | None = No
             if rp == real or real in rp.parents:
                 raise OutputInTheWay(f"{output}: holds {what} ({p}); hnf-match never replaces a folder that holds "
                                      "its own inputs. Name another output folder")
+    try:
+        cwd = _real(Path.cwd())
+    except OSError:
+        cwd = None
+    if cwd is not None and (cwd == real or real in cwd.parents):
+        raise OutputInTheWay(f"{output}: is or holds the current folder; run hnf-match from another folder "
+                             "or name another output folder")
     if not output.exists():
         ancestor = output.parent
         while not ancestor.exists() and ancestor != ancestor.parent:

@@ -163,12 +163,9 @@ def with_last_record_date(matrix: pd.DataFrame, records: pd.DataFrame, record_li
 
 
 def settings_min_group(cfg: RunConfig) -> int:
-    """Smallest group shown in linkage quality by group (config: report: {min_group_size: N})."""
-    report = cfg.raw.get("report") or {}
-    value = report.get("min_group_size", 10) if isinstance(report, dict) else 10
-    if not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{cfg.path}: report.min_group_size: must be a whole number of persons, 1 or more")
-    return value
+    """Smallest group shown in linkage quality by group (config: report: {min_group_size: N},
+    checked when the config is loaded)."""
+    return cfg.report.min_group_size
 
 
 def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previous: Path | None = None,

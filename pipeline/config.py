@@ -102,8 +102,9 @@ class _Where:
         self.doc = doc
         self.base = path.resolve().parent
 
-    def error(self, trail: tuple, message: str, node: yaml.Node | None = None) -> ConfigError:
-        line = self.doc.lines.get(tuple(trail))
+    def error(self, trail: tuple, message: str, node: yaml.Node | None = None,
+              line: int | None = None) -> ConfigError:
+        line = line or self.doc.lines.get(tuple(trail))
         if line is None and node is not None:
             line = node.start_mark.line + 1       # a key merged in with `<<:` has no line of its own
         if line is None:
@@ -418,7 +419,8 @@ def _sources(at: _At) -> dict[str, SourceConfig]:
             shown = repr(name) if name.isprintable() and len(name) <= 80 else "the name on this line"
             raise at.where.error(at.trail, f"{shown} is not a plain name: a source's name becomes a file "
                                  "name (rejected/NAME.csv), so use letters, digits, _, - and ., starting "
-                                 "with a letter or digit, at most 64 characters", child.node)
+                                 "with a letter or digit, at most 64 characters",
+                                 line=at.where.doc.lines.get(child.trail))
         if name.casefold() in by_case:
             raise child.fail(f"differs from source {by_case[name.casefold()]} only in case: their rejected "
                              "files would be one file on some systems; rename one")

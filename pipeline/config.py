@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 import yaml
 
+from criteria.language import COUNTING, SETS_DIR, list_builtin
+from matching.settings import LinkageSettings, SettingError
 from schemas.errors import ConfigError
 from schemas.fields import AGENCY_FIELDS, COUNT, ENUM, FLAG, MONEY, fields_for
 from schemas.yaml_loading import (MAP_TAG, SET_TAG, YamlDocument, file_problem, is_finite_number, key_name,
@@ -238,6 +240,8 @@ def _path_text(at: _At, what: str) -> Path:
     value = at.value
     if not isinstance(value, str) or not value.strip():
         raise _wrong(at, f"the path of {what} (text)", f"{what} name")
+    if "\0" in value:
+        raise at.fail("a path must not hold a NUL character")
     return _resolve(at.where.base, value)
 
 
@@ -356,7 +360,6 @@ def values(at: _At) -> dict[str, tuple[_At, dict[str, _At]]]:
 
 def _criteria(at: _At) -> str:
     """A built-in set by name, or the path of a council's own YAML file."""
-    from criteria.language import SETS_DIR, list_builtin
     name = text()(at)
     if name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name:
         return str(input_file("criteria file")(at))
@@ -373,7 +376,6 @@ def _outcome_settings(at: _At) -> dict[str, int]:
 
 def _linkage(at: _At) -> dict[str, Any]:
     """Checked in full by the linkage settings' own validation, its errors placed on their line."""
-    from matching.settings import LinkageSettings, SettingError
     _entries(at, "a mapping of linkage settings (see docs/linkage.md)")
     value = at.value
     try:
@@ -400,7 +402,6 @@ def _report(at: _At) -> ReportOptions:
 
 
 def _criteria_settings(at: _At) -> dict[str, Any]:
-    from criteria.language import COUNTING
     return section({"count_needs_by": Key(text(COUNTING))}, "criteria settings are")(at)
 
 

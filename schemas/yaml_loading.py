@@ -24,7 +24,6 @@ KEY_MAX_BYTES = 4096
 
 STR_TAG = "tag:yaml.org,2002:str"
 MAP_TAG = "tag:yaml.org,2002:map"
-SEQ_TAG = "tag:yaml.org,2002:seq"
 SET_TAG = "tag:yaml.org,2002:set"
 # Tags YAML gives a plain scalar by itself; any other tag on a scalar was written (!!binary, ...).
 IMPLICIT_SCALAR_TAGS = {STR_TAG, "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
@@ -34,7 +33,8 @@ IMPLICIT_SCALAR_TAGS = {STR_TAG, "tag:yaml.org,2002:bool", "tag:yaml.org,2002:in
 Trail = tuple  # of str (mapping keys as written) and int (list positions)
 
 log = logging.getLogger("hnf_match")
-_warned_keys: set[tuple[str, int]] = set()   # each open key is warned about once a run
+# An open key is warned about once a process: the config load and the writer both read it.
+_warned_keys: set[tuple[str, int]] = set()
 
 
 def _kind(mode: int) -> str:

@@ -14,6 +14,8 @@ import yaml
 from schemas.errors import ConfigError
 from schemas.fields import (AGENCY_FIELDS, COUNT, DATE, ENUM, FLAG, MONEY, TEXT, UPPER_CASE_ENUMS,
                             fields_for)
+from schemas.yaml_loading import (YamlDocument, file_problem, is_finite_number, load_yaml_file, node_value,
+                                  parse_yaml, written_text)
 
 SETS_DIR = Path(__file__).parent / "sets"
 
@@ -140,7 +142,6 @@ class _Checker:
 
     def __init__(self, origin: str):
         self.origin = origin
-        self._constructor = yaml.SafeLoader("")
 
     def fail(self, node: yaml.Node | None, key: str, message: str) -> ConfigError:
         line = node.start_mark.line + 1 if node is not None else 1
@@ -149,7 +150,7 @@ class _Checker:
     def scalar(self, node: yaml.Node, key: str) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             raise self.fail(node, key, "expected a single value")
-        return self._constructor.construct_object(node, deep=True)
+        return node_value(node)
 
     def text(self, node: yaml.Node, key: str) -> str:
         value = self.scalar(node, key)
@@ -165,7 +166,7 @@ class _Checker:
 
     def number(self, node: yaml.Node, key: str) -> Fraction:
         value = self.scalar(node, key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not is_finite_number(value):
             raise self.fail(node, key, "expected a number")
         # Through str() so 0.15 means exactly 15/100: thresholds are compared exactly.
         return Fraction(str(value))
@@ -214,8 +215,7 @@ def list_builtin() -> list[tuple[str, str]]:
     for path in sorted(SETS_DIR.glob("*.yaml")):
         if path.name.endswith(".outcomes.yaml"):
             continue  # a set's outcome rules, not a criteria set
-        with path.open(encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
+        data = load_yaml_file(path, "criteria set").data or {}
         out.append((path.stem, str(data.get("title", path.stem))))
     return out
 
@@ -229,26 +229,20 @@ def load_criteria(name_or_path: str | Path, settings: dict[str, Any] | None = No
         path, origin = builtin, f"built-in criteria set {text_name}"
     else:
         path, origin = Path(text_name), text_name
-        if not path.is_file():
+        if file_problem(path) == "file not found":
             names = ", ".join(n for n, _ in list_builtin())
             raise ConfigError(f"criteria set {text_name}: no such built-in set ({names}) or file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{origin}: cannot read the file ({exc.__class__.__name__})") from None
-    return parse_criteria(text, origin, default_name=path.stem, settings=settings)
+    # A regular file of bounded size only: a pipe or a device named here must not hang the run.
+    doc = load_yaml_file(path, "criteria file", origin)
+    return _parse(doc, default_name=path.stem, settings=settings)
 
 
-def compose_top(text: str, origin: str) -> tuple["_Checker", yaml.Node, dict]:
-    """Parse a YAML rules file into its root node and top-level mapping of nodes (with line
-    numbers), with errors naming the file and line."""
+def compose_top(source: str | YamlDocument, origin: str) -> tuple["_Checker", yaml.Node, dict]:
+    """Parse a YAML rules file (text, or a document read by schemas.yaml_loading within its
+    limits of size, aliases and nodes) into its root node and top-level mapping of nodes (with
+    line numbers), with errors naming the file and line."""
     c = _Checker(origin)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        raise ConfigError(f"{origin}, line {line}, key (none): not valid YAML ({exc.problem})") from None
+    root = (source if isinstance(source, YamlDocument) else parse_yaml(source, origin)).root
     if root is None:
         raise ConfigError(f"{origin}, line 1, key (top): the file is empty")
     return c, root, c.mapping(root, "")
@@ -256,7 +250,12 @@ def compose_top(text: str, origin: str) -> tuple["_Checker", yaml.Node, dict]:
 
 def parse_criteria(text: str, origin: str = "<criteria>", default_name: str = "custom",
                    settings: dict[str, Any] | None = None) -> CriteriaSet:
-    c, root, top = compose_top(text, origin)
+    return _parse(parse_yaml(text, origin), default_name, settings)
+
+
+def _parse(doc: YamlDocument, default_name: str, settings: dict[str, Any] | None) -> CriteriaSet:
+    origin = doc.origin
+    c, root, top = compose_top(doc, origin)
     c.only_keys(top, ("name", "title", "description", "settings", "indicators", "criteria",
                       "conditions", "rule"), "", "top-level")
     name = c.text(top["name"][1], "name") if "name" in top else default_name
@@ -372,7 +371,9 @@ def _indicator(c: _Checker, name: str, k_node: yaml.Node, node: yaml.Node) -> In
 
 
 def _enum_value(c: _Checker, f, value: Any, node: yaml.Node, key: str) -> str:
-    text = str(value).strip()
+    if not isinstance(value, str):
+        raise c.fail(node, key, f"expected a value of {f.name} as text (allowed: {', '.join(f.values)})")
+    text = value.strip()
     text = text.upper() if f.name in UPPER_CASE_ENUMS else text.lower()
     if text not in f.values:
         raise c.fail(node, key, f"{text} is not a value of {f.name} (allowed: {', '.join(f.values)})")
@@ -388,13 +389,15 @@ def _field_value(c: _Checker, f, node: yaml.Node, key: str) -> Any:
             raise c.fail(node, key, f"{f.name} is a yes/no flag: write true or false")
         return value
     if f.kind in (COUNT, MONEY):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not is_finite_number(value):
             raise c.fail(node, key, f"{f.name} is a number")
         return value
     if f.kind == TEXT:
-        if value is None or isinstance(value, (bool, dict, list)):
+        # A code YAML reads as a number or a date (a URN 012345, 2025/26) is meant as written.
+        written = value if isinstance(value, str) else written_text(node)
+        if written is None or value is None or isinstance(value, bool):
             raise c.fail(node, key, f"{f.name} is text")
-        return str(value).strip().lower()  # text fields are compared without case
+        return written.strip().lower()  # text fields are compared without case
     raise c.fail(node, key, f"{f.name} is a {f.kind} field; filter dates with a window")
 
 

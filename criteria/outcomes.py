@@ -20,6 +20,7 @@ from criteria.language import (SETS_DIR, SETTINGS_DEFAULTS, CriteriaSet, Criteri
                                _Checker, _indicator, compose_top, load_criteria)
 from criteria.terms import Term, term_containing
 from schemas.errors import ConfigError, InputDataError
+from schemas.yaml_loading import YamlDocument, load_yaml_file
 
 OUTCOMES_SUFFIX = ".outcomes.yaml"
 CHECKED = ("month", "term")
@@ -115,19 +116,16 @@ def load_outcomes(criteria_name_or_path: str | Path, settings: dict[str, Any] | 
     if found is None:
         return None
     path, origin = found
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{origin}: cannot read the file ({exc.__class__.__name__})") from None
+    doc = load_yaml_file(path, "outcome rules file", origin)   # bounded: size, aliases, nodes
     cs = criteria_set if criteria_set is not None else load_criteria(criteria_name_or_path)
-    return parse_outcomes(text, cs, origin, settings=settings)
+    return parse_outcomes(doc, cs, origin, settings=settings)
 
 
 _TOP_KEYS = ("name", "title", "description", "settings", "indicators", "measures", "claim_routes")
 _MEASURE_KEYS = ("title", "description", "applies_when", "none_of", "any_of", "reduce", "checked", "sustain")
 
 
-def parse_outcomes(text: str, criteria_set: CriteriaSet, origin: str = "<outcomes>",
+def parse_outcomes(text: str | YamlDocument, criteria_set: CriteriaSet, origin: str = "<outcomes>",
                    settings: dict[str, Any] | None = None) -> OutcomeSet:
     c, root, top = compose_top(text, origin)
     for k_name, (k_node, _) in top.items():

@@ -3,13 +3,13 @@ section merged over them, validated into plain dataclasses the other modules rea
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from schemas.errors import ConfigError
+from schemas.yaml_loading import load_yaml_file
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.yaml")
 
@@ -25,6 +25,17 @@ STANDARD_COLUMNS = {
 # Columns that hold a tuple of tokens (only `overlap` reads them).
 TOKEN_COLUMNS = {"fore_tokens", "sur_tokens"}
 FLAG_COLUMNS = {"sur_shared", "dob_placeholder"}
+
+
+class SettingError(ConfigError):
+    """A linkage setting that is wrong: `key` says where (linkage.blocking.passes[0].keys), so
+    that the run config can point at its line, and `reason` what is wrong."""
+
+    def __init__(self, key: str, reason: str):
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
+
 
 LEVEL_TESTS = {"missing", "equal", "swapped", "overlap", "jaro_winkler", "initial", "flag_both",
                "flag_any", "date_swapped", "parts_equal", "edit_distance", "overlap_across", "swapped_similar", "all"}
@@ -85,8 +96,8 @@ class LinkageSettings:
         if d is None:
             d = {}
         if not isinstance(d, dict):
-            raise ConfigError("linkage: must be a mapping of settings")
-        base = yaml.safe_load(DEFAULTS_PATH.read_text(encoding="utf-8"))
+            raise SettingError("linkage", "must be a mapping of settings")
+        base = load_yaml_file(DEFAULTS_PATH, "the linkage defaults").data
         merged = _merge(base, d, "linkage")
         return _build(merged)
 
@@ -110,80 +121,92 @@ def _prob_to_weight(p: float) -> float:
 def _merge(base: Any, over: Any, path: str) -> Any:
     if isinstance(base, dict):
         if not isinstance(over, dict):
-            raise ConfigError(f"{path}: must be a mapping")
+            raise SettingError(path, "must be a mapping")
         out = copy.deepcopy(base)
         for k, v in over.items():
             if k not in base:
-                raise ConfigError(f"{path}.{k}: unknown linkage setting")
+                raise SettingError(f"{path}.{k}", "unknown linkage setting")
             out[k] = _merge(base[k], v, f"{path}.{k}") if isinstance(base[k], dict) else copy.deepcopy(v)
         return out
     return copy.deepcopy(over)
 
 
 def _num(v: Any, key: str, lo: float | None = None, hi: float | None = None, integer: bool = False) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ConfigError(f"{key}: must be a number")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise SettingError(key, "must be a number")
     if integer and int(v) != v:
-        raise ConfigError(f"{key}: must be a whole number")
+        raise SettingError(key, "must be a whole number")
     if lo is not None and v < lo or hi is not None and v > hi:
-        raise ConfigError(f"{key}: must be between {lo} and {hi}")
+        raise SettingError(key, f"must be between {lo} and {hi}")
     return int(v) if integer else float(v)
+
+
+def _names(v: Any, key: str, what: str) -> list[str]:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise SettingError(key, f"must be a list of {what}")
+    return v
+
+
+def _flag(v: Any, key: str) -> bool:
+    if not isinstance(v, bool):
+        raise SettingError(key, "must be true or false")
+    return v
 
 
 def _column(v: Any, key: str) -> str:
     if not isinstance(v, str) or v not in STANDARD_COLUMNS:
-        raise ConfigError(f"{key}: unknown standardised column (see docs/linkage.md)")
+        raise SettingError(key, "unknown standardised column (see docs/linkage.md)")
     return v
 
 
 def _check_test(t: Any, key: str) -> dict:
     if not isinstance(t, dict) or not t:
-        raise ConfigError(f"{key}: a level test must be a mapping such as {{equal: fore1}}")
+        raise SettingError(key, f"a level test must be a mapping such as {{equal: fore1}}")
     kinds = [k for k in t if k in LEVEL_TESTS]
     if len(kinds) != 1:
-        raise ConfigError(f"{key}: a level test needs exactly one of {sorted(LEVEL_TESTS)}")
+        raise SettingError(key, f"a level test needs exactly one of {sorted(LEVEL_TESTS)}")
     kind = kinds[0]
     extra = set(t) - {kind, "threshold", "at_least", "max"}
     if extra:
-        raise ConfigError(f"{key}.{sorted(extra)[0]}: unknown key in level test")
+        raise SettingError(f"{key}.{sorted(map(str, extra))[0]}", "unknown key in level test")
     arg = t[kind]
     if kind == "all":
         if not isinstance(arg, list) or not arg:
-            raise ConfigError(f"{key}.all: must be a list of tests")
+            raise SettingError(f"{key}.all", "must be a list of tests")
         return {"all": [_check_test(x, f"{key}.all[{i}]") for i, x in enumerate(arg)]}
     if kind == "missing":
         cols = arg if isinstance(arg, list) else [arg]
         return {"missing": [_column(c, f"{key}.missing") for c in cols]}
     if kind == "swapped_similar":
         if not isinstance(arg, list) or len(arg) != 2:
-            raise ConfigError(f"{key}.swapped_similar: must name two columns [this, other]")
+            raise SettingError(f"{key}.swapped_similar", "must name two columns [this, other]")
         if "threshold" not in t:
-            raise ConfigError(f"{key}.threshold: swapped_similar needs a threshold")
+            raise SettingError(f"{key}.threshold", "swapped_similar needs a threshold")
         return {kind: [_column(c, f"{key}.{kind}") for c in arg],
                 "threshold": _num(t["threshold"], f"{key}.threshold", 0.0, 1.0)}
     if kind in ("swapped", "overlap_across"):
         if not isinstance(arg, list) or len(arg) != 2:
-            raise ConfigError(f"{key}.{kind}: must name two columns [this, other]")
+            raise SettingError(f"{key}.{kind}", "must name two columns [this, other]")
         cols = [_column(c, f"{key}.{kind}") for c in arg]
         if kind == "overlap_across" and not set(cols) <= TOKEN_COLUMNS:
-            raise ConfigError(f"{key}.overlap_across: must name token columns ({sorted(TOKEN_COLUMNS)})")
+            raise SettingError(f"{key}.overlap_across", f"must name token columns ({sorted(TOKEN_COLUMNS)})")
         return {kind: cols}
     if kind in ("date_swapped", "parts_equal"):
         if not isinstance(arg, list) or len(arg) != 3:
-            raise ConfigError(f"{key}.{kind}: must name three columns [year, month, day]")
+            raise SettingError(f"{key}.{kind}", "must name three columns [year, month, day]")
         out = {kind: [_column(c, f"{key}.{kind}") for c in arg]}
         if kind == "parts_equal":
             out["at_least"] = _num(t.get("at_least", 2), f"{key}.at_least", 1, 3, integer=True)
         return out
     col = _column(arg, f"{key}.{kind}")
     if kind == "overlap" and col not in TOKEN_COLUMNS:
-        raise ConfigError(f"{key}.overlap: must name a token column ({sorted(TOKEN_COLUMNS)})")
+        raise SettingError(f"{key}.overlap", f"must name a token column ({sorted(TOKEN_COLUMNS)})")
     if kind in ("flag_both", "flag_any") and col not in FLAG_COLUMNS:
-        raise ConfigError(f"{key}.{kind}: must name a flag column ({sorted(FLAG_COLUMNS)})")
+        raise SettingError(f"{key}.{kind}", f"must name a flag column ({sorted(FLAG_COLUMNS)})")
     out = {kind: col}
     if kind == "jaro_winkler":
         if "threshold" not in t:
-            raise ConfigError(f"{key}.threshold: jaro_winkler needs a threshold")
+            raise SettingError(f"{key}.threshold", "jaro_winkler needs a threshold")
         out["threshold"] = _num(t["threshold"], f"{key}.threshold", 0.0, 1.0)
     if kind == "edit_distance":
         out["max"] = _num(t.get("max", 1), f"{key}.max", 1, 5, integer=True)
@@ -195,23 +218,23 @@ def _level_rules(items: Any, comps: list[Comparison], key: str) -> list[tuple[in
     if items is None:
         return []
     if not isinstance(items, list):
-        raise ConfigError(f"{key}: must be a list of {{comparison: NAME, levels: [LABEL, ...]}}")
+        raise SettingError(key, f"must be a list of {{comparison: NAME, levels: [LABEL, ...]}}")
     by_name = {c.name: i for i, c in enumerate(comps)}
     out = []
     for i, it in enumerate(items):
         k = f"{key}[{i}]"
-        if not isinstance(it, dict) or it.get("comparison") not in by_name:
-            raise ConfigError(f"{k}.comparison: must name a comparison")
+        if not isinstance(it, dict) or not isinstance(it.get("comparison"), str) or it["comparison"] not in by_name:
+            raise SettingError(f"{k}.comparison", "must name a comparison")
         comp = comps[by_name[it["comparison"]]]
         labels = it.get("levels")
         if not isinstance(labels, list) or not labels:
-            raise ConfigError(f"{k}.levels: must list level labels")
+            raise SettingError(f"{k}.levels", "must list level labels")
         idx = set()
         for lab in labels:
             try:
                 idx.add(comp.level_index(lab))
             except KeyError:
-                raise ConfigError(f"{k}.levels: no level of that label in comparison {comp.name}") from None
+                raise SettingError(f"{k}.levels", f"no level of that label in comparison {comp.name}") from None
         out.append((by_name[it["comparison"]], frozenset(idx)))
     return out
 
@@ -221,70 +244,70 @@ def _build(d: dict) -> LinkageSettings:
     max_block = _num(b.get("max_block_size"), "linkage.blocking.max_block_size", 2, None, integer=True)
     passes: list[BlockingPass] = []
     if not isinstance(b.get("passes"), list) or not b["passes"]:
-        raise ConfigError("linkage.blocking.passes: must be a non-empty list")
+        raise SettingError("linkage.blocking.passes", "must be a non-empty list")
     names = set()
     for i, p in enumerate(b["passes"]):
         key = f"linkage.blocking.passes[{i}]"
         if not isinstance(p, dict) or not isinstance(p.get("name"), str):
-            raise ConfigError(f"{key}.name: every blocking pass needs a name")
+            raise SettingError(f"{key}.name", "every blocking pass needs a name")
         if p["name"] in names:
-            raise ConfigError(f"{key}.name: blocking pass names must be unique")
+            raise SettingError(f"{key}.name", "blocking pass names must be unique")
         names.add(p["name"])
         extra = set(p) - {"name", "keys", "sorted_neighbourhood"}
         if extra:
-            raise ConfigError(f"{key}.{sorted(extra)[0]}: unknown key in blocking pass")
+            raise SettingError(f"{key}.{sorted(map(str, extra))[0]}", "unknown key in blocking pass")
         if ("keys" in p) == ("sorted_neighbourhood" in p):
-            raise ConfigError(f"{key}: give either keys or sorted_neighbourhood")
+            raise SettingError(key, "give either keys or sorted_neighbourhood")
         if "keys" in p:
             if not isinstance(p["keys"], list) or not p["keys"]:
-                raise ConfigError(f"{key}.keys: must be a non-empty list of columns")
+                raise SettingError(f"{key}.keys", "must be a non-empty list of columns")
             keys = tuple(_column(c, f"{key}.keys") for c in p["keys"])
             if set(keys) & TOKEN_COLUMNS:
-                raise ConfigError(f"{key}.keys: token columns cannot be blocking keys")
+                raise SettingError(f"{key}.keys", "token columns cannot be blocking keys")
             passes.append(BlockingPass(p["name"], keys=keys))
         else:
             sn = p["sorted_neighbourhood"]
             if not isinstance(sn, dict):
-                raise ConfigError(f"{key}.sorted_neighbourhood: must be {{column: NAME, window: N}}")
+                raise SettingError(f"{key}.sorted_neighbourhood", f"must be {{column: NAME, window: N}}")
             passes.append(BlockingPass(p["name"], sorted_on=_column(sn.get("column"), f"{key}.sorted_neighbourhood.column"),
                                        window=_num(sn.get("window"), f"{key}.sorted_neighbourhood.window", 2, 50, integer=True)))
 
     comps: list[Comparison] = []
     if not isinstance(d.get("comparisons"), list) or not d["comparisons"]:
-        raise ConfigError("linkage.comparisons: must be a non-empty list")
+        raise SettingError("linkage.comparisons", "must be a non-empty list")
     cnames = set()
     for i, c in enumerate(d["comparisons"]):
         key = f"linkage.comparisons[{i}]"
         if not isinstance(c, dict) or not isinstance(c.get("name"), str):
-            raise ConfigError(f"{key}.name: every comparison needs a name")
+            raise SettingError(f"{key}.name", "every comparison needs a name")
         if c["name"] in cnames:
-            raise ConfigError(f"{key}.name: comparison names must be unique")
+            raise SettingError(f"{key}.name", "comparison names must be unique")
         cnames.add(c["name"])
         extra = set(c) - {"name", "levels", "conflict_stops_merge"}
         if extra:
-            raise ConfigError(f"{key}.{sorted(extra)[0]}: unknown key in comparison")
+            raise SettingError(f"{key}.{sorted(map(str, extra))[0]}", "unknown key in comparison")
         lvs = c.get("levels")
         if not isinstance(lvs, list) or len(lvs) < 2:
-            raise ConfigError(f"{key}.levels: needs at least two levels")
+            raise SettingError(f"{key}.levels", "needs at least two levels")
         levels = []
         labels = set()
         for j, lv in enumerate(lvs):
             lk = f"{key}.levels[{j}]"
             if not isinstance(lv, dict) or not isinstance(lv.get("label"), str):
-                raise ConfigError(f"{lk}.label: every level needs a label")
+                raise SettingError(f"{lk}.label", "every level needs a label")
             if lv["label"] in labels:
-                raise ConfigError(f"{lk}.label: level labels must be unique in a comparison")
+                raise SettingError(f"{lk}.label", "level labels must be unique in a comparison")
             labels.add(lv["label"])
             extra = set(lv) - {"label", "test", "is_null_level", "m", "tf_adjust", "weight_bounds"}
             if extra:
-                raise ConfigError(f"{lk}.{sorted(extra)[0]}: unknown key in level")
+                raise SettingError(f"{lk}.{sorted(map(str, extra))[0]}", "unknown key in level")
             last = j == len(lvs) - 1
             if last and "test" in lv:
-                raise ConfigError(f"{lk}.test: the last level is `else` and takes no test")
+                raise SettingError(f"{lk}.test", "the last level is `else` and takes no test")
             if not last and "test" not in lv:
-                raise ConfigError(f"{lk}.test: every level but the last needs a test")
+                raise SettingError(f"{lk}.test", "every level but the last needs a test")
             test = _check_test(lv["test"], f"{lk}.test") if not last else None
-            is_null = bool(lv.get("is_null_level", False))
+            is_null = _flag(lv.get("is_null_level", False), f"{lk}.is_null_level")
             m = lv.get("m")
             if m is not None:
                 m = _num(m, f"{lk}.m", 0.0, 1.0)
@@ -293,28 +316,31 @@ def _build(d: dict) -> LinkageSettings:
                 tf = _column(tf, f"{lk}.tf_adjust")
             wb = lv.get("weight_bounds", [None, None])
             if not isinstance(wb, list) or len(wb) != 2:
-                raise ConfigError(f"{lk}.weight_bounds: must be [low, high] (null for none)")
+                raise SettingError(f"{lk}.weight_bounds", "must be [low, high] (null for none)")
             wb = tuple(None if x is None else _num(x, f"{lk}.weight_bounds") for x in wb)
             levels.append(Level(lv["label"], test, is_null, m, tf, wb))
-        comps.append(Comparison(c["name"], tuple(levels), bool(c.get("conflict_stops_merge", False))))
+        comps.append(Comparison(c["name"], tuple(levels),
+                                _flag(c.get("conflict_stops_merge", False), f"{key}.conflict_stops_merge")))
 
     est = d["estimation"]
-    _num(est["u_sample_pairs"], "linkage.estimation.u_sample_pairs", 1000, None, integer=True)
-    _num(est["seed"], "linkage.estimation.seed", 0, None, integer=True)
-    _num(est["em_max_iterations"], "linkage.estimation.em_max_iterations", 0, 10000, integer=True)
+    # Whole numbers kept as ints (4.0e5 pairs is 400000): the model sizes arrays with them.
+    est["u_sample_pairs"] = _num(est["u_sample_pairs"], "linkage.estimation.u_sample_pairs", 1000, None, integer=True)
+    est["seed"] = _num(est["seed"], "linkage.estimation.seed", 0, None, integer=True)
+    est["em_max_iterations"] = _num(est["em_max_iterations"], "linkage.estimation.em_max_iterations", 0, 10000,
+                                    integer=True)
     _num(est["em_tolerance"], "linkage.estimation.em_tolerance", 0.0, 1.0)
     _num(est["initial_match_share"], "linkage.estimation.initial_match_share", 1e-6, 0.999)
     _num(est["probability_floor"], "linkage.estimation.probability_floor", 1e-12, 0.01)
     _num(est["m_floor"], "linkage.estimation.m_floor", 1e-12, 0.1)
-    if not isinstance(est["fixed_m"], list) or not set(est["fixed_m"]) <= cnames:
-        raise ConfigError("linkage.estimation.fixed_m: must list comparison names")
+    if not set(_names(est["fixed_m"], "linkage.estimation.fixed_m", "comparison names")) <= cnames:
+        raise SettingError("linkage.estimation.fixed_m", "must list comparison names")
 
     tf = d["term_frequency"]
     if not isinstance(tf["enabled"], bool):
-        raise ConfigError("linkage.term_frequency.enabled: must be true or false")
+        raise SettingError("linkage.term_frequency.enabled", "must be true or false")
     _num(tf["strength"], "linkage.term_frequency.strength", 0.0, 1.0)
     if not isinstance(tf["bounds"], list) or len(tf["bounds"]) != 2:
-        raise ConfigError("linkage.term_frequency.bounds: must be [low, high]")
+        raise SettingError("linkage.term_frequency.bounds", "must be [low, high]")
     for x in tf["bounds"]:
         _num(x, "linkage.term_frequency.bounds")
 
@@ -322,29 +348,27 @@ def _build(d: dict) -> LinkageSettings:
     for k in ("match_probability", "review_probability"):
         _num(th[k], f"linkage.thresholds.{k}", 0.0, 1.0)
         if not 0.0 < th[k] < 1.0:
-            raise ConfigError(f"linkage.thresholds.{k}: must be strictly between 0 and 1")
+            raise SettingError(f"linkage.thresholds.{k}", "must be strictly between 0 and 1")
     if not isinstance(th.get("review_vetoed"), bool):
-        raise ConfigError("linkage.thresholds.review_vetoed: must be true or false")
+        raise SettingError("linkage.thresholds.review_vetoed", "must be true or false")
     for k in ("match_weight", "review_weight"):
         if th.get(k) is not None:
             _num(th[k], f"linkage.thresholds.{k}")
     cl = d["clustering"]
     for k in ("unique_identifiers", "compatible_dob_levels", "single_record_sources"):
-        if not isinstance(cl[k], list):
-            raise ConfigError(f"linkage.clustering.{k}: must be a list")
+        _names(cl[k], f"linkage.clustering.{k}", "names")
     for c in cl["unique_identifiers"]:
         if c not in ("nhs_number", "ni_number", "upn"):
-            raise ConfigError("linkage.clustering.unique_identifiers: only nhs_number, ni_number, upn")
+            raise SettingError("linkage.clustering.unique_identifiers", "only nhs_number, ni_number, upn")
     fam = d["families"]
-    if not isinstance(fam["household_hints"], list) or not set(fam["household_hints"]) <= {"tenancy_ref", "claim_ref"}:
-        raise ConfigError("linkage.families.household_hints: must list tenancy_ref and/or claim_ref")
-    _num(fam["child_age"], "linkage.families.child_age", 1, 30, integer=True)
-    if not isinstance(fam["child_sources"], list):
-        raise ConfigError("linkage.families.child_sources: must be a list of source names")
+    if not set(_names(fam["household_hints"], "linkage.families.household_hints", "columns")) <= {"tenancy_ref", "claim_ref"}:
+        raise SettingError("linkage.families.household_hints", "must list tenancy_ref and/or claim_ref")
+    fam["child_age"] = _num(fam["child_age"], "linkage.families.child_age", 1, 30, integer=True)
+    _names(fam["child_sources"], "linkage.families.child_sources", "source names")
 
     rules = {k: _level_rules(d.get(k), comps, f"linkage.{k}") for k in ("vetoes", "strong_agreement")}
     s = LinkageSettings(max_block, passes, comps, est, tf, th, cl, fam, rules["vetoes"],
                         rules["strong_agreement"], raw=d)
     if s.review_weight > s.match_weight:
-        raise ConfigError("linkage.thresholds: the review threshold must not be above the match threshold")
+        raise SettingError("linkage.thresholds", "the review threshold must not be above the match threshold")
     return s

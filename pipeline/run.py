@@ -20,7 +20,7 @@ from pipeline.outputs import OutputFolder, check_output_path
 from pipeline.stages import ingest_and_validate, load_records, stack_person_records  # noqa: F401  (load_records: for evaluation and tests)
 from reports.manifest import manifest, reconciliation, write_validation_files  # noqa: F401  (reconciliation: for tests)
 from reports.writers import dir_mode as _dir_mode, write_csv, write_json
-from schemas.errors import ConfigError, InputDataError
+from schemas.errors import InputDataError
 from schemas.validate import Validated
 
 log = logging.getLogger("hnf_match")
@@ -185,12 +185,9 @@ def with_last_record_date(matrix: pd.DataFrame, records: pd.DataFrame, record_li
 
 
 def settings_min_group(cfg: RunConfig) -> int:
-    """Smallest group shown in linkage quality by group (config: report: {min_group_size: N})."""
-    report = cfg.raw.get("report") or {}
-    value = report.get("min_group_size", 10) if isinstance(report, dict) else 10
-    if not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{cfg.path}: report.min_group_size: must be a whole number of persons, 1 or more")
-    return value
+    """Smallest group shown in linkage quality by group (config: report: {min_group_size: N},
+    checked when the config is loaded)."""
+    return cfg.report.min_group_size
 
 
 def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previous: Path | None = None,

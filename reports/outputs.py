@@ -11,7 +11,6 @@ from pathlib import Path
 import pandas as pd
 
 from schemas.columns import DECISION_COLUMNS
-from schemas.errors import ConfigError
 from reports.manifest import manifest, reconciliation, write_validation_files
 from reports.writers import dir_mode, write_csv, write_json, write_text
 
@@ -24,15 +23,14 @@ ID_COLUMNS = ("person_id", "family_id")
 MIN_KEY_BYTES = 32
 
 
-def read_key(path: Path) -> bytes:
-    try:
-        key = path.read_bytes().strip()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the pseudonymisation key ({exc.strerror or type(exc).__name__})") from None
-    if len(key) < MIN_KEY_BYTES:
-        raise ConfigError(f"{path}: the pseudonymisation key must hold at least {MIN_KEY_BYTES} bytes "
-                          "(make one with: head -c 48 /dev/urandom | base64 > key)")
-    return key
+def read_key(path: Path, permissions: str = "warn") -> bytes:
+    """The pseudonymisation key: a regular file (looked at before it is opened: a pipe would
+    hang the run, a device never end) of at most 4 KiB holding at least 32 bytes. A key the
+    group or others may read or write is warned about, or refused with permissions="refuse"
+    (`outputs: {key_permissions: refuse}`). The rules live on the ground floor, so that the run
+    config checks the key when it is loaded, before any work."""
+    from schemas.yaml_loading import read_key_file
+    return read_key_file(path, permissions=permissions)
 
 
 def pseudonym(key: bytes, value: str, prefix: str) -> str:

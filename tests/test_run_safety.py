@@ -100,6 +100,8 @@ def test_sigterm_mid_run_leaves_previous_outputs_intact(small_set, tmp_path):
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 5, err
+    if "after the command had finished its work" in err:
+        return      # a loaded machine ran the whole run before the signal landed: the outputs are this run's
     assert "stopped by signal SIGTERM" in err
     after = {p.name: p.read_bytes() for p in out.glob("*.csv")}
     assert after == before

@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test validate accuracy bench bench-quarters sample clean
+.PHONY: run test test-fast validate accuracy bench bench-quarters sample clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 2; }
@@ -23,6 +23,10 @@ validate: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The inner loop: everything but the end-to-end runs, signals and benchmarks marked slow.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
 
 accuracy: $(STAMP)
 	$(PY) -m tools.evaluate --sample sample_data/config.yaml --generated 200000

@@ -273,7 +273,7 @@ def read_extract(src: SourceConfig) -> RawExtract:
     for theirs in src.columns:
         if theirs not in header and theirs.strip() not in [h.strip() for h in header]:
             raise InputDataError(f"{src.path}: the config maps column '{theirs}', which is not in the file's header")
-    required = [f.name for f in fields_for(src.kind) if f.required]
+    required = [f.name for f in fields_for(src.kind) if f.required or f.in_header]
     missing = [f for f in required if f not in mapped_targets]
     if missing:
         raise InputDataError(

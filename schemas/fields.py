@@ -17,15 +17,19 @@ class Field:
     name: str
     kind: str
     required: bool = False
+    # The column must be in the extract even where a row's value is blank (the names: a
+    # heading mapped wrongly would otherwise leave every row nameless without a word).
+    in_header: bool = False
     values: tuple[str, ...] = ()          # allowed values for ENUM fields, canonical lower-case
     description: str = ""
 
 
-# Person fields carried by every extract. Only record_id, forename and surname are required.
+# Person fields carried by every extract. Only record_id is required in every row; a row is
+# rejected when it has nothing to link it by (no name, no date of birth and no identifier).
 PERSON_FIELDS: tuple[Field, ...] = (
     Field("record_id", TEXT, required=True, description="the agency's own row/person reference, unique within the file"),
-    Field("forename", TEXT, required=True, description="forename(s) as recorded"),
-    Field("surname", TEXT, required=True, description="surname as recorded"),
+    Field("forename", TEXT, in_header=True, description="forename(s) as recorded; may be blank (\"Baby of\", unknown)"),
+    Field("surname", TEXT, in_header=True, description="surname as recorded; may be blank"),
     Field("dob", DATE, description="date of birth"),
     Field("sex", ENUM, values=("M", "F", "U"), description="M, F or U"),
     Field("address", TEXT, description="free-text address line(s)"),
@@ -38,6 +42,8 @@ PERSON_FIELDS: tuple[Field, ...] = (
 )
 
 IDENTIFIER_FIELDS = ("nhs_number", "ni_number", "upn", "uprn")
+# A row needs at least one of these to be linked to a person (PRODUCT.md, canonical fields).
+LINKING_FIELDS = ("forename", "surname", "dob") + IDENTIFIER_FIELDS
 
 HOUSING_EVENTS = ("tenancy", "arrears", "nosp", "eviction", "asb_eviction",
                   "homeless_application", "temporary_accommodation")

@@ -23,7 +23,7 @@ import pandera.pandas as pa
 from schemas import identifiers
 from schemas.agencies import MAX_AGE_YEARS, schema_for
 from schemas.errors import InputDataError
-from schemas.fields import COUNT, DATE, ENUM, FLAG, MONEY, UPPER_CASE_ENUMS, fields_for
+from schemas.fields import COUNT, DATE, ENUM, FLAG, LINKING_FIELDS, MONEY, UPPER_CASE_ENUMS, fields_for
 
 MAX_TEXT_LENGTH = 1000
 
@@ -405,6 +405,14 @@ def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, sour
             typed[f.name] = values.where(~blank, None)
         if f.required:
             problems.add(blank & ~too_long, f.name, f"required {f.name} is blank", "reject")
+
+    # Nothing to link the record by: no name, no date of birth (or one blanked as invalid) and
+    # no identifier. A blank name alone is never a reason: the event still counts.
+    nothing = pd.Series(True, index=typed.index)
+    for name in LINKING_FIELDS:
+        nothing &= typed[name].isna()
+    problems.add(nothing, "forename; surname; dob",
+                 "no name, no date of birth and no identifier: nothing to link the record by", "reject")
 
     check_date_order(orders, date_format, path=path or kind, source=source or kind)
     notes = [o.mixed_note(expected) for o in orders if o.mixed and expected]

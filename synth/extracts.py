@@ -137,13 +137,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 DATE_FIELDS = {"dob", "event_date", "claim_start", "claim_end"}
 DATE_STYLE = {"housing": "iso", "police": "dmy", "dv": "dmy", "asb": "iso", "schools": "iso", "benefits": "dmy"}
 REJECTS: dict[str, tuple[str, ...]] = {
-    "housing": ("missing_surname", "impossible_date", "unknown_value", "duplicate_record_id", "missing_event_date"),
-    "police": ("missing_surname", "impossible_date", "unknown_value", "duplicate_record_id"),
-    "dv": ("missing_surname", "impossible_date", "unknown_value", "duplicate_record_id"),
-    "asb": ("missing_surname", "impossible_date", "unknown_value", "duplicate_record_id"),
-    "schools": ("missing_surname", "negative_sessions", "unauthorised_over_possible", "unknown_value",
+    "housing": ("nothing_to_link_by", "impossible_date", "unknown_value", "duplicate_record_id", "missing_event_date"),
+    "police": ("nothing_to_link_by", "impossible_date", "unknown_value", "duplicate_record_id"),
+    "dv": ("nothing_to_link_by", "impossible_date", "unknown_value", "duplicate_record_id"),
+    "asb": ("nothing_to_link_by", "impossible_date", "unknown_value", "duplicate_record_id"),
+    "schools": ("nothing_to_link_by", "negative_sessions", "unauthorised_over_possible", "unknown_value",
                 "duplicate_record_id"),
-    "benefits": ("missing_surname", "impossible_date", "unknown_value", "duplicate_record_id"),
+    "benefits": ("nothing_to_link_by", "impossible_date", "unknown_value", "duplicate_record_id"),
 }
 UNKNOWN_VALUES = {"housing": ("event_type", "mutual_exchange"), "police": ("role", "Informant"),
                   "dv": ("role", "other_adult"), "asb": ("intervention", "Community Resolution"),
@@ -183,7 +183,7 @@ def assign_rejects(events: dict, rng) -> None:
             if kind == "duplicate_record_id":
                 j = i - 1 - int(rng.random() * min(i, 20)) if i else -1
                 if j < 0 or evs[j].reject or room < 2:
-                    kind = "missing_surname"
+                    kind = "nothing_to_link_by"
                 else:
                     evs[j].reject = kind
                     e.dup_of = j
@@ -408,8 +408,10 @@ def render(agency: str, events: list, rng, as_of: dt.date) -> tuple[list[dict], 
 
 
 def _make_invalid(agency: str, kind: str, row: dict, rng) -> None:
-    if kind == "missing_surname":
-        row["surname"] = ""
+    if kind == "nothing_to_link_by":   # a row with no name, no date of birth and no identifier
+        for name in ("forename", "surname", "dob", "nhs_number", "ni_number", "upn", "uprn"):
+            if name in row:
+                row[name] = None if name == "dob" else ""
     elif kind == "impossible_date":
         field = REQUIRED_DATE[agency]
         d = row[field] or dt.date(2025, 1, 1)

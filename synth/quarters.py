@@ -892,7 +892,7 @@ class Extracts:
                     if kind == "duplicate_record_id":
                         other = last_sig.get(sig)
                         if other is None or other.reject:
-                            kind = "missing_surname"
+                            kind = "nothing_to_link_by"
                         else:
                             other.reject = kind
                             self.partner[id(e)] = other

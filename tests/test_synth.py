@@ -179,8 +179,8 @@ def test_reject_rows_are_really_invalid(medium):
                 assert r["surname"].strip() and r["forename"].strip(), (agency, i)
                 continue
             reasons[reason] += 1
-            if reason == "missing_surname":
-                assert r["surname"] == ""
+            if reason == "nothing_to_link_by":
+                assert r["surname"] == "" and r["forename"] == "" and r["dob"] == ""
             elif reason == "duplicate_record_id":
                 assert ids[r["record_id"]] > 1
             elif reason == "negative_sessions":

@@ -42,9 +42,25 @@ def test_good_housing_rows_are_typed():
 
 
 def test_missing_required_field_rejects_row():
-    v = check("housing", [housing_row("H1", surname=""), housing_row("H2")])
-    assert reasons(v) == {2: "required surname is blank"}
-    assert v.rejected.column[0] == "surname"
+    v = check("housing", [housing_row("H1", event_date=""), housing_row("H2")])
+    assert reasons(v) == {2: "required event_date is blank"}
+    assert v.rejected.column[0] == "event_date"
+
+
+def test_a_blank_name_alone_keeps_the_row_for_its_event():
+    v = check("housing", [housing_row("H1", surname=""), housing_row("H2", forename="", surname=""),
+                          housing_row("H3", forename="")])
+    assert len(v.rejected) == 0 and len(v.accepted) == 3
+
+
+def test_a_row_with_nothing_to_link_it_by_is_rejected():
+    bare = dict(forename="", surname="", dob="", nhs_number="", ni_number="", upn="", uprn="")
+    v = check("housing", [housing_row("H1", **bare), housing_row("H2", **{**bare, "dob": "01/02/1990"}),
+                          housing_row("H3", **{**bare, "uprn": "100023"}), housing_row("H4", **{**bare, "dob": "31/02/1990"})])
+    assert reasons(v) == {2: "no name, no date of birth and no identifier: nothing to link the record by",
+                          5: "dob is not a valid date; blanked; no name, no date of birth and no identifier: "
+                             "nothing to link the record by"} or set(reasons(v)) == {2, 5}
+    assert len(v.accepted) == 2
 
 
 def test_duplicate_record_id_rejects_both_rows():

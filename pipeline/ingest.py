@@ -10,7 +10,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
 import re
+import stat
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +30,16 @@ _CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
 
+# An .xlsx is a zip of XML that openpyxl inflates as it reads (the shared strings whole, even
+# in read-only mode), so a small file can hold gigabytes: a 1.5 MB workbook was seen to expand
+# to 4.7 GB in memory. Before opening one we add up its members' declared sizes (zipfile never
+# inflates a member past its declared size) and refuse a workbook over this...
+MAX_XLSX_UNCOMPRESSED_BYTES = 2 * 1024 ** 3
+# ...or one whose big member inflates more than this many times: real worksheets compress
+# about 5 to 15 times, even a sheet of one row repeated; only a crafted file gets to hundreds.
+MAX_XLSX_EXPANSION = 100
+_XLSX_EXPANSION_CHECKED_FROM = 16 * 1024 ** 2
+
 
 @dataclass
 class RawExtract:
@@ -41,6 +54,23 @@ class RawExtract:
     delimiter: str | None = None
     ignored_columns: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+def _open_regular(path: Path):
+    """Open a source for reading, refusing anything but a regular file: a FIFO would hang the
+    run, a device such as /dev/zero never ends, a folder is not an extract."""
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it changes nothing for a file.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise InputDataError(f"{path}: cannot read the file ({exc.strerror or type(exc).__name__})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket or other special file")
+        raise InputDataError(f"{path}: not a regular file (it is {kind}); name a CSV, Excel or Parquet file")
+    return os.fdopen(fd, "rb")
 
 
 def _norm_header(name: str) -> str:
@@ -76,10 +106,11 @@ def _sniff_delimiter(text: str) -> str:
 
 
 def _read_csv(src: SourceConfig) -> tuple[list[str], pd.DataFrame, list[tuple[int, str]], str, str]:
-    try:
-        raw = src.path.read_bytes()
-    except OSError as exc:
-        raise InputDataError(f"{src.path}: cannot read the file ({exc.strerror or type(exc).__name__})") from None
+    with _open_regular(src.path) as fh:
+        try:
+            raw = fh.read()
+        except OSError as exc:
+            raise InputDataError(f"{src.path}: cannot read the file ({exc.strerror or type(exc).__name__})") from None
     text, encoding = _decode(src.path, raw, src.encoding)
     if "\x00" in text:
         raise InputDataError(f"{src.path}: contains NUL bytes; it is not a text (CSV) file or is damaged")
@@ -181,11 +212,37 @@ def _cell_text(value) -> str:
     return str(value)
 
 
+def _check_workbook_size(path: Path, fh) -> None:
+    """Refuse a workbook that would inflate past MAX_XLSX_UNCOMPRESSED_BYTES or whose big member
+    inflates more than MAX_XLSX_EXPANSION times (a zip bomb), before openpyxl opens it."""
+    try:
+        members = zipfile.ZipFile(fh).infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+        raise InputDataError(f"{path}: cannot be read as an Excel workbook ({type(exc).__name__}: not a zip archive)") from None
+    total = sum(m.file_size for m in members)
+    if total > MAX_XLSX_UNCOMPRESSED_BYTES:
+        raise InputDataError(
+            f"{path}: the workbook would expand to {total / 1024 ** 3:.1f} GiB when opened, over the limit of "
+            f"{MAX_XLSX_UNCOMPRESSED_BYTES / 1024 ** 3:.0f} GiB; export the sheet as CSV instead")
+    for m in members:
+        if m.file_size > _XLSX_EXPANSION_CHECKED_FROM and m.file_size > MAX_XLSX_EXPANSION * max(m.compress_size, 1):
+            raise InputDataError(
+                f"{path}: a part of the workbook expands {m.file_size / max(m.compress_size, 1):,.0f} times when "
+                f"opened (more than {MAX_XLSX_EXPANSION} times is not a real worksheet); refused as unsafe to open")
+    fh.seek(0)
+
+
 def _read_excel(src: SourceConfig) -> tuple[list[str], list[list[str]], list[int]]:
+    with _open_regular(src.path) as fh:
+        _check_workbook_size(src.path, fh)
+        return _read_workbook(src, fh)
+
+
+def _read_workbook(src: SourceConfig, fh) -> tuple[list[str], list[list[str]], list[int]]:
     import openpyxl
     try:
-        book = openpyxl.load_workbook(src.path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a damaged or non-Excel file
+        book = openpyxl.load_workbook(fh, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a damaged file; a stop signal is no Exception
         raise InputDataError(f"{src.path}: cannot be read as an Excel workbook ({type(exc).__name__})") from None
     try:
         if src.sheet is not None:
@@ -217,10 +274,11 @@ def _read_excel(src: SourceConfig) -> tuple[list[str], list[list[str]], list[int
 
 def _read_parquet(src: SourceConfig) -> tuple[list[str], pd.DataFrame]:
     import pyarrow.parquet as pq
-    try:
-        table = pq.read_table(src.path)
-    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for a damaged file
-        raise InputDataError(f"{src.path}: cannot be read as Parquet ({type(exc).__name__})") from None
+    with _open_regular(src.path) as fh:
+        try:
+            table = pq.read_table(fh)
+        except Exception as exc:  # ArrowInvalid, OSError, ... for a damaged file; a stop signal is no Exception
+            raise InputDataError(f"{src.path}: cannot be read as Parquet ({type(exc).__name__})") from None
     frame = table.to_pandas()
     out = pd.DataFrame(index=frame.index)
     for col in frame.columns:

@@ -17,6 +17,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline.config import SourceConfig
@@ -97,12 +98,90 @@ def _decode(path: Path, raw: bytes, encoding: str | None) -> tuple[str, str]:
             return raw.decode("latin-1"), "latin-1"
 
 
+# A line ends in CRLF, LF or a lone CR (old Mac files), as csv and pyarrow both read them.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+# Characters Unicode calls line ends that neither csv nor pyarrow ends a line on: a file whose
+# lines end in them reads as a single line, its records all in the header.
+_FOREIGN_LINE_ENDS = {"\x85": "NEL (U+0085)", "\u2028": "LINE SEPARATOR (U+2028)",
+                      "\u2029": "PARAGRAPH SEPARATOR (U+2029)"}
+# The pyarrow path scans a file's bytes for its layout this much at a time (bounded memory).
+_LAYOUT_CHUNK = 1 << 24
+
+
+def _first_line(text: str) -> str:
+    m = _LINE_BREAK.search(text)
+    return text[:m.start()] if m else text
+
+
 def _sniff_delimiter(text: str) -> str:
-    head = text[:65536]
-    first = head.splitlines()[0] if head else ""
+    first = _first_line(text[:65536])
     counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
     best = max(counts, key=counts.get)
     return best if counts[best] > 0 else ","
+
+
+def _count_lines(text: str) -> int:
+    """The file's physical lines, counted without parsing it: what every record is reconciled to."""
+    breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
+    return breaks + (1 if text and text[-1] not in "\r\n" else 0)
+
+
+def _foreign_line_ends(text: str) -> list[tuple[str, str]]:
+    return [(ch, name) for ch, name in _FOREIGN_LINE_ENDS.items() if ch in text]
+
+
+def _refuse_foreign_line_ends(path: Path, line: str, number: int, found: list[tuple[str, str]]) -> None:
+    for ch, name in found:
+        if ch in line:
+            raise InputDataError(
+                f"{path}, line {number}: holds {name} characters where lines seem to end; CSV readers end "
+                f"lines only on CR or LF, so the file would read as one line: save it again with CRLF or LF line ends")
+
+
+def _quote_left_open(text: str, delimiter: str) -> bool:
+    """Whether a record's text ends inside a quoted cell: a line put after it is swallowed."""
+    probe = text if text.endswith(("\n", "\r")) else text + "\n"
+    sentinel = "x" if delimiter != "x" else "y"
+    rows = list(csv.reader(io.StringIO(probe + sentinel + "\n", newline=""), delimiter=delimiter))
+    return not rows or rows[-1] != [sentinel]
+
+
+def _swallowed(first: int, last: int) -> str:
+    return (f"unbalanced quote: a quote opened on this line runs on to line {last}, taking in "
+            f"{last - first} line break(s); this line is rejected and the lines after it are read on their own")
+
+
+def _read_header(path: Path, text: str, delimiter: str) -> tuple[list[str], int, int]:
+    """The header record, the physical lines it takes (a heading may hold a quoted line break)
+    and its length in characters."""
+    seen: list[str] = []
+
+    def lines():
+        for m in _PHYSICAL_LINE.finditer(text):
+            seen.append(m.group())
+            yield m.group()
+    source = lines()
+    reader = csv.reader(source, delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputDataError(f"{path}: the file is empty (no header row)") from None
+    except csv.Error as exc:
+        raise InputDataError(f"{path}, line 1: the header cannot be parsed as CSV ({exc})") from None
+    span = reader.line_num
+    own = "".join(seen[:span])
+    if span > 1:
+        after = next(source, None)
+        if after is None and _quote_left_open(own, delimiter):
+            raise InputDataError(f"{path}, line 1: a quote in the header is never closed, so the whole file "
+                                 f"reads as the header; check the quotes on line 1")
+        # Every line of the header as long as the record after it: the header swallowed records.
+        widths = {line.count(delimiter) for line in seen[:span + 1]}
+        if after is not None and len(widths) == 1 and widths != {0}:
+            raise InputDataError(f"{path}, line 1: a quote in the header runs on to line {span}, taking in lines "
+                                 f"that look like records; check the quotes on line 1")
+    return header, span, len(own)
 
 
 def _read_csv(src: SourceConfig) -> tuple[list[str], pd.DataFrame, list[tuple[int, str]], str, str]:
@@ -114,26 +193,37 @@ def _read_csv(src: SourceConfig) -> tuple[list[str], pd.DataFrame, list[tuple[in
     text, encoding = _decode(src.path, raw, src.encoding)
     if "\x00" in text:
         raise InputDataError(f"{src.path}: contains NUL bytes; it is not a text (CSV) file or is damaged")
+    foreign = _foreign_line_ends(text)
+    if foreign:
+        _refuse_foreign_line_ends(src.path, _first_line(text), 1, foreign)
     delimiter = src.delimiter or _sniff_delimiter(text)
-    fast = _read_csv_fast(text, delimiter)
-    if fast is not None:
-        header, frame = fast
+    header, first, head_chars = _read_header(src.path, text, delimiter)
+    frame = None if foreign else _read_csv_fast(text, delimiter, header, first, head_chars)
+    if frame is not None:
         return header, frame, [], encoding, delimiter
-    header, rows, numbers, bad = _read_csv_careful(src, text, delimiter)
+    rows, numbers, bad = _read_csv_careful(src.path, text, delimiter, header, first)
     frame = pd.DataFrame(rows, columns=header) if rows else pd.DataFrame(columns=header)
-    frame.index = pd.Index(numbers)
+    frame.index = pd.Index(numbers, dtype="int64")
     return header, frame, bad, encoding, delimiter
 
 
-def _read_csv_fast(text: str, delimiter: str) -> tuple[list[str], pd.DataFrame] | None:
-    """pyarrow's CSV reader, for well-formed files: every row has the header's number of
-    fields and there are no blank lines. Index = row number (header is row 1). None for any
-    other file: the careful reader then numbers, skips and rejects rows one by one."""
+def _read_csv_fast(text: str, delimiter: str, header: list[str], first: int, head_chars: int) -> pd.DataFrame | None:
+    """pyarrow's CSV reader, for well-formed files. Index = each record's first line number
+    (the header is line 1). None for any file where that is in doubt (the careful reader then
+    takes it): a row with the wrong number of fields, an odd number of quote characters, or a
+    record over several lines that does not read as one record with a quoted line break."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    first = next(csv.reader(io.StringIO(text[:1 << 20], newline=""), delimiter=delimiter), None)
-    if not first or len(set(first)) != len(first):
+    if not header or len(set(header)) != len(header) or len(delimiter.encode("utf-8")) != 1 or delimiter in "\"\r\n":
+        return None
+    data = text.encode("utf-8")
+    skip = len(text[:head_chars].encode("utf-8"))
+    body = np.frombuffer(data, dtype=np.uint8)[skip:]
+    lines, lone_cr, quotes_placed = _scan_lines(body, delimiter)
+    if not quotes_placed:
+        # A quote left open (pyarrow would take the rest into one cell) or a quote inside a
+        # field: records and lines can then only be matched up by reading record by record.
         return None
     misfits = []
 
@@ -142,60 +232,223 @@ def _read_csv_fast(text: str, delimiter: str) -> tuple[list[str], pd.DataFrame] 
         return "skip"
     try:
         table = pacsv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
-            read_options=pacsv.ReadOptions(column_names=first, skip_rows=1, block_size=1 << 24),
+            pa.BufferReader(pa.py_buffer(data)[skip:]),
+            read_options=pacsv.ReadOptions(column_names=header, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
                                              ignore_empty_lines=False, invalid_row_handler=misfit),
-            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in first},
+            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowException):
         return None
     if misfits:
         return None
+    n = table.num_rows
+    if n == lines:          # a record a line: nothing spans lines, nothing was swallowed
+        numbers = np.arange(first + 1, first + 1 + n, dtype=np.int64)
+    elif n < lines:
+        starts = _record_starts(data, skip, body, delimiter, len(header), n, lone_cr)
+        if starts is None:
+            return None
+        numbers = starts + (first + 1)
+    else:
+        return None
     frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
-    frame.index = pd.RangeIndex(2, len(frame) + 2)
+    frame.index = pd.Index(numbers)
     empty = pd.Series(True, index=frame.index)
     for col in frame.columns:
         empty &= frame[col].str.strip() == ""
     # A row of empty cells a spreadsheet left is not a record (as in the careful reader).
-    return first, frame[~empty] if empty.any() else frame
+    return frame[~empty] if empty.any() else frame
 
 
-def _read_csv_careful(src: SourceConfig, text: str, delimiter: str):
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise InputDataError(f"{src.path}: the file is empty (no header row)") from None
-    except csv.Error as exc:
-        raise InputDataError(f"{src.path}, row 1: cannot be parsed as CSV ({exc})") from None
+def _scan_lines(body: np.ndarray, delimiter: str) -> tuple[int, bool, bool]:
+    """A file's physical lines, counted on its bytes (numpy, a chunk at a time); whether any
+    line ends in a lone CR; and whether its quotes are all where a CSV quote may be, so that
+    the count of quotes before a line end tells whether it is inside a quoted cell: a quote
+    that opens a cell (at the start of a field, or the second of a doubled quote) and one that
+    closes it (before a delimiter, a line end or another quote), and an even number of them."""
+    lf = cr = crlf = quotes = 0
+    placed = True
+    edges = np.array([ord(delimiter), 10, 13, 34], dtype=np.uint8)
+    for lo in range(0, body.size, _LAYOUT_CHUNK):
+        c = body[lo:lo + _LAYOUT_CHUNK]
+        lf += int(np.count_nonzero(c == 10))
+        at = np.flatnonzero(c == 13) + (lo + 1)
+        if at.size:
+            cr += at.size
+            crlf += int(np.count_nonzero(body[at[at < body.size]] == 10))
+        q = np.flatnonzero(c == 34) + lo
+        if q.size and placed:
+            before = np.isin(body[np.maximum(q - 1, 0)], edges) | (q == 0)
+            after = np.isin(body[np.minimum(q + 1, body.size - 1)], edges) | (q == body.size - 1)
+            opens = (np.arange(quotes, quotes + q.size) & 1) == 0
+            placed = bool(np.all(np.where(opens, before, after)))
+        quotes += q.size
+    last_open = body.size > 0 and body[-1] not in (10, 13)
+    return lf + cr - crlf + last_open, cr > crlf, placed and quotes % 2 == 0
+
+
+def _chunk_end(data: bytes, skip: int, lo: int, size: int) -> int:
+    """Where the layout chunk starting at lo ends: just past the first line end after
+    _LAYOUT_CHUNK bytes, so that no line is split between chunks."""
+    target = lo + _LAYOUT_CHUNK
+    if target >= size:
+        return size
+    lf = data.find(b"\n", skip + target)
+    cr = data.find(b"\r", skip + target, lf if lf >= 0 else len(data))
+    at = cr if cr >= 0 else lf
+    if at < 0:
+        return size
+    if data[at:at + 2] == b"\r\n":
+        at += 1
+    return at - skip + 1
+
+
+def _record_starts(data: bytes, skip: int, body: np.ndarray, delimiter: str, width: int, n: int,
+                   lone_cr: bool) -> np.ndarray | None:
+    """For a file whose records are fewer than its lines: each record's first line (0 = the
+    first line after the header), from the quote parity at each line end (a line end after an
+    odd number of quotes is inside a quoted cell). None when that layout does not give pyarrow's
+    n records, or when a record over several lines has lines that each hold the header's
+    number of fields: a stray quote swallowed whole records there."""
+    size = body.size
+    quote, delim = ord('"'), ord(delimiter)
+    inside_parts, whole_parts = [], []
+    carry = 0
+    lo = 0
+    while lo < size:
+        hi = _chunk_end(data, skip, lo, size)
+        c = body[lo:hi]
+        breaks = np.flatnonzero(c == 10)
+        if lone_cr:
+            cr = np.flatnonzero(c == 13)
+            lone = cr[(cr + 1 >= c.size) | (c[np.minimum(cr + 1, c.size - 1)] != 10)]
+            breaks = np.sort(np.concatenate([breaks, lone]))
+        if hi == size and c[-1] not in (10, 13):      # the last line has no line end: end it past its last byte
+            breaks = np.append(breaks, c.size)
+        quotes = np.flatnonzero(c == quote)
+        inside_parts.append(((np.searchsorted(quotes, breaks) + carry) & 1).astype(bool))
+        carry = (carry + quotes.size) & 1
+        delimiters = np.searchsorted(np.flatnonzero(c == delim), breaks)   # before each line end
+        whole_parts.append(np.diff(delimiters, prepend=0) + 1 == width)
+        lo = hi
+    inside = np.concatenate(inside_parts)
+    whole = np.concatenate(whole_parts)
+    ends = np.flatnonzero(~inside)
+    if ends.size != n or inside[-1]:
+        return None
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    span = ends - starts + 1
+    several = span > 1
+    if width > 1 and several.any():
+        every_line_whole = np.add.reduceat(whole, starts, dtype=np.int64) == span
+        if (several & every_line_whole).any():
+            return None
+    return starts
+
+
+def _quote_swallowed(lines: list[str], start: int, end: int, row: list[str], width: int, delimiter: str,
+                     at_end: bool) -> str | None:
+    """Why the record on lines start..end-1 (0-based) is not one record, or None when it is. A
+    record over several lines is one when a quoted cell holds the line breaks: the quote closes,
+    the record has the header's number of fields, and its lines do not each hold that many
+    fields on their own (which is what records swallowed by a stray quote look like)."""
+    own = lines[start:end]
+    if at_end and _quote_left_open("".join(own), delimiter):
+        if end - start > 1:
+            return (f"unbalanced quote: a quote opened on this line is never closed and would take in the rest "
+                    f"of the file (to line {end}); this line is rejected and the lines after it are read on their own")
+        return "unbalanced quote: a quote opened on this line is never closed"
+    if end - start == 1:
+        return None
+    fits = len(row) == width or (len(row) > width and not any(c.strip() for c in row[width:]))
+    if fits and not (width > 1 and all(line.count(delimiter) + 1 == width for line in own)):
+        return None
+    return _swallowed(start + 1, end)
+
+
+_HEADER, _RECORD, _CONTINUED, _BLANK = 1, 2, 3, 4
+
+
+def _read_csv_careful(path: Path, text: str, delimiter: str, header: list[str], first: int):
+    """csv's reader, record by record over the physical lines; each record is numbered by its
+    first line. A quote that swallows line breaks it should not rejects its own line only, and
+    reading starts again on the next line, so the records it took in are read as they are.
+    Every line ends up the header's, a record's (accepted or rejected) or blank: checked."""
+    lines = _PHYSICAL_LINE.findall(text)
+    total = len(lines)
+    if total != _count_lines(text):
+        raise InputDataError(f"{path}: the file's lines cannot be counted consistently; it cannot be reconciled")
+    foreign = _foreign_line_ends(text)
+    width = len(header)
     rows: list[list[str]] = []
     numbers: list[int] = []
     bad: list[tuple[int, str]] = []
-    width = len(header)
-    record = 1
-    while True:
+    role = bytearray(total)
+    role[:first] = bytes([_HEADER]) * first
+    pos, reader, base = first, None, first
+    while pos < total:
+        if reader is None:
+            # map over a range starts anywhere at no cost (islice would step over every line before)
+            reader, base = csv.reader(map(lines.__getitem__, range(pos, total)), delimiter=delimiter), pos
+        start = pos
         try:
             row = next(reader)
         except StopIteration:
             break
-        except csv.Error as exc:
-            record += 1
-            bad.append((record, f"cannot be parsed as CSV ({exc})"))
+        except csv.Error as exc:      # a field over the size limit: most often a quote left open
+            end = max(base + reader.line_num, start + 1)
+            reader = None
+            bad.append((start + 1, _swallowed(start + 1, end) if end - start > 1
+                        else f"cannot be parsed as CSV ({exc})"))
+            role[start] = _RECORD
+            pos = start + 1
             continue
-        record += 1
+        end = base + reader.line_num
+        if end - start > 1 or end == total:
+            reason = _quote_swallowed(lines, start, end, row, width, delimiter, at_end=end == total)
+            if reason:
+                bad.append((start + 1, reason))
+                role[start] = _RECORD
+                pos, reader = start + 1, None
+                continue
+        pos = end
         if not any(c.strip() for c in row):
-            continue  # a blank line, or a row of empty cells a spreadsheet left: not a record
+            role[start:end] = bytes([_BLANK]) * (end - start)
+            continue   # a blank line, or a row of empty cells a spreadsheet left: not a record
+        role[start:end] = bytes([_CONTINUED]) * (end - start)
+        role[start] = _RECORD
         if len(row) != width:
             # Trailing empty cells (a common spreadsheet export habit) are harmless.
             if len(row) > width and not any(c.strip() for c in row[width:]):
                 row = row[:width]
             else:
-                bad.append((record, f"has {len(row)} fields where the header has {width}"))
+                if foreign:
+                    _refuse_foreign_line_ends(path, "".join(lines[start:end]), start + 1, foreign)
+                bad.append((start + 1, f"has {len(row)} fields where the header has {width}"))
                 continue
         rows.append(row)
-        numbers.append(record)
-    return header, rows, numbers, bad
+        numbers.append(start + 1)
+    _reconcile(path, lines, role, delimiter, len(rows) + len(bad))
+    return rows, numbers, bad
+
+
+def _reconcile(path: Path, lines: list[str], role: bytearray, delimiter: str, read: int) -> None:
+    """Every physical line is the header's, a record's or blank, and the records read are the
+    lines that start one: else the file cannot be reconciled (read = accepted + rejected)."""
+    unread = role.find(0)
+    if unread >= 0:
+        raise InputDataError(f"{path}, line {unread + 1}: the reader lost track of the file's lines here; "
+                             f"the file cannot be reconciled (read = accepted + rejected)")
+    at = role.find(_BLANK)
+    while at >= 0:
+        if lines[at].replace(delimiter, "").replace('"', "").strip():
+            raise InputDataError(f"{path}, line {at + 1}: the line holds text but was read as blank; "
+                                 f"the file cannot be reconciled (read = accepted + rejected)")
+        at = role.find(_BLANK, at + 1)
+    if role.count(_RECORD) != read:
+        raise InputDataError(f"{path}: {read} records read where {role.count(_RECORD)} lines start one; "
+                             f"the file cannot be reconciled (read = accepted + rejected)")
 
 
 def _cell_text(value) -> str:
@@ -307,7 +560,7 @@ def read_extract(src: SourceConfig) -> RawExtract:
         numbers = list(range(1, len(frame) + 1))
     elif suffix in _CSV_SUFFIXES or suffix == "":
         header, frame, bad, encoding, delimiter = _read_csv(src)
-        numbers = frame.index.tolist()
+        numbers = frame.index.to_numpy(dtype=np.int64)
     else:
         raise InputDataError(f"{src.path}: unsupported file type '{suffix}'; use CSV, Excel (.xlsx) or Parquet")
 

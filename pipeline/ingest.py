@@ -45,7 +45,8 @@ _XLSX_EXPANSION_CHECKED_FROM = 16 * 1024 ** 2
 @dataclass
 class RawExtract:
     """The extract as text. `frame` holds canonical columns + row_number; `shape_rejects` holds
-    rows that could not be split into the header's columns (row_number, reason)."""
+    rows that could not be split into the header's columns (row_number, reason). rows_read is
+    len(frame) + len(shape_rejects): every record of the file, reconciled to its lines."""
     source: str
     path: Path
     frame: pd.DataFrame
@@ -53,7 +54,7 @@ class RawExtract:
     rows_read: int
     encoding: str | None = None
     delimiter: str | None = None
-    ignored_columns: list[str] = field(default_factory=list)
+    unused_columns: list[int] = field(default_factory=list)   # positions (1 = first), never headings
     notes: list[str] = field(default_factory=list)
 
 
@@ -76,6 +77,46 @@ def _open_regular(path: Path):
 
 def _norm_header(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
+
+
+def column_positions(positions: list[int]) -> str:
+    """Column positions (1 = first) for a message, runs shortened: "3, 5 and 8-12". Messages
+    name columns by position: a heading can be a value when the header is missing."""
+    runs: list[str] = []
+    i = 0
+    while i < len(positions):
+        j = i
+        while j + 1 < len(positions) and positions[j + 1] == positions[j] + 1:
+            j += 1
+        runs.append(str(positions[i]) if j - i < 2 else f"{positions[i]}-{positions[j]}")
+        if j - i == 1:
+            runs.append(str(positions[j]))
+        i = j + 1
+    return runs[0] if len(runs) == 1 else ", ".join(runs[:-1]) + " and " + runs[-1]
+
+
+_DATE_LIKE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[ T][\d:.]+)?")
+_POSTCODE_LIKE = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]{2}", re.I)
+_NI_LIKE = re.compile(r"[A-Z]{2}\d{6}[A-D]", re.I)
+
+
+def _looks_like_a_value(cell: str) -> bool:
+    """A date, a postcode, an NI number or a long number (UPRN, NHS number): not a heading."""
+    compact = re.sub(r"\s+", "", str(cell))
+    return bool(_DATE_LIKE.fullmatch(str(cell).strip()) or _POSTCODE_LIKE.fullmatch(compact)
+                or _NI_LIKE.fullmatch(compact) or (compact.isdigit() and len(compact) >= 6))
+
+
+def _check_headings(path: Path, header: list[str]) -> None:
+    """Headings that repeat, named by position: a heading may be a data value."""
+    at: dict[str, list[int]] = {}
+    for i, h in enumerate(header, start=1):
+        at.setdefault(h, []).append(i)
+    repeated = [(h, p) for h, p in at.items() if len(p) > 1]
+    if repeated:
+        raise InputDataError(f"{path}: " + "; ".join(
+            f"columns {column_positions(p)} have {'no heading' if not str(h).strip() else 'the same heading'}"
+            for h, p in repeated))
 
 
 def _decode(path: Path, raw: bytes, encoding: str | None) -> tuple[str, str]:
@@ -564,10 +605,6 @@ def read_extract(src: SourceConfig) -> RawExtract:
     else:
         raise InputDataError(f"{src.path}: unsupported file type '{suffix}'; use CSV, Excel (.xlsx) or Parquet")
 
-    if len(set(header)) != len(header):
-        dup = sorted({h for h in header if header.count(h) > 1})
-        raise InputDataError(f"{src.path}: column heading repeated: {', '.join(dup)}")
-
     known = [f.name for f in fields_for(src.kind)]
     rename: dict[str, str] = {}
     for col in header:
@@ -577,10 +614,16 @@ def read_extract(src: SourceConfig) -> RawExtract:
             rename[col] = src.columns[col.strip()]
         elif _norm_header(col) in known and _norm_header(col) not in src.columns.values():
             rename[col] = _norm_header(col)
+    if not rename and any(_looks_like_a_value(h) for h in header):
+        # The header is a record: say so without quoting any of it.
+        raise InputDataError(f"{src.path}: the first line does not look like a header (no known column heading, "
+                             f"and cells that look like dates, postcodes or reference numbers): is the header missing?")
+    _check_headings(src.path, header)
     mapped_targets = list(rename.values())
     if len(set(mapped_targets)) != len(mapped_targets):
-        dup = sorted({t for t in mapped_targets if mapped_targets.count(t) > 1})
-        raise InputDataError(f"{src.path}: more than one column maps to field {', '.join(dup)}")
+        raise InputDataError(f"{src.path}: " + "; ".join(
+            f"columns {column_positions([i for i, h in enumerate(header, 1) if rename.get(h) == t])} all map to field {t}"
+            for t in sorted({t for t in mapped_targets if mapped_targets.count(t) > 1})))
     for theirs in src.columns:
         if theirs not in header and theirs.strip() not in [h.strip() for h in header]:
             raise InputDataError(f"{src.path}: the config maps column '{theirs}', which is not in the file's header")
@@ -591,7 +634,7 @@ def read_extract(src: SourceConfig) -> RawExtract:
             f"{src.path}: required column missing: {', '.join(missing)} "
             f"(map the council's heading to it under `columns:` in the config)"
         )
-    ignored = [c for c in header if c not in rename]
+    unused = [i for i, c in enumerate(header, start=1) if c not in rename]
     frame = frame[list(rename)].rename(columns=rename)
     # Data minimisation: columns we do not use are not carried further.
     for name in known:
@@ -616,4 +659,4 @@ def read_extract(src: SourceConfig) -> RawExtract:
         notes.append("not UTF-8: read as Windows-1252")
     return RawExtract(source=src.name, path=src.path, frame=frame, shape_rejects=shape,
                       rows_read=len(frame) + len(shape), encoding=encoding, delimiter=delimiter,
-                      ignored_columns=ignored, notes=notes)
+                      unused_columns=unused, notes=notes)

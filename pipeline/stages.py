@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import RunConfig, load_config
-from pipeline.ingest import read_extract
+from pipeline.ingest import column_positions, read_extract
 from schemas.fields import AGENCY_KINDS, PERSON_FIELDS
 from schemas.validate import Validated, validate_extract
 
@@ -26,8 +26,10 @@ def ingest_and_validate(cfg: RunConfig, progress=None) -> dict[str, Validated]:
         v = validate_extract(raw.frame, src.kind, cfg.as_of, source=name, path=str(src.path),
                              date_format=src.date_format, shape_rejects=raw.shape_rejects)
         v.notes.extend(raw.notes)
-        if raw.ignored_columns:
-            v.notes.append(f"columns not used: {', '.join(raw.ignored_columns)}")
+        if raw.unused_columns:
+            # By position: a heading can be a data value (a file without its header line).
+            v.notes.append(f"columns not used: {len(raw.unused_columns)} "
+                           f"(position{'s' if len(raw.unused_columns) > 1 else ''} {column_positions(raw.unused_columns)})")
         out[name] = v
     return out
 

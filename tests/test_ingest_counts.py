@@ -384,3 +384,17 @@ def test_a_quote_inside_a_field_does_not_shift_the_numbers_of_later_multi_line_r
     assert took == [False]
     assert numbers(raw) == ([2, 3, 4, 6, 7], [])
     assert raw.frame.address.tolist()[1:3] == ['1 Example Road"', "Flat 1\nExample Road"]
+
+
+def test_validation_that_does_not_account_for_every_record_read_stops_the_source(tmp_path, monkeypatch):
+    import pipeline.stages
+    write_lines(tmp_path / "housing.csv", data_lines(5))
+    real = pipeline.stages.validate_extract
+
+    def loses_one(*args, **kwargs):
+        v = real(*args, **kwargs)
+        v.accepted = v.accepted.iloc[1:]
+        return v
+    monkeypatch.setattr(pipeline.stages, "validate_extract", loses_one)
+    with pytest.raises(InputDataError, match=r"housing.csv: 5 records read, but validation accounts for 4 accepted"):
+        ingest_and_validate(load_config(write_config(tmp_path, {"housing": {"path": "housing.csv"}})))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import os
 import re
 import stat
@@ -416,7 +417,10 @@ def _read_csv_careful(path: Path, text: str, delimiter: str, header: list[str], 
     first line. A quote that swallows line breaks it should not rejects its own line only, and
     reading starts again on the next line, so the records it took in are read as they are.
     Every line ends up the header's, a record's (accepted or rejected) or blank: checked."""
-    lines = _PHYSICAL_LINE.findall(text)
+    # str.splitlines also ends lines on a few control characters (and NEL, U+2028, U+2029):
+    # faster, so used when the text has none of them.
+    odd_ends = any(ch in text for ch in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+    lines = _PHYSICAL_LINE.findall(text) if odd_ends else text.splitlines(keepends=True)
     total = len(lines)
     if total != _count_lines(text):
         raise InputDataError(f"{path}: the file's lines cannot be counted consistently; it cannot be reconciled")
@@ -430,8 +434,10 @@ def _read_csv_careful(path: Path, text: str, delimiter: str, header: list[str], 
     pos, reader, base = first, None, first
     while pos < total:
         if reader is None:
-            # map over a range starts anywhere at no cost (islice would step over every line before)
-            reader, base = csv.reader(map(lines.__getitem__, range(pos, total)), delimiter=delimiter), pos
+            # After a swallowing quote reading starts again mid-file: map over a range starts
+            # there at no cost, where islice would step over every line before it.
+            rest = itertools.islice(lines, pos, None) if pos == first else map(lines.__getitem__, range(pos, total))
+            reader, base = csv.reader(rest, delimiter=delimiter), pos
         start = pos
         try:
             row = next(reader)
@@ -446,6 +452,7 @@ def _read_csv_careful(path: Path, text: str, delimiter: str, header: list[str], 
             pos = start + 1
             continue
         end = base + reader.line_num
+        pos = end
         if end - start > 1 or end == total:
             reason = _quote_swallowed(lines, start, end, row, width, delimiter, at_end=end == total)
             if reason:
@@ -453,11 +460,11 @@ def _read_csv_careful(path: Path, text: str, delimiter: str, header: list[str], 
                 role[start] = _RECORD
                 pos, reader = start + 1, None
                 continue
-        pos = end
+            if end - start > 1:
+                role[start + 1:end] = bytes([_CONTINUED]) * (end - start - 1)
         if not any(c.strip() for c in row):
             role[start:end] = bytes([_BLANK]) * (end - start)
             continue   # a blank line, or a row of empty cells a spreadsheet left: not a record
-        role[start:end] = bytes([_CONTINUED]) * (end - start)
         role[start] = _RECORD
         if len(row) != width:
             # Trailing empty cells (a common spreadsheet export habit) are harmless.
@@ -512,7 +519,8 @@ def _check_workbook_size(path: Path, fh) -> None:
     try:
         members = zipfile.ZipFile(fh).infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
-        raise InputDataError(f"{path}: cannot be read as an Excel workbook ({type(exc).__name__}: not a zip archive)") from None
+        raise InputDataError(
+            f"{path}: cannot be read as an Excel workbook ({type(exc).__name__}: not a zip archive)") from None
     total = sum(m.file_size for m in members)
     if total > MAX_XLSX_UNCOMPRESSED_BYTES:
         raise InputDataError(
@@ -621,9 +629,10 @@ def read_extract(src: SourceConfig) -> RawExtract:
     _check_headings(src.path, header)
     mapped_targets = list(rename.values())
     if len(set(mapped_targets)) != len(mapped_targets):
+        twice = sorted({t for t in mapped_targets if mapped_targets.count(t) > 1})
         raise InputDataError(f"{src.path}: " + "; ".join(
-            f"columns {column_positions([i for i, h in enumerate(header, 1) if rename.get(h) == t])} all map to field {t}"
-            for t in sorted({t for t in mapped_targets if mapped_targets.count(t) > 1})))
+            f"columns {column_positions([i for i, h in enumerate(header, 1) if rename.get(h) == t])} "
+            f"all map to field {t}" for t in twice))
     for theirs in src.columns:
         if theirs not in header and theirs.strip() not in [h.strip() for h in header]:
             raise InputDataError(f"{src.path}: the config maps column '{theirs}', which is not in the file's header")

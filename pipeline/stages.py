@@ -33,8 +33,9 @@ def ingest_and_validate(cfg: RunConfig, progress=None) -> dict[str, Validated]:
         v.notes.extend(raw.notes)
         if raw.unused_columns:
             # By position: a heading can be a data value (a file without its header line).
-            v.notes.append(f"columns not used: {len(raw.unused_columns)} "
-                           f"(position{'s' if len(raw.unused_columns) > 1 else ''} {column_positions(raw.unused_columns)})")
+            unused = raw.unused_columns
+            v.notes.append(f"columns not used: {len(unused)} "
+                           f"(position{'s' if len(unused) > 1 else ''} {column_positions(unused)})")
         out[name] = v
     return out
 

@@ -94,6 +94,24 @@ def test_a_file_that_is_not_a_zip_is_not_an_excel_workbook(tmp_path):
         read_extract(source_for(tmp_path, spec={"path": "police.xlsx"}, agency="police"))
 
 
+def test_a_stop_signal_inside_the_excel_or_parquet_reader_is_not_taken_for_a_bad_file(tmp_path, monkeypatch):
+    # The readers catch Exception for a damaged file; a signal (InterruptedRun) is no Exception.
+    import openpyxl
+    import pyarrow.parquet as pq
+    from schemas.errors import InterruptedRun
+
+    def stopped(*args, **kwargs):
+        raise InterruptedRun("stopped by signal")
+    wb = openpyxl.Workbook()
+    wb.save(tmp_path / "police.xlsx")
+    (tmp_path / "schools.parquet").write_bytes(b"PAR1")
+    monkeypatch.setattr(openpyxl, "load_workbook", stopped)
+    monkeypatch.setattr(pq, "read_table", stopped)
+    with pytest.raises(InterruptedRun):
+        read_extract(direct_source(tmp_path / "police.xlsx", "police"))
+    with pytest.raises(InterruptedRun):
+        read_extract(direct_source(tmp_path / "schools.parquet", "schools"))
+
 # ---- every line accounted for ----------------------------------------------------------------
 # Synthetic housing rows, written by hand (not by the csv module) so that a test can put a quote
 # exactly where a hand-edited or badly exported file has one. Line 1 is the header.

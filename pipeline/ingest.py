@@ -156,6 +156,11 @@ def _first_line(text: str) -> str:
     return text[:m.start()] if m else text
 
 
+def _last_line(text: str) -> str:
+    body = text.rstrip("\r\n")
+    return body[max(body.rfind("\n"), body.rfind("\r")) + 1:]
+
+
 def _sniff_delimiter(text: str) -> str:
     first = _first_line(text[:65536])
     counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
@@ -252,8 +257,8 @@ def _read_csv(src: SourceConfig) -> tuple[list[str], pd.DataFrame, list[tuple[in
 def _read_csv_fast(text: str, delimiter: str, header: list[str], first: int, head_chars: int) -> pd.DataFrame | None:
     """pyarrow's CSV reader, for well-formed files. Index = each record's first line number
     (the header is line 1). None for any file where that is in doubt (the careful reader then
-    takes it): a row with the wrong number of fields, an odd number of quote characters, or a
-    record over several lines that does not read as one record with a quoted line break."""
+    takes it): a row with the wrong number of fields, a quote left open, or a record over
+    several lines that does not read as one record with a quoted line break."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -263,10 +268,6 @@ def _read_csv_fast(text: str, delimiter: str, header: list[str], first: int, hea
     skip = len(text[:head_chars].encode("utf-8"))
     body = np.frombuffer(data, dtype=np.uint8)[skip:]
     lines, lone_cr, quotes_placed = _scan_lines(body, delimiter)
-    if not quotes_placed:
-        # A quote left open (pyarrow would take the rest into one cell) or a quote inside a
-        # field: records and lines can then only be matched up by reading record by record.
-        return None
     misfits = []
 
     def misfit(row):
@@ -285,9 +286,16 @@ def _read_csv_fast(text: str, delimiter: str, header: list[str], first: int, hea
     if misfits:
         return None
     n = table.num_rows
-    if n == lines:          # a record a line: nothing spans lines, nothing was swallowed
+    if n == lines:
+        # A record a line: nothing spans lines. A quote inside a field (5'10") is text, but the
+        # last line may still end inside a quote that took in its line end: the careful
+        # reader rejects that line.
+        if not quotes_placed and _quote_left_open(_last_line(text), delimiter):
+            return None
         numbers = np.arange(first + 1, first + 1 + n, dtype=np.int64)
-    elif n < lines:
+    elif n < lines and quotes_placed:
+        # Records over several lines, which quote parity can place only when every quote is
+        # where a CSV quote may be; else the careful reader matches records to lines.
         starts = _record_starts(data, skip, body, delimiter, len(header), n, lone_cr)
         if starts is None:
             return None

@@ -416,3 +416,13 @@ def test_validation_that_does_not_account_for_every_record_read_stops_the_source
     monkeypatch.setattr(pipeline.stages, "validate_extract", loses_one)
     with pytest.raises(InputDataError, match=r"housing.csv: 5 records read, but validation accounts for 4 accepted"):
         ingest_and_validate(load_config(write_config(tmp_path, {"housing": {"path": "housing.csv"}})))
+
+
+def test_a_quote_inside_a_field_is_text_and_keeps_a_one_line_a_record_file_on_pyarrows_path(tmp_path, monkeypatch):
+    lines = data_lines(6)
+    lines[2] = with_quote(lines[2], 5, at="end")          # one quote, inside a field: the count is odd
+    write_lines(tmp_path / "housing.csv", lines)
+    took = fast_reader_took_it(monkeypatch)
+    raw = read_extract(source_for(tmp_path))
+    assert took == [True]
+    assert numbers(raw) == ([2, 3, 4, 5, 6, 7], []) and raw.frame.address[2] == '1 Example Road"'

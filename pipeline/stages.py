@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import RunConfig, load_config
-from pipeline.ingest import read_extract
+from pipeline.ingest import column_positions, read_extract
+from schemas.errors import InputDataError
 from schemas.fields import AGENCY_KINDS, PERSON_FIELDS
 from schemas.validate import Validated, validate_extract
 
@@ -25,9 +26,16 @@ def ingest_and_validate(cfg: RunConfig, progress=None) -> dict[str, Validated]:
         raw = read_extract(src)
         v = validate_extract(raw.frame, src.kind, cfg.as_of, source=name, path=str(src.path),
                              date_format=src.date_format, shape_rejects=raw.shape_rejects)
+        if raw.rows_read != v.rows_read or v.rows_read != len(v.accepted) + len(v.rejected):
+            raise InputDataError(f"{src.path}: {raw.rows_read} records read, but validation accounts for "
+                                 f"{len(v.accepted)} accepted + {len(v.rejected)} rejected of {v.rows_read}; "
+                                 f"the file cannot be reconciled (read = accepted + rejected)")
         v.notes.extend(raw.notes)
-        if raw.ignored_columns:
-            v.notes.append(f"columns not used: {', '.join(raw.ignored_columns)}")
+        if raw.unused_columns:
+            # By position: a heading can be a data value (a file without its header line).
+            unused = raw.unused_columns
+            v.notes.append(f"columns not used: {len(unused)} "
+                           f"(position{'s' if len(unused) > 1 else ''} {column_positions(unused)})")
         out[name] = v
     return out
 

@@ -116,7 +116,8 @@ def test_columns_not_used_are_noted_by_position_not_by_heading(tmp_path):
     rows = [list(other(i).values()) for i in range(4)]
     rows = [r[:5] + ["x"] + r[5:] + ["y", "z"] for r in rows]
     (tmp_path / "housing.csv").write_text("\n".join(";".join(r) for r in [header] + rows) + "\n")
-    config = write_config(tmp_path, {"housing": {"path": "housing.csv"}})
+    # The synthetic rows' identifiers do not pass their checks: not what this test is about.
+    config = write_config(tmp_path, {"housing": {"path": "housing.csv"}}, max_warning_share=1.0)
     r, output, log = run_validate(config, tmp_path / "run.log")
     assert r.exit_code == 0, output
     assert "note: housing: columns not used: 3 (positions 6, 17 and 18)" in output

@@ -10,13 +10,11 @@ from typing import Any
 
 from schemas.yaml_loading import load_yaml_file
 
+from .levels import check_test
 # SettingError lives below the level tests, which raise it too; the run config imports it from here.
-from .setting_checks import FLAG_COLUMNS, TOKEN_COLUMNS, SettingError, column, number
+from .setting_checks import TOKEN_COLUMNS, SettingError, column, number
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.yaml")
-
-LEVEL_TESTS = {"missing", "equal", "swapped", "overlap", "jaro_winkler", "initial", "flag_both",
-               "flag_any", "date_swapped", "parts_equal", "edit_distance", "overlap_across", "swapped_similar", "all"}
 
 
 @dataclass(frozen=True)
@@ -30,7 +28,7 @@ class BlockingPass:
 @dataclass(frozen=True)
 class Level:
     label: str
-    test: dict | None                 # None for the final `else` level
+    test: dict | None                 # as matching.levels.check_test makes it; None for `else`
     is_null: bool = False
     m: float | None = None
     tf_adjust: str | None = None
@@ -118,60 +116,6 @@ def _flag(v: Any, key: str) -> bool:
     if not isinstance(v, bool):
         raise SettingError(key, "must be true or false")
     return v
-
-
-def _check_test(t: Any, key: str) -> dict:
-    if not isinstance(t, dict) or not t:
-        raise SettingError(key, "a level test must be a mapping such as {equal: fore1}")
-    kinds = [k for k in t if k in LEVEL_TESTS]
-    if len(kinds) != 1:
-        raise SettingError(key, f"a level test needs exactly one of {sorted(LEVEL_TESTS)}")
-    kind = kinds[0]
-    extra = set(t) - {kind, "threshold", "at_least", "max"}
-    if extra:
-        raise SettingError(f"{key}.{sorted(map(str, extra))[0]}", "unknown key in level test")
-    arg = t[kind]
-    if kind == "all":
-        if not isinstance(arg, list) or not arg:
-            raise SettingError(f"{key}.all", "must be a list of tests")
-        return {"all": [_check_test(x, f"{key}.all[{i}]") for i, x in enumerate(arg)]}
-    if kind == "missing":
-        cols = arg if isinstance(arg, list) else [arg]
-        return {"missing": [column(c, f"{key}.missing") for c in cols]}
-    if kind == "swapped_similar":
-        if not isinstance(arg, list) or len(arg) != 2:
-            raise SettingError(f"{key}.swapped_similar", "must name two columns [this, other]")
-        if "threshold" not in t:
-            raise SettingError(f"{key}.threshold", "swapped_similar needs a threshold")
-        return {kind: [column(c, f"{key}.{kind}") for c in arg],
-                "threshold": number(t["threshold"], f"{key}.threshold", 0.0, 1.0)}
-    if kind in ("swapped", "overlap_across"):
-        if not isinstance(arg, list) or len(arg) != 2:
-            raise SettingError(f"{key}.{kind}", "must name two columns [this, other]")
-        cols = [column(c, f"{key}.{kind}") for c in arg]
-        if kind == "overlap_across" and not set(cols) <= TOKEN_COLUMNS:
-            raise SettingError(f"{key}.overlap_across", f"must name token columns ({sorted(TOKEN_COLUMNS)})")
-        return {kind: cols}
-    if kind in ("date_swapped", "parts_equal"):
-        if not isinstance(arg, list) or len(arg) != 3:
-            raise SettingError(f"{key}.{kind}", "must name three columns [year, month, day]")
-        out = {kind: [column(c, f"{key}.{kind}") for c in arg]}
-        if kind == "parts_equal":
-            out["at_least"] = number(t.get("at_least", 2), f"{key}.at_least", 1, 3, integer=True)
-        return out
-    col = column(arg, f"{key}.{kind}")
-    if kind == "overlap" and col not in TOKEN_COLUMNS:
-        raise SettingError(f"{key}.overlap", f"must name a token column ({sorted(TOKEN_COLUMNS)})")
-    if kind in ("flag_both", "flag_any") and col not in FLAG_COLUMNS:
-        raise SettingError(f"{key}.{kind}", f"must name a flag column ({sorted(FLAG_COLUMNS)})")
-    out = {kind: col}
-    if kind == "jaro_winkler":
-        if "threshold" not in t:
-            raise SettingError(f"{key}.threshold", "jaro_winkler needs a threshold")
-        out["threshold"] = number(t["threshold"], f"{key}.threshold", 0.0, 1.0)
-    if kind == "edit_distance":
-        out["max"] = number(t.get("max", 1), f"{key}.max", 1, 5, integer=True)
-    return out
 
 
 def _level_rules(items: Any, comps: list[Comparison], key: str) -> list[tuple[int, frozenset[int]]]:
@@ -267,7 +211,7 @@ def _build(d: dict) -> LinkageSettings:
                 raise SettingError(f"{lk}.test", "the last level is `else` and takes no test")
             if not last and "test" not in lv:
                 raise SettingError(f"{lk}.test", "every level but the last needs a test")
-            test = _check_test(lv["test"], f"{lk}.test") if not last else None
+            test = check_test(lv["test"], f"{lk}.test") if not last else None
             is_null = _flag(lv.get("is_null_level", False), f"{lk}.is_null_level")
             m = lv.get("m")
             if m is not None:

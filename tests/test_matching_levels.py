@@ -163,3 +163,9 @@ def test_an_unknown_kind_lists_the_registered_ones():
     with pytest.raises(SettingError, match="needs exactly one of") as e:
         levels.check_test({"same_length": "fore1"}, "t")
     assert "'jaro_winkler'" in e.value.reason and "same_length" not in e.value.reason
+
+
+def test_the_level_code_is_in_the_fingerprint_of_stored_levels():
+    # An incremental run reuses stored levels only while this code is unchanged.
+    from matching import incremental
+    assert {"compare.py", "levels.py", "setting_checks.py", "settings.py"} <= set(incremental._LEVEL_SOURCES)

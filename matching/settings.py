@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from schemas.people import ADULT_AGE
 from schemas.yaml_loading import load_yaml_file
 
 from .levels import check_test
@@ -74,7 +75,7 @@ class LinkageSettings:
         if not isinstance(d, dict):
             raise SettingError("linkage", "must be a mapping of settings")
         base = load_yaml_file(DEFAULTS_PATH, "the linkage defaults").data
-        merged = _merge(base, d, "linkage")
+        merged = _merge(base, _without_child_age(d), "linkage")
         return _build(merged)
 
     # Thresholds as weights (log2 odds), whichever way they were given.
@@ -91,6 +92,20 @@ class LinkageSettings:
 
 def _prob_to_weight(p: float) -> float:
     return math.log2(p / (1.0 - p))
+
+
+def _without_child_age(d: dict) -> dict:
+    """`d` without families.child_age. Who is a child is not a linkage setting: the criteria
+    count children by the same rule (schemas.people), so the age is fixed there. A config that
+    still says 18 is accepted; any other age would make roles and criteria disagree."""
+    fam = d.get("families")
+    if not isinstance(fam, dict) or "child_age" not in fam:
+        return d
+    key = "linkage.families.child_age"
+    if number(fam["child_age"], key, integer=True) != ADULT_AGE:
+        raise SettingError(key, f"must be {ADULT_AGE} (a child is under {ADULT_AGE} for family roles and criteria "
+                                "alike); leave it out")
+    return {**d, "families": {k: v for k, v in fam.items() if k != "child_age"}}
 
 
 def _merge(base: Any, over: Any, path: str) -> Any:
@@ -268,7 +283,8 @@ def _build(d: dict) -> LinkageSettings:
     fam = d["families"]
     if not set(_names(fam["household_hints"], "linkage.families.household_hints", "columns")) <= {"tenancy_ref", "claim_ref"}:
         raise SettingError("linkage.families.household_hints", "must list tenancy_ref and/or claim_ref")
-    fam["child_age"] = number(fam["child_age"], "linkage.families.child_age", 1, 30, integer=True)
+    # Read by matching.linkage until it takes roles from families.member_roles; not a setting.
+    fam["child_age"] = ADULT_AGE
     _names(fam["child_sources"], "linkage.families.child_sources", "source names")
 
     rules = {k: _level_rules(d.get(k), comps, f"linkage.{k}") for k in ("vetoes", "strong_agreement")}

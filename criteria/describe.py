@@ -7,6 +7,7 @@ import datetime as dt
 from criteria.language import (AllOf, AnyOf, CriteriaSet, Indicator, RuleNode, Window,
                                window_bounds)
 from criteria.terms import last_complete_terms
+from schemas.people import ADULT_AGE
 
 _OPS = {"equals": "is", "one_of": "is one of", "not_one_of": "is not one of",
         "min": "is at least", "max": "is at most"}
@@ -62,8 +63,8 @@ def describe_indicator(ind: Indicator, as_of: dt.date | None = None) -> str:
     text = ", ".join(parts) + "."
     when = "on the record's date" if ind.age_at == "event_date" else "on the reference date"
     who = {"any": "any family member",
-           "children": f"children (under 18 {when})",
-           "adults": f"adults (18 or over {when})"}[ind.members]
+           "children": f"children (under {ADULT_AGE} {when})",
+           "adults": f"adults ({ADULT_AGE} or over {when})"}[ind.members]
     text += f" Counts records of {who}."
     t = ind.threshold
     scope = "one member's records" if ind.per == "person" else "the family's records together"

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from criteria.language import (ADULT_AGE, SPAN_FIELDS, AllOf, AnyOf, CriteriaSet, Indicator,
-                               RuleNode, window_bounds)
+from criteria.language import (SPAN_FIELDS, AllOf, AnyOf, CriteriaSet, Indicator, RuleNode,
+                               window_bounds)
 from criteria.terms import last_complete_terms, term_of
 from schemas.fields import AGENCY_KINDS, FLAG, UPPER_CASE_ENUMS, ENUM, TEXT, fields_for
+from schemas.people import ADULT_AGE, is_child
 
 EVIDENCE_COLUMNS = ["family_id", "criterion", "indicator", "person_id", "source", "record_id", "event_date"]
 _IND_EVIDENCE = ["family_id", "indicator", "person_id", "source", "record_id", "event_date"]
@@ -58,7 +59,7 @@ def _persons(members: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     # Where no age is given but a dob is, the age on the reference date follows from it.
     age = age.where(age.notna(), _age_on(dob, pd.Series(pd.Timestamp(as_of), index=p.index)))
     role = p["role"].astype("string").str.lower() if "role" in p else pd.Series(pd.NA, index=p.index, dtype="string")
-    child = (age < ADULT_AGE).where(age.notna(), role == "child").astype("boolean")
+    child = is_child(age).where(age.notna(), role == "child").astype("boolean")
     adult = (age >= ADULT_AGE).where(age.notna(), role == "adult").astype("boolean")
     return pd.DataFrame({"family_id": p["family_id"], "dob": dob, "age": age,
                          "child": child.fillna(False).astype(bool), "adult": adult.fillna(False).astype(bool)})
@@ -193,7 +194,7 @@ def _evaluate_indicator(ind: Indicator, extracts: dict, kinds: dict, links: pd.D
             age = _age_on(dob, rows["event_date"])
             # Without a dob (or a record date) the age on the reference date decides.
             fallback = pd.Series(persons["child"].reindex(rows["person_id"]).to_numpy(), index=rows.index)
-            child = (age < ADULT_AGE).where(age.notna(), fallback).astype(bool)
+            child = is_child(age).where(age.notna(), fallback).astype(bool)
             rows = rows[child] if ind.members == "children" else rows[~child]
         else:
             col = "child" if ind.members == "children" else "adult"

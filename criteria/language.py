@@ -29,7 +29,6 @@ PER = ("person", "family")
 COUNTING = ("criteria", "indicators")
 WHERE_OPERATORS = ("equals", "one_of", "not_one_of", "min", "max")
 SETTINGS_DEFAULTS: dict[str, Any] = {"count_needs_by": "criteria"}
-ADULT_AGE = 18
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,23 +6,10 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from schemas.calendar import easter_sunday
+
 TERMS = ("autumn", "spring", "summer")
 _ACADEMIC_YEAR = re.compile(r"^\s*(\d{4})\s*[/-]\s*(\d{2}|\d{4})\s*$")
-
-
-def easter_sunday(year: int) -> dt.date:
-    """Western (Gregorian) Easter Sunday: the anonymous Gregorian algorithm (Meeus/Jones/Butcher)."""
-    a = year % 19
-    b, c = divmod(year, 100)
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    l = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * l) // 451
-    month, day = divmod(h + l - 7 * m + 114, 31)
-    return dt.date(year, month, day + 1)
 
 
 @dataclass(frozen=True, order=True)

@@ -8,6 +8,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from schemas.people import is_child
+
 from .cluster import components
 from .settings import LinkageSettings
 
@@ -124,6 +126,14 @@ def age_at(dob: pd.Series, as_of: dt.date) -> pd.Series:
     years = ref.year - d.dt.year
     before = (d.dt.month > ref.month) | ((d.dt.month == ref.month) & (d.dt.day > ref.day))
     return (years - before.astype("Int64")).astype("Int64")
+
+
+def member_roles(age: pd.Series, only_child_sources: np.ndarray) -> np.ndarray:
+    """Per person, "child" or "adult": a child is under schemas.people.ADULT_AGE on the reference
+    date (`age`, Int64); a person of unknown age is an adult, unless every record of theirs
+    comes from a child source (schools: `only_child_sources`, from person_agencies)."""
+    child = is_child(age).fillna(False).to_numpy(dtype=bool) | (age.isna().to_numpy() & only_child_sources)
+    return np.where(child, "child", "adult")
 
 
 def person_agencies(person: np.ndarray, source: np.ndarray, n_persons: int,

@@ -35,7 +35,8 @@ FINGERPRINT_FIELDS = ("forename", "surname", "dob", "sex", "address", "postcode"
 # The code and tables that decide a pair's comparison levels: a change to any of them makes the
 # stored levels stale.
 _HERE = Path(__file__).parent
-_LEVEL_SOURCES = ("standardise.py", "compare.py", "blocking.py", "incremental.py", "settings.py")
+_LEVEL_SOURCES = ("standardise.py", "compare.py", "levels.py", "setting_checks.py", "blocking.py", "incremental.py",
+                  "settings.py")
 
 
 @dataclass

@@ -21,23 +21,6 @@ UNDER_LINKED_RATIO = 1.5
 UNDER_LINKED_EXCESS = 0.02
 
 
-def _age_band(age) -> str:
-    if pd.isna(age):
-        return "unknown"
-    for lo, hi, label in AGE_BANDS:
-        if lo <= age <= hi:
-            return label
-    return "unknown"
-
-
-def _mode(s: pd.Series):
-    s = s.dropna()
-    if s.empty:
-        return None
-    counts = s.value_counts()
-    return sorted(counts.index[counts == counts.max()].astype(str))[0]
-
-
 def quality_by_group(records: pd.DataFrame, result: LinkageResult, min_group: int = 10) -> pd.DataFrame:
     """One row per (group_type, group): records, persons, share of persons known to more than
     one agency, share of records left as single-record persons, the share expected from the

@@ -8,37 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from schemas.errors import ConfigError
+from schemas.people import ADULT_AGE
 from schemas.yaml_loading import load_yaml_file
 
+from .levels import check_test
+# SettingError lives below the level tests, which raise it too; the run config imports it from here.
+from .setting_checks import TOKEN_COLUMNS, SettingError, column, number
+
 DEFAULTS_PATH = Path(__file__).with_name("defaults.yaml")
-
-# Standardised columns a blocking key or a comparison may name (made by matching.standardise).
-STANDARD_COLUMNS = {
-    "fore_std", "fore1", "fore_canon", "fore_tokens", "fore_mp", "fore_initial",
-    "sur_std", "sur_whole", "sur_canon", "sur_tokens", "sur_mp", "sur_nysiis", "sur_shared",
-    "name_pair_key", "name_sort_key",
-    "dob_key", "dob_year", "dob_month", "dob_day", "dob_placeholder", "birth_year",
-    "sex", "postcode", "postcode_outward", "addr_key", "addr_house_street", "addr_street",
-    "uprn", "nhs_number", "ni_number", "upn", "tenancy_ref", "claim_ref",
-}
-# Columns that hold a tuple of tokens (only `overlap` reads them).
-TOKEN_COLUMNS = {"fore_tokens", "sur_tokens"}
-FLAG_COLUMNS = {"sur_shared", "dob_placeholder"}
-
-
-class SettingError(ConfigError):
-    """A linkage setting that is wrong: `key` says where (linkage.blocking.passes[0].keys), so
-    that the run config can point at its line, and `reason` what is wrong."""
-
-    def __init__(self, key: str, reason: str):
-        super().__init__(f"{key}: {reason}")
-        self.key = key
-        self.reason = reason
-
-
-LEVEL_TESTS = {"missing", "equal", "swapped", "overlap", "jaro_winkler", "initial", "flag_both",
-               "flag_any", "date_swapped", "parts_equal", "edit_distance", "overlap_across", "swapped_similar", "all"}
 
 
 @dataclass(frozen=True)
@@ -52,7 +29,7 @@ class BlockingPass:
 @dataclass(frozen=True)
 class Level:
     label: str
-    test: dict | None                 # None for the final `else` level
+    test: dict | None                 # as matching.levels.check_test makes it; None for `else`
     is_null: bool = False
     m: float | None = None
     tf_adjust: str | None = None
@@ -98,7 +75,7 @@ class LinkageSettings:
         if not isinstance(d, dict):
             raise SettingError("linkage", "must be a mapping of settings")
         base = load_yaml_file(DEFAULTS_PATH, "the linkage defaults").data
-        merged = _merge(base, d, "linkage")
+        merged = _merge(base, _without_child_age(d), "linkage")
         return _build(merged)
 
     # Thresholds as weights (log2 odds), whichever way they were given.
@@ -114,8 +91,21 @@ class LinkageSettings:
 
 
 def _prob_to_weight(p: float) -> float:
-    import math
     return math.log2(p / (1.0 - p))
+
+
+def _without_child_age(d: dict) -> dict:
+    """`d` without families.child_age. Who is a child is not a linkage setting: the criteria
+    count children by the same rule (schemas.people), so the age is fixed there. A config that
+    still says 18 is accepted; any other age would make roles and criteria disagree."""
+    fam = d.get("families")
+    if not isinstance(fam, dict) or "child_age" not in fam:
+        return d
+    key = "linkage.families.child_age"
+    if number(fam["child_age"], key, integer=True) != ADULT_AGE:
+        raise SettingError(key, f"must be {ADULT_AGE} (a child is under {ADULT_AGE} for family roles and criteria "
+                                "alike); leave it out")
+    return {**d, "families": {k: v for k, v in fam.items() if k != "child_age"}}
 
 
 def _merge(base: Any, over: Any, path: str) -> Any:
@@ -131,16 +121,6 @@ def _merge(base: Any, over: Any, path: str) -> Any:
     return copy.deepcopy(over)
 
 
-def _num(v: Any, key: str, lo: float | None = None, hi: float | None = None, integer: bool = False) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise SettingError(key, "must be a number")
-    if integer and int(v) != v:
-        raise SettingError(key, "must be a whole number")
-    if lo is not None and v < lo or hi is not None and v > hi:
-        raise SettingError(key, f"must be between {lo} and {hi}")
-    return int(v) if integer else float(v)
-
-
 def _names(v: Any, key: str, what: str) -> list[str]:
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
         raise SettingError(key, f"must be a list of {what}")
@@ -153,72 +133,12 @@ def _flag(v: Any, key: str) -> bool:
     return v
 
 
-def _column(v: Any, key: str) -> str:
-    if not isinstance(v, str) or v not in STANDARD_COLUMNS:
-        raise SettingError(key, "unknown standardised column (see docs/linkage.md)")
-    return v
-
-
-def _check_test(t: Any, key: str) -> dict:
-    if not isinstance(t, dict) or not t:
-        raise SettingError(key, f"a level test must be a mapping such as {{equal: fore1}}")
-    kinds = [k for k in t if k in LEVEL_TESTS]
-    if len(kinds) != 1:
-        raise SettingError(key, f"a level test needs exactly one of {sorted(LEVEL_TESTS)}")
-    kind = kinds[0]
-    extra = set(t) - {kind, "threshold", "at_least", "max"}
-    if extra:
-        raise SettingError(f"{key}.{sorted(map(str, extra))[0]}", "unknown key in level test")
-    arg = t[kind]
-    if kind == "all":
-        if not isinstance(arg, list) or not arg:
-            raise SettingError(f"{key}.all", "must be a list of tests")
-        return {"all": [_check_test(x, f"{key}.all[{i}]") for i, x in enumerate(arg)]}
-    if kind == "missing":
-        cols = arg if isinstance(arg, list) else [arg]
-        return {"missing": [_column(c, f"{key}.missing") for c in cols]}
-    if kind == "swapped_similar":
-        if not isinstance(arg, list) or len(arg) != 2:
-            raise SettingError(f"{key}.swapped_similar", "must name two columns [this, other]")
-        if "threshold" not in t:
-            raise SettingError(f"{key}.threshold", "swapped_similar needs a threshold")
-        return {kind: [_column(c, f"{key}.{kind}") for c in arg],
-                "threshold": _num(t["threshold"], f"{key}.threshold", 0.0, 1.0)}
-    if kind in ("swapped", "overlap_across"):
-        if not isinstance(arg, list) or len(arg) != 2:
-            raise SettingError(f"{key}.{kind}", "must name two columns [this, other]")
-        cols = [_column(c, f"{key}.{kind}") for c in arg]
-        if kind == "overlap_across" and not set(cols) <= TOKEN_COLUMNS:
-            raise SettingError(f"{key}.overlap_across", f"must name token columns ({sorted(TOKEN_COLUMNS)})")
-        return {kind: cols}
-    if kind in ("date_swapped", "parts_equal"):
-        if not isinstance(arg, list) or len(arg) != 3:
-            raise SettingError(f"{key}.{kind}", "must name three columns [year, month, day]")
-        out = {kind: [_column(c, f"{key}.{kind}") for c in arg]}
-        if kind == "parts_equal":
-            out["at_least"] = _num(t.get("at_least", 2), f"{key}.at_least", 1, 3, integer=True)
-        return out
-    col = _column(arg, f"{key}.{kind}")
-    if kind == "overlap" and col not in TOKEN_COLUMNS:
-        raise SettingError(f"{key}.overlap", f"must name a token column ({sorted(TOKEN_COLUMNS)})")
-    if kind in ("flag_both", "flag_any") and col not in FLAG_COLUMNS:
-        raise SettingError(f"{key}.{kind}", f"must name a flag column ({sorted(FLAG_COLUMNS)})")
-    out = {kind: col}
-    if kind == "jaro_winkler":
-        if "threshold" not in t:
-            raise SettingError(f"{key}.threshold", "jaro_winkler needs a threshold")
-        out["threshold"] = _num(t["threshold"], f"{key}.threshold", 0.0, 1.0)
-    if kind == "edit_distance":
-        out["max"] = _num(t.get("max", 1), f"{key}.max", 1, 5, integer=True)
-    return out
-
-
 def _level_rules(items: Any, comps: list[Comparison], key: str) -> list[tuple[int, frozenset[int]]]:
     """[{comparison: name, levels: [label, ...]}, ...] -> [(comparison index, level indices)]."""
     if items is None:
         return []
     if not isinstance(items, list):
-        raise SettingError(key, f"must be a list of {{comparison: NAME, levels: [LABEL, ...]}}")
+        raise SettingError(key, "must be a list of {comparison: NAME, levels: [LABEL, ...]}")
     by_name = {c.name: i for i, c in enumerate(comps)}
     out = []
     for i, it in enumerate(items):
@@ -241,7 +161,7 @@ def _level_rules(items: Any, comps: list[Comparison], key: str) -> list[tuple[in
 
 def _build(d: dict) -> LinkageSettings:
     b = d["blocking"]
-    max_block = _num(b.get("max_block_size"), "linkage.blocking.max_block_size", 2, None, integer=True)
+    max_block = number(b.get("max_block_size"), "linkage.blocking.max_block_size", 2, None, integer=True)
     passes: list[BlockingPass] = []
     if not isinstance(b.get("passes"), list) or not b["passes"]:
         raise SettingError("linkage.blocking.passes", "must be a non-empty list")
@@ -261,16 +181,16 @@ def _build(d: dict) -> LinkageSettings:
         if "keys" in p:
             if not isinstance(p["keys"], list) or not p["keys"]:
                 raise SettingError(f"{key}.keys", "must be a non-empty list of columns")
-            keys = tuple(_column(c, f"{key}.keys") for c in p["keys"])
+            keys = tuple(column(c, f"{key}.keys") for c in p["keys"])
             if set(keys) & TOKEN_COLUMNS:
                 raise SettingError(f"{key}.keys", "token columns cannot be blocking keys")
             passes.append(BlockingPass(p["name"], keys=keys))
         else:
             sn = p["sorted_neighbourhood"]
             if not isinstance(sn, dict):
-                raise SettingError(f"{key}.sorted_neighbourhood", f"must be {{column: NAME, window: N}}")
-            passes.append(BlockingPass(p["name"], sorted_on=_column(sn.get("column"), f"{key}.sorted_neighbourhood.column"),
-                                       window=_num(sn.get("window"), f"{key}.sorted_neighbourhood.window", 2, 50, integer=True)))
+                raise SettingError(f"{key}.sorted_neighbourhood", "must be {column: NAME, window: N}")
+            passes.append(BlockingPass(p["name"], sorted_on=column(sn.get("column"), f"{key}.sorted_neighbourhood.column"),
+                                       window=number(sn.get("window"), f"{key}.sorted_neighbourhood.window", 2, 50, integer=True)))
 
     comps: list[Comparison] = []
     if not isinstance(d.get("comparisons"), list) or not d["comparisons"]:
@@ -306,54 +226,54 @@ def _build(d: dict) -> LinkageSettings:
                 raise SettingError(f"{lk}.test", "the last level is `else` and takes no test")
             if not last and "test" not in lv:
                 raise SettingError(f"{lk}.test", "every level but the last needs a test")
-            test = _check_test(lv["test"], f"{lk}.test") if not last else None
+            test = check_test(lv["test"], f"{lk}.test") if not last else None
             is_null = _flag(lv.get("is_null_level", False), f"{lk}.is_null_level")
             m = lv.get("m")
             if m is not None:
-                m = _num(m, f"{lk}.m", 0.0, 1.0)
+                m = number(m, f"{lk}.m", 0.0, 1.0)
             tf = lv.get("tf_adjust")
             if tf is not None:
-                tf = _column(tf, f"{lk}.tf_adjust")
+                tf = column(tf, f"{lk}.tf_adjust")
             wb = lv.get("weight_bounds", [None, None])
             if not isinstance(wb, list) or len(wb) != 2:
                 raise SettingError(f"{lk}.weight_bounds", "must be [low, high] (null for none)")
-            wb = tuple(None if x is None else _num(x, f"{lk}.weight_bounds") for x in wb)
+            wb = tuple(None if x is None else number(x, f"{lk}.weight_bounds") for x in wb)
             levels.append(Level(lv["label"], test, is_null, m, tf, wb))
         comps.append(Comparison(c["name"], tuple(levels),
                                 _flag(c.get("conflict_stops_merge", False), f"{key}.conflict_stops_merge")))
 
     est = d["estimation"]
     # Whole numbers kept as ints (4.0e5 pairs is 400000): the model sizes arrays with them.
-    est["u_sample_pairs"] = _num(est["u_sample_pairs"], "linkage.estimation.u_sample_pairs", 1000, None, integer=True)
-    est["seed"] = _num(est["seed"], "linkage.estimation.seed", 0, None, integer=True)
-    est["em_max_iterations"] = _num(est["em_max_iterations"], "linkage.estimation.em_max_iterations", 0, 10000,
+    est["u_sample_pairs"] = number(est["u_sample_pairs"], "linkage.estimation.u_sample_pairs", 1000, None, integer=True)
+    est["seed"] = number(est["seed"], "linkage.estimation.seed", 0, None, integer=True)
+    est["em_max_iterations"] = number(est["em_max_iterations"], "linkage.estimation.em_max_iterations", 0, 10000,
                                     integer=True)
-    _num(est["em_tolerance"], "linkage.estimation.em_tolerance", 0.0, 1.0)
-    _num(est["initial_match_share"], "linkage.estimation.initial_match_share", 1e-6, 0.999)
-    _num(est["probability_floor"], "linkage.estimation.probability_floor", 1e-12, 0.01)
-    _num(est["m_floor"], "linkage.estimation.m_floor", 1e-12, 0.1)
+    number(est["em_tolerance"], "linkage.estimation.em_tolerance", 0.0, 1.0)
+    number(est["initial_match_share"], "linkage.estimation.initial_match_share", 1e-6, 0.999)
+    number(est["probability_floor"], "linkage.estimation.probability_floor", 1e-12, 0.01)
+    number(est["m_floor"], "linkage.estimation.m_floor", 1e-12, 0.1)
     if not set(_names(est["fixed_m"], "linkage.estimation.fixed_m", "comparison names")) <= cnames:
         raise SettingError("linkage.estimation.fixed_m", "must list comparison names")
 
     tf = d["term_frequency"]
     if not isinstance(tf["enabled"], bool):
         raise SettingError("linkage.term_frequency.enabled", "must be true or false")
-    _num(tf["strength"], "linkage.term_frequency.strength", 0.0, 1.0)
+    number(tf["strength"], "linkage.term_frequency.strength", 0.0, 1.0)
     if not isinstance(tf["bounds"], list) or len(tf["bounds"]) != 2:
         raise SettingError("linkage.term_frequency.bounds", "must be [low, high]")
     for x in tf["bounds"]:
-        _num(x, "linkage.term_frequency.bounds")
+        number(x, "linkage.term_frequency.bounds")
 
     th = d["thresholds"]
     for k in ("match_probability", "review_probability"):
-        _num(th[k], f"linkage.thresholds.{k}", 0.0, 1.0)
+        number(th[k], f"linkage.thresholds.{k}", 0.0, 1.0)
         if not 0.0 < th[k] < 1.0:
             raise SettingError(f"linkage.thresholds.{k}", "must be strictly between 0 and 1")
     if not isinstance(th.get("review_vetoed"), bool):
         raise SettingError("linkage.thresholds.review_vetoed", "must be true or false")
     for k in ("match_weight", "review_weight"):
         if th.get(k) is not None:
-            _num(th[k], f"linkage.thresholds.{k}")
+            number(th[k], f"linkage.thresholds.{k}")
     cl = d["clustering"]
     for k in ("unique_identifiers", "compatible_dob_levels", "single_record_sources"):
         _names(cl[k], f"linkage.clustering.{k}", "names")
@@ -363,7 +283,8 @@ def _build(d: dict) -> LinkageSettings:
     fam = d["families"]
     if not set(_names(fam["household_hints"], "linkage.families.household_hints", "columns")) <= {"tenancy_ref", "claim_ref"}:
         raise SettingError("linkage.families.household_hints", "must list tenancy_ref and/or claim_ref")
-    fam["child_age"] = _num(fam["child_age"], "linkage.families.child_age", 1, 30, integer=True)
+    # Read by matching.linkage until it takes roles from families.member_roles; not a setting.
+    fam["child_age"] = ADULT_AGE
     _names(fam["child_sources"], "linkage.families.child_sources", "source names")
 
     rules = {k: _level_rules(d.get(k), comps, f"linkage.{k}") for k in ("vetoes", "strong_agreement")}

@@ -333,12 +333,6 @@ def _objects(items: list) -> np.ndarray:
     return np.fromiter(items, dtype=object, count=len(items))
 
 
-def _map_unique(values: pd.Series, fn, n_out: int) -> list[np.ndarray]:
-    """Apply fn to each distinct value once; return n_out object arrays aligned with values."""
-    d = _Distinct(values, fn, n_out)
-    return [d.take(p) for p in d.parts]
-
-
 def _clean_id(s: pd.Series, strip_zeros: bool = False) -> pd.Series:
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     u = pd.Series(uniques, dtype=object).astype("string").str.strip().str.upper().str.replace(r"\s+", "", regex=True)
@@ -351,7 +345,7 @@ def _clean_id(s: pd.Series, strip_zeros: bool = False) -> pd.Series:
 
 def standardise(records: pd.DataFrame) -> pd.DataFrame:
     """One row per record (same index) with the standardised columns listed in
-    matching.settings.STANDARD_COLUMNS, plus source/seen_date carried through."""
+    matching.setting_checks.STANDARD_COLUMNS, plus source/seen_date carried through."""
     n = len(records)
     out = pd.DataFrame(index=records.index)
     fore = _Distinct(records["forename"], _forename_parts, 6)

@@ -42,10 +42,6 @@ def _clean(s: pd.Series) -> pd.Series:
     return s.astype("string[pyarrow]").str.upper().str.replace(_SPACES, "", regex=True)
 
 
-def _blank(s: pd.Series) -> pd.Series:
-    return s.isna() | (s.astype("string[pyarrow]").str.strip() == "")
-
-
 def nhs_number(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Modulus 11 check: weights 10..2 on digits 1-9; 11 - (sum mod 11), 11 -> 0, 10 invalid."""
     v = _clean(s)

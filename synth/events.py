@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from schemas.calendar import easter_sunday
 from synth.population import Builder, Household, Person
 
 YEAR = 365
@@ -28,17 +29,7 @@ class Event:
         self.dup_of: int | None = None     # row index whose record_id this row repeats
 
 
-def easter(year: int) -> dt.date:
-    """Easter Sunday (anonymous Gregorian algorithm)."""
-    a = year % 19; b = year // 100; c = year % 100
-    d = b // 4; e = b % 4; f = (b + 8) // 25; g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i = c // 4; k = c % 4
-    l_ = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * l_) // 451
-    month = (h + l_ - 7 * m + 114) // 31
-    day = (h + l_ - 7 * m + 114) % 31 + 1
-    return dt.date(year, month, day)
+easter = easter_sunday   # the one Easter, shared with the criteria
 
 
 def term_bounds(academic_start: int, term: str) -> tuple[dt.date, dt.date]:

@@ -61,6 +61,8 @@ class LinkageSettings:
     families: dict[str, Any]
     vetoes: list[tuple[int, frozenset[int]]] = field(default_factory=list)
     strong_agreement: list[tuple[int, frozenset[int]]] = field(default_factory=list)
+    household_guards: dict[str, Any] = field(default_factory=lambda: {"min_household_share": 0.0,
+                                                                      "min_age_gap_years": 12})
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -288,8 +290,14 @@ def _build(d: dict) -> LinkageSettings:
     _names(fam["child_sources"], "linkage.families.child_sources", "source names")
 
     rules = {k: _level_rules(d.get(k), comps, f"linkage.{k}") for k in ("vetoes", "strong_agreement")}
+    hg = d["household_guards"]
+    if not isinstance(hg, dict) or set(hg) != {"min_household_share", "min_age_gap_years"}:
+        raise SettingError("linkage.household_guards", "takes min_household_share and min_age_gap_years")
+    number(hg["min_household_share"], "linkage.household_guards.min_household_share", 0.0, 1.0)
+    hg["min_age_gap_years"] = number(hg["min_age_gap_years"], "linkage.household_guards.min_age_gap_years", 1, 120,
+                                     integer=True)
     s = LinkageSettings(max_block, passes, comps, est, tf, th, cl, fam, rules["vetoes"],
-                        rules["strong_agreement"], raw=d)
+                        rules["strong_agreement"], hg, raw=d)
     if s.review_weight > s.match_weight:
         raise SettingError("linkage.thresholds", "the review threshold must not be above the match threshold")
     return s

@@ -5,6 +5,7 @@ frames to frames. Nothing personal is logged: only counts, sources and row numbe
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import resource
@@ -154,25 +155,6 @@ def _read_text_csv(path: Path, what: str) -> pd.DataFrame:
         raise InputDataError(f"{path}: cannot read {what} ({type(exc).__name__})") from None
 
 
-def _read_decisions(path: Path | None) -> pd.DataFrame | None:
-    if path is None:
-        return None
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except Exception as exc:  # an unreadable decisions file stops the run with a clear message
-        raise InputDataError(f"{path}: cannot read the review decisions file ({type(exc).__name__})") from None
-    need = {"source_l", "record_id_l", "source_r", "record_id_r", "decision"}
-    missing = need - set(frame.columns)
-    if missing:
-        raise InputDataError(f"{path}: review decisions file lacks column(s) {', '.join(sorted(missing))}")
-    decided = frame[frame["decision"].str.strip() != ""].copy()
-    bad = ~decided["decision"].str.strip().str.lower().isin(["match", "non-match", "nonmatch", "non_match", "no match"])
-    if bad.any():
-        row = int(decided.index[bad][0]) + 2
-        raise InputDataError(f"{path}, row {row}, column decision: must be match or non-match")
-    return decided
-
-
 def with_last_record_date(matrix: pd.DataFrame, records: pd.DataFrame, record_links: pd.DataFrame) -> pd.DataFrame:
     """Add the date of each family's latest record (any agency): a family no agency has seen
     since last quarter has probably moved away, even while old records keep it in the matrix."""
@@ -198,7 +180,6 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
     from criteria import load_criteria
     from criteria.engine import score_families
     from criteria.outcomes import load_outcomes, next_baselines, parse_case_starts, track_outcomes
-    from matching.incremental import STATE_FOLDER, read_state
     from matching.linkage import link_records
     from matching.quality import quality_by_group
     from matching.settings import LinkageSettings
@@ -212,10 +193,11 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
     # Check what can be checked before any work: the criteria set and the linkage settings.
     criteria_set = load_criteria(cfg.criteria, settings=cfg.criteria_settings or None)
     settings = LinkageSettings.from_dict(cfg.linkage)
-    from pipeline.quarters import carry_baselines, carry_ids_forward, merge_decisions, read_previous
+    from pipeline.quarters import carry_forward, decisions_in_force, read_previous
 
-    prev = read_previous(previous_dir) if previous_dir else None
-    decisions = merge_decisions(prev.decisions if prev else None, _read_decisions(cfg.review_decisions))
+    # Last quarter is read once, here: IDs, decisions, baselines and the linkage state.
+    prev = read_previous(previous_dir, settings, full=full) if previous_dir else None
+    decisions = decisions_in_force(prev, cfg.review_decisions)
     min_group = settings_min_group(cfg)
     outcome_set = load_outcomes(cfg.criteria, settings=cfg.outcome_settings or None, criteria_set=criteria_set)
     case_starts = None
@@ -246,27 +228,24 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
         with clock.stage("stack records"):
             records = stack_person_records(result.validated)
         with clock.stage("link"):
-            earlier, why = None, "no previous run given"
-            if prev is not None and full:
-                why = "--full was given"
-            elif prev is not None:
-                earlier, why = read_state(prev.folder / STATE_FOLDER, settings)
-            if earlier is not None:
+            why = prev.full_because if prev is not None else "no previous run given"
+            if prev is not None and prev.state is not None:
                 log.info("linking incrementally: comparing only records new or changed since %s", prev.folder)
             else:
                 log.info("linking in full: %s", why)
             linkage = link_records(records, settings, cfg.as_of, decisions=decisions,
                                    progress=(lambda step: progress(f"link: {step}")) if progress else None,
-                                   earlier=earlier)
-            del earlier
+                                   earlier=prev.state if prev is not None else None)
+            if prev is not None:
+                prev = dataclasses.replace(prev, state=None)    # consumed by linking: let it go
             if linkage.stats["mode"] == "full":
                 linkage.stats["full_because"] = why
         linkage.decisions = decisions
-        linkage.id_changes = None
+        carried = carry_forward(None, linkage.record_links, linkage.members)
         if prev is not None:
             with clock.stage("carry IDs forward"):
-                linkage.record_links, linkage.members, linkage.id_changes = carry_ids_forward(
-                    linkage.record_links, linkage.members, prev)
+                carried = carry_forward(prev, linkage.record_links, linkage.members)
+        linkage.record_links, linkage.members, linkage.id_changes = carried.record_links, carried.members, carried.id_changes
         with clock.stage("linkage quality by group"):
             linkage.quality_by_group = quality_by_group(records, linkage, min_group=min_group)
         with clock.stage("criteria"):
@@ -277,9 +256,8 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
         scored.need_matrix = with_last_record_date(scored.need_matrix, records, linkage.record_links)
         # Outcomes are tracked from each family's baseline: the quarter it was first eligible
         # (carried from --previous) or the council's case start.
-        prior = carry_baselines(prev.baselines if prev else None, linkage.id_changes)
-        tracked = next_baselines(scored.need_matrix.iloc[0:0], prior, cfg.as_of, case_starts)
-        linkage.baselines = next_baselines(scored.need_matrix, prior, cfg.as_of, case_starts)
+        tracked = next_baselines(scored.need_matrix.iloc[0:0], carried.baselines, cfg.as_of, case_starts)
+        linkage.baselines = next_baselines(scored.need_matrix, carried.baselines, cfg.as_of, case_starts)
         linkage.outcomes = None
         if outcome_set is not None:
             with clock.stage("outcomes"):

@@ -28,7 +28,7 @@ STATUSES = ("link", "review", "non-link", "clerical match", "clerical non-match"
 STEPS = ("standardise", "block", "compare", "estimate", "score", "cluster", "families")
 
 
-@dataclass
+@dataclass(frozen=True)
 class LinkageResult:
     """What linking gives the rest of the run (docs/ARCHITECTURE.md has the columns)."""
     record_links: pd.DataFrame          # one row per record, in input order

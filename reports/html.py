@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import math
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from reports import charts
+from reports.record import RunRecord
 
 MIN_CELL = 5              # smallest district count shown as a number
 TOP_RECORDS_PER_PERSON = 10
@@ -39,19 +39,20 @@ SECTIONS = (("summary", "Summary"), ("run", "The run"), ("data-quality", "Data q
             ("linkage-quality", "Linkage quality by group"), ("explanations", "What the words mean"))
 
 
-def render_report(cfg, result, linkage, scored, criteria_set, *, generated: dt.datetime | None = None) -> str:
+def render_report(record: RunRecord, *, generated: dt.datetime | None = None) -> str:
     """The whole report as one HTML document (str). `generated` defaults to now."""
     generated = generated or dt.datetime.now().astimezone()
-    facts = _Facts.gather(cfg, result, linkage, scored, criteria_set)
+    cfg, criteria_set, scored = record.config, record.criteria_set, record.scored
+    facts = _Facts.gather(record)
     body = "\n".join([
         _header(cfg, criteria_set, generated),
         _contents(),
         _summary_section(facts),
-        _run_section(cfg, result, criteria_set, generated),
-        _quality_section(result),
-        _linkage_section(facts, linkage),
+        _run_section(record, generated),
+        _quality_section(record.validated),
+        _linkage_section(facts, record.linkage),
         _need_section(facts, scored, criteria_set),
-        _group_quality_section(linkage),
+        _group_quality_section(record.quality_by_group),
         _explanations_section(facts, criteria_set, cfg),
         _footer(),
     ])
@@ -78,37 +79,17 @@ class _Facts:
     review_probability: float | None
 
     @classmethod
-    def gather(cls, cfg, result, linkage, scored, criteria_set) -> "_Facts":
-        members, matrix = linkage.members, scored.need_matrix
+    def gather(cls, record: RunRecord) -> "_Facts":
+        linkage, matrix, t = record.linkage, record.scored.need_matrix, record.thresholds
+        members = linkage.members
         eligible = int((pd.to_numeric(matrix["eligible"], errors="coerce") == 1).sum()) if "eligible" in matrix else 0
-        thresholds = _thresholds(cfg, result)
         return cls(records=int(len(linkage.record_links)),
                    persons=int(members["person_id"].nunique()) if len(members) else 0,
                    families=int(len(matrix)),
                    eligible=eligible,
                    review_pairs=int(len(linkage.review_pairs)),
-                   **thresholds)
-
-
-def _thresholds(cfg, result) -> dict[str, float | None]:
-    """The run's link and review thresholds: as the run recorded them (RunResult.thresholds), or
-    else read from the config the way the run reads them."""
-    out = dict(match_weight=None, review_weight=None, match_probability=None, review_probability=None)
-    t = dict(getattr(result, "thresholds", None) or {})
-    if t.get("match_weight") is None or t.get("review_weight") is None:
-        try:
-            from matching.settings import LinkageSettings
-            settings = LinkageSettings.from_dict(getattr(cfg, "linkage", None) or {})
-        except Exception:  # settings the run accepted cannot fail here; if they do, leave them out
-            return out
-        t = {**settings.thresholds, "match_weight": settings.match_weight, "review_weight": settings.review_weight}
-    out["match_weight"], out["review_weight"] = float(t["match_weight"]), float(t["review_weight"])
-    # Quote a probability only where it is the threshold in force (a weight given wins over it).
-    for kind in ("match", "review"):
-        p = t.get(f"{kind}_probability")
-        if isinstance(p, (int, float)) and 0 < p < 1 and abs(math.log2(p / (1 - p)) - out[f"{kind}_weight"]) < 1e-6:
-            out[f"{kind}_probability"] = float(p)
-    return out
+                   match_weight=t.match_weight, review_weight=t.review_weight,
+                   match_probability=t.match_probability, review_probability=t.review_probability)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,20 +223,20 @@ def _summary_section(f: _Facts) -> str:
                     + ("waits" if f.review_pairs == 1 else "wait") + " for clerical review.</p>")
 
 
-def _run_section(cfg, result, criteria_set, generated: dt.datetime) -> str:
+def _run_section(record: RunRecord, generated: dt.datetime) -> str:
+    cfg, criteria_set = record.config, record.criteria_set
     facts = [("Reference date", _date(cfg.as_of)),
              ("Criteria set", f"{criteria_set.title} ({criteria_set.name})"),
              ("Report made", _when(generated))]
     dl = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts)
     rows = []
     for name, src in cfg.sources.items():
-        v = result.validated.get(name)
+        v = record.validated.get(name)
         rows.append([name, src.kind, src.path.name, _n(v.rows_read) if v is not None else "not read"])
     inputs = _table(["Source", "Agency", "File", "Rows read"], rows, numeric={3},
                     caption="Inputs named in the run config")
     timing_rows = []
-    timings = dict(getattr(result, "timings", {}) or {})
-    memory = dict(getattr(result, "memory_mb", {}) or {})
+    timings, memory = record.times.seconds, record.times.peak_memory_mb
     for stage, secs in timings.items():
         mem = memory.get(stage)
         timing_rows.append([stage, _secs(secs), "" if mem is None else f"{mem:,.0f}"])
@@ -272,8 +253,7 @@ def _run_section(cfg, result, criteria_set, generated: dt.datetime) -> str:
     return _section("run", f"<dl class=\"facts\">{dl}</dl>{inputs}{times}{note}")
 
 
-def _quality_section(result) -> str:
-    validated = result.validated
+def _quality_section(validated: dict) -> str:
     rows, names, acc, rej = [], [], [], []
     balanced = True
     for name, v in validated.items():
@@ -339,8 +319,7 @@ def _linkage_section(f: _Facts, linkage) -> str:
                        _n(inc["pairs_compared"])]]
     stat_table = _table(["", "Count"], stat_rows, numeric={1}, caption="How the linking went")
 
-    pairs = getattr(linkage, "pairs", None)
-    weights = _pair_weights(pairs)
+    weights = _pair_weights(linkage.pairs)
     if weights is not None and len(weights):
         band = ""
         if f.match_weight is not None and f.review_weight is not None:
@@ -390,8 +369,8 @@ def _linkage_section(f: _Facts, linkage) -> str:
 def _need_section(f: _Facts, scored, criteria_set) -> str:
     matrix = scored.need_matrix
     names = [c for c in criteria_set.criteria if c in matrix.columns]
-    no_data = set(getattr(scored, "no_data", []) or [])
-    summary = getattr(scored, "summary", None)
+    no_data = set(scored.no_data)
+    summary = scored.summary
     status = {}
     sources = {}
     if isinstance(summary, pd.DataFrame) and "criterion" in summary:
@@ -476,9 +455,8 @@ _GROUP_COLUMNS = {"records": "Records", "persons": "Persons", "multi_agency_shar
                   "review_share": "Pairs sent to review"}
 
 
-def _group_quality_section(linkage) -> str:
-    frame = getattr(linkage, "quality_by_group", None)
-    if not isinstance(frame, pd.DataFrame):
+def _group_quality_section(frame: pd.DataFrame | None) -> str:
+    if frame is None:
         return _section("linkage-quality", "<p>Not available in this run: the linking stage did not report "
                         "linkage quality by group.</p>")
     frame = frame[[c for c in frame.columns if str(c).lower() not in _PERSONAL]]
@@ -554,13 +532,13 @@ def _rule_html(node, cs) -> str:
     from criteria.language import AllOf, AnyOf
     if isinstance(node, str):
         item = cs.criteria.get(node) or cs.conditions.get(node)
-        title = getattr(item, "title", node)
+        title = item.title if item is not None else node
         return f"<strong>{_e(node)}</strong>: {_e(title)}" if title != node else f"<strong>{_e(node)}</strong>"
     if isinstance(node, AllOf):
         head = "all of these"
     elif isinstance(node, AnyOf):
         head = "any one of these"
-    elif getattr(node, "counting", "criteria") == "indicators":
+    elif node.counting == "indicators":
         head = f"at least {node.n} needs (indicators, counted one by one) within these"
     else:
         head = f"at least {node.n} of these {len(node.items)}"

@@ -584,6 +584,18 @@ def test_the_same_run_gives_the_same_report():
     assert render(record) == render(record)
 
 
+def test_markup_and_styles_are_package_files_and_the_styles_are_inlined():
+    from importlib.resources import files
+    templates = files("reports").joinpath("templates")
+    css = templates.joinpath("report.css").read_text(encoding="utf-8")
+    assert templates.joinpath("report.html.j2").is_file()
+    for mark in ("{{", "{%", "{#"):          # the template includes the styles as they are
+        assert mark not in css
+    text = render(hand_built())
+    style = re.search(r"<style>(.*?)</style>", text, flags=re.S).group(1)
+    assert style.strip() == css.strip()
+
+
 def test_stage_times_are_readable():
     text = render(hand_built())
     visible = " ".join(Document(text).visible.split())

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from reports.record import RunRecord
 
 
 def _is_terminal(stream) -> bool:
@@ -94,8 +98,8 @@ class Display:
         if result.output:
             click.echo(f"Rejected rows and warnings written to {result.output}")
 
-    def run_summary(self, record, elapsed: float) -> None:
-        """The end of a run (`record`: its reports.record.RunRecord)."""
+    def run_summary(self, record: RunRecord, elapsed: float) -> None:
+        """The end of a run: counts, criteria met, where the outputs are."""
         self.validation_summary(record) if not self.quiet else None
         c = record.counts
         rows = [["records in", sum(s["read"] for s in c["sources"])],

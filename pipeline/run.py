@@ -12,6 +12,7 @@ import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -25,15 +26,19 @@ from reports.writers import dir_mode as _dir_mode, write_csv, write_json
 from schemas.errors import InputDataError
 from schemas.validate import Validated
 
+if TYPE_CHECKING:   # type names only: run_pipeline imports the stages where it runs them
+    from criteria.engine import CriteriaResult
+    from criteria.outcomes import OutcomeResult
+    from matching.linkage import LinkageResult
+    from matching.settings import LinkageSettings
+
 log = logging.getLogger("hnf_match")
 
 
 @dataclass(frozen=True)
 class ValidationRun:
     """What `hnf-match validate` did: each source validated, and where the files went."""
-    config: RunConfig
     validated: dict[str, Validated]
-    counts: dict
     times: StageTimes
     output: Path
 
@@ -148,8 +153,7 @@ def run_validation(cfg: RunConfig, progress=None) -> ValidationRun:
     with OutputFolder(folder, dir_mode=_dir_mode(mode), protected=protected_inputs(cfg)) as tmp:
         write_validation_files(validated, tmp, mode, cfg.outputs.csv_bom)
         write_csv(reconciliation(validated), tmp / "reconciliation.csv", mode=mode)
-    return ValidationRun(config=cfg, validated=validated, counts={"sources": reconciliation(validated).to_dict("records")},
-                         times=clock.times(), output=folder)
+    return ValidationRun(validated=validated, times=clock.times(), output=folder)
 
 
 def _write_stopped_run(cfg: RunConfig, validated: dict[str, Validated], times: StageTimes, started: dt.datetime,
@@ -158,10 +162,11 @@ def _write_stopped_run(cfg: RunConfig, validated: dict[str, Validated], times: S
     reconciliation and the manifest go beside the output folder, which is left as it was."""
     folder = validation_folder(cfg)
     mode = cfg.outputs.file_mode
+    sources = reconciliation(validated)
     with OutputFolder(folder, dir_mode=_dir_mode(mode), protected=protected) as vtmp:
         write_validation_files(validated, vtmp, mode, cfg.outputs.csv_bom)
-        write_csv(reconciliation(validated), vtmp / "reconciliation.csv", mode=mode)
-        write_json(manifest(cfg, validated, {"sources": reconciliation(validated).to_dict("records")}, times,
+        write_csv(sources, vtmp / "reconciliation.csv", mode=mode)
+        write_json(manifest(cfg, validated, {"sources": sources.to_dict("records")}, times,
                             criteria_hash=None, thresholds={}, started=started,
                             status=f"failed (exit {exc.exit_code}): too many rejected or warned rows"),
                    vtmp / "manifest.json", mode=mode)
@@ -186,7 +191,7 @@ def with_last_record_date(matrix: pd.DataFrame, records: pd.DataFrame, record_li
     return out
 
 
-def run_thresholds(cfg: RunConfig, settings) -> Thresholds:
+def run_thresholds(cfg: RunConfig, settings: LinkageSettings) -> Thresholds:
     """The link and review thresholds, and the rejected and warning shares per source."""
     return Thresholds.of(settings,
                          max_rejected_share=cfg.max_rejected_share,
@@ -195,8 +200,9 @@ def run_thresholds(cfg: RunConfig, settings) -> Thresholds:
                          max_warning_share_by_source={n: cfg.warning_limit(n) for n in cfg.sources})
 
 
-def run_counts(validated: dict[str, Validated], records: pd.DataFrame, linkage, scored, *, previous: Path | None,
-               tracked: pd.DataFrame, outcomes, id_changes: pd.DataFrame | None) -> dict:
+def run_counts(validated: dict[str, Validated], records: pd.DataFrame, linkage: LinkageResult,
+               scored: CriteriaResult, *, previous: Path | None, tracked: pd.DataFrame,
+               outcomes: OutcomeResult | None, id_changes: pd.DataFrame | None) -> dict:
     """Counts at every stage, as manifest.json records them (no personal data)."""
     return {
         "sources": reconciliation(validated).to_dict("records"),

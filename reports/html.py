@@ -21,7 +21,8 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from criteria.language import AllOf, AnyOf, CriteriaSet
+from criteria.language import AllOf, AnyOf, CriteriaSet, Criterion, RuleNode
+from matching.linkage import LinkageResult
 from reports import charts
 from reports.record import RunRecord
 
@@ -199,7 +200,7 @@ class _LinkageFacts:
     per_family: Figure | None
 
 
-def _linkage_facts(f: _Facts, linkage) -> _LinkageFacts:
+def _linkage_facts(f: _Facts, linkage: LinkageResult) -> _LinkageFacts:
     stats = linkage.stats
     rows = [[label, _n(stats[key])] for key, label in _LINK_STATS if isinstance(stats.get(key), (int, np.integer))]
     rows.append(["Pairs waiting for clerical review", _n(f.review_pairs)])
@@ -411,7 +412,7 @@ class _Rule:
         return all(not i.head for i in self.items)
 
 
-def _rule(node, cs: CriteriaSet) -> _Rule:
+def _rule(node: RuleNode, cs: CriteriaSet) -> _Rule:
     if isinstance(node, str):
         item = cs.criteria.get(node) or cs.conditions.get(node)
         title = item.title if item is not None else node
@@ -430,7 +431,7 @@ def _rule(node, cs: CriteriaSet) -> _Rule:
 @dataclass(frozen=True)
 class _Explained:
     rule: _Rule
-    criteria: list[tuple[Any, list[str]]]    # (criterion, the titles of its indicators)
+    criteria: list[tuple[Criterion, list[str]]]    # each criterion, with the titles of its indicators
 
 
 def _explained(cs: CriteriaSet) -> _Explained:

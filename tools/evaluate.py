@@ -192,7 +192,7 @@ def generated_config(rows: int, cache: Path = Path(".cache")) -> Path:
     out = cache / f"generated_{rows}"
     cfg = out / "config.yaml"
     if not cfg.exists():
-        from pipeline import synth
+        import synth
         families = max(rows // 12, 50)
         synth.generate(out, families=families, seed=2026, formats="csv", rows=rows)
     return cfg

@@ -50,7 +50,7 @@ def run_once(folder: Path, out: Path, extra: tuple[str, ...] = ()) -> dict:
     log = out.parent / f"{out.name}.log"
     t0 = time.perf_counter()
     with open(log, "w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--config", str(folder / "config.yaml"),
+        proc = subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--config", str(folder / "config.yaml"),
                                  "--out", str(out), "--quiet", *extra], stdout=fh, stderr=subprocess.STDOUT)
         # wait4 gives this child's own peak resident memory
         _, status, usage = os.wait4(proc.pid, 0)

@@ -18,7 +18,7 @@ EVIDENCE_COLUMNS = ["family_id", "criterion", "indicator", "person_id", "source"
 _IND_EVIDENCE = ["family_id", "indicator", "person_id", "source", "record_id", "event_date"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class CriteriaResult:
     need_matrix: pd.DataFrame
     evidence: pd.DataFrame

@@ -365,7 +365,7 @@ def _normalise_baselines(b: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # Tracking
 
-@dataclass
+@dataclass(frozen=True)
 class OutcomeResult:
     outcomes: pd.DataFrame
     claims: pd.DataFrame

@@ -28,12 +28,13 @@ STATUSES = ("link", "review", "non-link", "clerical match", "clerical non-match"
 STEPS = ("standardise", "block", "compare", "estimate", "score", "cluster", "families")
 
 
-@dataclass
+@dataclass(frozen=True)
 class LinkageResult:
-    record_links: pd.DataFrame
-    members: pd.DataFrame
-    review_pairs: pd.DataFrame
-    pairs: pd.DataFrame
+    """What linking gives the rest of the run (docs/ARCHITECTURE.md has the columns)."""
+    record_links: pd.DataFrame          # one row per record, in input order
+    members: pd.DataFrame               # one row per person
+    review_pairs: pd.DataFrame          # the uncertain band, side by side, for clerical review
+    pairs: pd.DataFrame                 # every scored pair: weights and status
     stats: dict = field(default_factory=dict)
     model: dict = field(default_factory=dict)
     state: LinkageState | None = None   # for the next quarter's incremental run
@@ -101,29 +102,123 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
     earlier run's state, only pairs around new and changed records are blocked and compared;
     the result is the same as without it. The state is consumed: its arrays are released as
     soon as they have been used, to keep memory flat at scale."""
-    timings: dict[str, float] = {}
-    clock = [time.perf_counter(), None]
+    clock = _StepClock(progress)
+    clock.step("standardise")
+    prepared = standardise_records(records)
+    clock.step("block")
+    pairs, stored = find_candidates(prepared, settings, decisions, earlier)
+    clock.step("compare")
+    compared = compare_candidates(prepared, settings, pairs, stored, earlier)
+    del stored                          # the stored levels are copied: the map is not needed again
+    clock.step("estimate")
+    model = fit(settings, prepared.cols, compared.levels, prepared.n)
+    clock.step("score")
+    scores = score_pairs(prepared, settings, model, pairs, compared.levels)
+    clock.step("cluster")
+    persons = cluster_records(prepared, settings, pairs, scores)
+    clock.step("families")
+    families = group_families(prepared, settings, persons)
 
-    def step(name: str) -> None:
+    ids = _ids(prepared, persons, families)
+    record_links = _record_links(prepared, pairs, scores, persons, ids)
+    members = _members(prepared.records, prepared.std, persons.labels, ids.person, ids.family, families.home,
+                       settings, as_of, persons.count)
+    review_idx = np.flatnonzero(scores.review)
+    review_pairs = _review_frame(prepared.records, prepared.std, settings, pairs.left[review_idx],
+                                 pairs.right[review_idx], scores.total[review_idx], scores.probability[review_idx],
+                                 scores.weights[review_idx])
+    state = _state(prepared, settings, pairs, compared.levels)
+    incremental = compared.incremental
+    del compared                        # the levels live on in the state only
+    all_pairs = _pairs_frame(prepared.records, settings, pairs.left, pairs.right, scores.total,
+                             scores.probability, scores.weights, scores.status)
+    clock.step("done")
+    model_dict = model.to_dict()
+    stats = _stats(settings, model, model_dict, pairs, scores, persons, families, incremental,
+                   records=prepared.n, review_pairs=len(review_pairs), timings=clock.timings)
+    return LinkageResult(record_links, members, review_pairs, all_pairs, stats, model_dict, state)
+
+
+class _StepClock:
+    """Seconds per step (each step runs until the next one starts), and the progress callback."""
+
+    def __init__(self, progress: Callable[[str], None] | None):
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+        self._current: str | None = None
+        self._t0 = time.perf_counter()
+
+    def step(self, name: str) -> None:
         now = time.perf_counter()
-        if clock[1] is not None:
-            timings[clock[1]] = round(now - clock[0], 3)
-        clock[0], clock[1] = now, name
-        if progress is not None:
-            progress(name)
+        if self._current is not None:
+            self.timings[self._current] = round(now - self._t0, 3)
+        self._t0, self._current = now, name
+        if self.progress is not None:
+            self.progress(name)
 
-    # Work in (source, record_id) order so that row order never changes the result.
+
+# ---------------------------------------------------------------------------------------------
+# The steps, each returning a small frozen value
+
+@dataclass(frozen=True)
+class Standardised:
+    """The records in (source, record_id) order, so that row order never changes the result,
+    with their standardised fields."""
+    records: pd.DataFrame
+    input_order: np.ndarray   # each input row's position in that order: results go back through it
+    std: pd.DataFrame
+    cols: Columns
+
+    @property
+    def n(self) -> int:
+        return len(self.records)
+
+
+def standardise_records(records: pd.DataFrame) -> Standardised:
     input_order = _sort_rank(records.reset_index(drop=True))
-    records = records.reset_index(drop=True).iloc[np.argsort(input_order, kind="stable")].reset_index(drop=True)
-    n = len(records)
-    step("standardise")
-    std = standardise(records)
-    cols = Columns(std)
+    ordered = records.reset_index(drop=True).iloc[np.argsort(input_order, kind="stable")].reset_index(drop=True)
+    std = standardise(ordered)
+    return Standardised(records=ordered, input_order=input_order, std=std, cols=Columns(std))
 
-    step("block")
+
+@dataclass(frozen=True)
+class ClericalPairs:
+    """Clerical decisions as record positions (left < right)."""
+    left: np.ndarray
+    right: np.ndarray
+    is_match: np.ndarray
+    unknown: int              # decisions naming a record that is not in this run
+
+
+@dataclass(frozen=True)
+class CandidatePairs:
+    """The pairs to score, sorted (left < right): every pair blocking found, and every pair a
+    clerical decision names."""
+    left: np.ndarray
+    right: np.ndarray
+    passes: np.ndarray        # bit k: blocking pass k found the pair (none: only a decision names it)
+    per_pass: dict            # pairs found, and blocks skipped for size, per pass
+    skipped: np.ndarray       # per record: the passes whose block skipped it for size
+    blocked: int              # pairs found by blocking
+    fingerprint: np.ndarray   # per record: a one-way hash of its fields, for the next quarter
+    clerical: ClericalPairs
+
+
+@dataclass(frozen=True)
+class StoredLevels:
+    """Linking incrementally: where each candidate pair's levels are in the earlier state (-1:
+    compare it afresh), and how the records changed since."""
+    rows: np.ndarray
+    plan: dict                # records unchanged, new, changed and gone; earlier pairs kept
+
+
+def find_candidates(prepared: Standardised, settings: LinkageSettings, decisions: pd.DataFrame | None,
+                    earlier: LinkageState | None) -> tuple[CandidatePairs, StoredLevels | None]:
+    """Block: the candidate pairs, in full or (with an earlier state) around new and changed
+    records only, with the pairs clerical decisions name added."""
+    records, std, n = prepared.records, prepared.std, prepared.n
     fingerprint = fingerprints(records)
-    incremental = None
-    reused = None   # incremental only: per pair, its row in the earlier state's levels, or -1
+    stored = None
     if earlier is not None:
         pl = plan(records, fingerprint, earlier)
         earlier.drop_pairs()            # planned: only the levels are needed from here on
@@ -132,12 +227,11 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
         reused, cand.reused = cand.reused, None
         hit = reused >= 0
         reused[hit] = pl.kept_index[reused[hit]]
-        incremental = pl.counts
+        stored = StoredLevels(rows=reused, plan=pl.counts)
         del pl, hit
     else:
         cand = block(std, settings)
-    l, r, passes, per_pass, skipped = cand.left, cand.right, cand.passes, cand.per_pass, cand.skipped
-    del cand
+    l, r, passes = cand.left, cand.right, cand.passes
     n_blocked = len(l)
     dl, dr, dmatch, d_unknown = decision_pairs(records, decisions)
     if len(dl):
@@ -150,35 +244,66 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
         passes_all = np.zeros(len(allc), dtype=passes.dtype)
         passes_all[at] = passes
         passes = passes_all
-        if reused is not None:
+        if stored is not None:
             reused_all = np.full(len(allc), -1, dtype=np.int64)
-            reused_all[at] = reused
-            reused = reused_all
+            reused_all[at] = stored.rows
+            stored = StoredLevels(rows=reused_all, plan=stored.plan)
         del codes, allc, at
+    pairs = CandidatePairs(left=l, right=r, passes=passes, per_pass=cand.per_pass, skipped=cand.skipped,
+                           blocked=n_blocked, fingerprint=fingerprint,
+                           clerical=ClericalPairs(dl, dr, dmatch, d_unknown))
+    return pairs, stored
 
-    step("compare")
-    if reused is not None:
-        levels = np.empty((len(l), len(settings.comparisons)), dtype=np.int8)
-        chunk = 1 << 22                 # copy stored levels a slice at a time: memory stays flat
-        for start in range(0, len(l), chunk):
-            part = reused[start:start + chunk]
-            ok = part >= 0
-            levels[start:start + chunk][ok] = earlier.levels[part[ok]]
-        fresh = np.flatnonzero(reused < 0)
-        n_reused = len(l) - len(fresh)
-        del reused
-        earlier.levels = None
-        levels[fresh] = compare_pairs(settings.comparisons, cols, l[fresh], r[fresh])
-        incremental = {**incremental, "pairs_reused": int(n_reused), "pairs_compared": int(len(fresh))}
-        del fresh
-    else:
-        levels = compare_pairs(settings.comparisons, cols, l, r)
 
-    step("estimate")
-    model = fit(settings, cols, levels, n)
+@dataclass(frozen=True)
+class Compared:
+    """Comparison levels, pairs x comparisons (int8: level numbers in settings order)."""
+    levels: np.ndarray
+    incremental: dict | None  # linking incrementally: the plan's counts, pairs reused and compared
 
-    step("score")
-    weights = pair_weights(settings, model, std, levels, l, r)
+
+def compare_candidates(prepared: Standardised, settings: LinkageSettings, pairs: CandidatePairs,
+                       stored: StoredLevels | None, earlier: LinkageState | None) -> Compared:
+    """Compare: every candidate pair's level in each comparison, taken from the earlier state
+    where it is stored there."""
+    l, r = pairs.left, pairs.right
+    if stored is None:
+        return Compared(levels=compare_pairs(settings.comparisons, prepared.cols, l, r), incremental=None)
+    reused = stored.rows
+    levels = np.empty((len(l), len(settings.comparisons)), dtype=np.int8)
+    chunk = 1 << 22                     # copy stored levels a slice at a time: memory stays flat
+    for start in range(0, len(l), chunk):
+        part = reused[start:start + chunk]
+        ok = part >= 0
+        levels[start:start + chunk][ok] = earlier.levels[part[ok]]
+    fresh = np.flatnonzero(reused < 0)
+    n_reused = len(l) - len(fresh)
+    earlier.levels = None
+    levels[fresh] = compare_pairs(settings.comparisons, prepared.cols, l[fresh], r[fresh])
+    return Compared(levels=levels, incremental={**stored.plan, "pairs_reused": int(n_reused),
+                                                "pairs_compared": int(len(fresh))})
+
+
+@dataclass(frozen=True)
+class PairScores:
+    """Each pair's match weights and what follows from them."""
+    weights: np.ndarray       # pairs x comparisons
+    total: np.ndarray         # match weight: the prior plus every comparison's weight
+    probability: np.ndarray
+    status: np.ndarray        # int8 index into STATUSES
+    accept: np.ndarray        # linked (by the model or a clerical match)
+    review: np.ndarray        # in the review band, undecided
+    decided: np.ndarray       # settled by a clerical decision
+    conflict: np.ndarray      # strong identifiers disagree: never merged
+    vetoed_high: np.ndarray   # above the threshold but held back by a veto
+
+
+def score_pairs(prepared: Standardised, settings: LinkageSettings, model: FittedModel, pairs: CandidatePairs,
+                levels: np.ndarray) -> PairScores:
+    """Score: weights per pair, then link, review or keep apart by the thresholds, conflicts,
+    vetoes and clerical decisions."""
+    l, r, n = pairs.left, pairs.right, prepared.n
+    weights = pair_weights(settings, model, prepared.std, levels, l, r)
     total = model.prior_weight + weights.sum(axis=1, dtype=np.float64)
     prob = probability(total)
     conflict = np.zeros(len(l), dtype=bool)
@@ -199,75 +324,126 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
         review |= vetoed_high
     status = np.where(accept, 0, np.where(review, 1, np.where(vetoed_high, 5, 2))).astype(np.int8)  # STATUSES
     decided = np.zeros(len(l), dtype=bool)
+    dl, dr = pairs.clerical.left, pairs.clerical.right
     if len(dl):
         pos = np.searchsorted(l * max(n, 1) + r, dl * max(n, 1) + dr)
-        accept[pos] = dmatch
+        accept[pos] = pairs.clerical.is_match
         review[pos] = False
         decided[pos] = True
-        status[pos] = np.where(dmatch, 3, 4)
+        status[pos] = np.where(pairs.clerical.is_match, 3, 4)
+    return PairScores(weights=weights, total=total, probability=prob, status=status, accept=accept,
+                      review=review, decided=decided, conflict=conflict, vetoed_high=vetoed_high)
 
-    step("cluster")
-    strength = prob + decided * accept * 2.0     # clerical matches are the strongest links
-    acc = np.flatnonzero(accept)
-    cannot = (l[decided & ~accept], r[decided & ~accept])
-    person_lab, cl_report = cluster_persons(n, l[acc], r[acc], strength[acc], std, cols, settings, cannot)
-    person_lab = pd.factorize(person_lab)[0].astype(np.int64) if n else person_lab
-    n_persons = int(person_lab.max()) + 1 if n else 0
 
-    step("families")
-    fam_of_person, home = form_families(std, person_lab, n_persons, settings)
-    fam_of_person = pd.factorize(fam_of_person)[0].astype(np.int64) if n_persons else fam_of_person
-    rank = _sort_rank(records)
-    person_ids, person_number = _renumber(person_lab, rank, "P")
-    fam_lab_rec = fam_of_person[person_lab] if n else np.empty(0, np.int64)
+@dataclass(frozen=True)
+class Persons:
+    """A person label per record (0 .. count - 1)."""
+    labels: np.ndarray
+    count: int
+    report: dict              # components split for conflicting identifiers, links the guard dropped
+
+
+def cluster_records(prepared: Standardised, settings: LinkageSettings, pairs: CandidatePairs,
+                    scores: PairScores) -> Persons:
+    """Cluster: records joined by accepted links into persons, strongest links first, never
+    across conflicting identifiers or a clerical non-match."""
+    l, r, n = pairs.left, pairs.right, prepared.n
+    strength = scores.probability + scores.decided * scores.accept * 2.0   # clerical matches are the strongest links
+    acc = np.flatnonzero(scores.accept)
+    apart = scores.decided & ~scores.accept
+    labels, report = cluster_persons(n, l[acc], r[acc], strength[acc], prepared.std, prepared.cols, settings,
+                                     (l[apart], r[apart]))
+    labels = pd.factorize(labels)[0].astype(np.int64) if n else labels
+    return Persons(labels=labels, count=int(labels.max()) + 1 if n else 0, report=report)
+
+
+@dataclass(frozen=True)
+class Families:
+    """A family label per person (0 .. count - 1), and each person's home as of the reference date."""
+    of_person: np.ndarray
+    home: pd.DataFrame
+    count: int
+
+
+def group_families(prepared: Standardised, settings: LinkageSettings, persons: Persons) -> Families:
+    """Families: persons living at the same address, helped by household hints."""
+    of_person, home = form_families(prepared.std, persons.labels, persons.count, settings)
+    of_person = pd.factorize(of_person)[0].astype(np.int64) if persons.count else of_person
+    return Families(of_person=of_person, home=home, count=int(of_person.max()) + 1 if persons.count else 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# What the steps make, as the rest of the run reads it
+
+@dataclass(frozen=True)
+class Ids:
+    """Person and family ID of each record, in (source, record_id) order."""
+    person: np.ndarray
+    family: np.ndarray
+
+
+def _ids(prepared: Standardised, persons: Persons, families: Families) -> Ids:
+    rank = _sort_rank(prepared.records)
+    person_ids, _ = _renumber(persons.labels, rank, "P")
+    fam_lab_rec = families.of_person[persons.labels] if prepared.n else np.empty(0, np.int64)
     family_ids, _ = _renumber(fam_lab_rec, rank, "F")
+    return Ids(person=person_ids, family=family_ids)
 
-    # match_score: the strongest accepted link that ended inside the record's person
+
+def _record_links(prepared: Standardised, pairs: CandidatePairs, scores: PairScores, persons: Persons,
+                  ids: Ids) -> pd.DataFrame:
+    """One row per record, in input order; match_score is the strongest accepted link that
+    ended inside the record's person."""
+    l, r, n, person_lab = pairs.left, pairs.right, prepared.n, persons.labels
+    acc = np.flatnonzero(scores.accept)
     kept = acc[person_lab[l[acc]] == person_lab[r[acc]]] if n else acc
     score = np.full(n, np.nan)
     if len(kept):
-        p = np.minimum(prob[kept], 1.0)
-        p = np.where(decided[kept], 1.0, p)
+        p = np.minimum(scores.probability[kept], 1.0)
+        p = np.where(scores.decided[kept], 1.0, p)
         np.fmax.at(score, l[kept], p)
         np.fmax.at(score, r[kept], p)
+    records = prepared.records
     record_links = pd.DataFrame({"source": records["source"].astype(str).to_numpy(),
                                  "record_id": records["record_id"].astype(str).to_numpy(),
-                                 "person_id": person_ids, "family_id": family_ids,
+                                 "person_id": ids.person, "family_id": ids.family,
                                  "match_score": np.round(score, 6)})
-    record_links = record_links.iloc[input_order].reset_index(drop=True)   # back to input order
+    return record_links.iloc[prepared.input_order].reset_index(drop=True)   # back to input order
 
-    members = _members(records, std, person_lab, person_ids, family_ids, home, settings, as_of, n_persons)
-    review_idx = np.flatnonzero(review)
-    review_pairs = _review_frame(records, std, settings, l[review_idx], r[review_idx], total[review_idx],
-                                 prob[review_idx], weights[review_idx])
-    found = passes != 0
+
+def _state(prepared: Standardised, settings: LinkageSettings, pairs: CandidatePairs,
+           levels: np.ndarray) -> LinkageState:
+    """What the next quarter needs to compare only new and changed records: the pairs blocking
+    found (a pair only a decision names is compared again whenever it is decided)."""
+    found = pairs.passes != 0
     every = bool(found.all())          # no decided pair outside the blocks: keep, don't copy
-    state = LinkageState(keys=records[["source", "record_id"]].astype(str).reset_index(drop=True),
-                         fingerprint=fingerprint, skipped=skipped,
-                         left=l if every else l[found], right=r if every else r[found],
-                         passes=passes if every else passes[found], levels=levels if every else levels[found],
-                         comparisons=[c.name for c in settings.comparisons], settings_hash=settings_hash(settings))
-    del levels
-    pairs = _pairs_frame(records, settings, l, r, total, prob, weights, status)
-    del weights
-    step("done")
-    model_dict = model.to_dict()
-    stats = {
-        "records": n,
-        "blocking": per_pass,
+    l, r, passes = pairs.left, pairs.right, pairs.passes
+    return LinkageState(keys=prepared.records[["source", "record_id"]].astype(str).reset_index(drop=True),
+                        fingerprint=pairs.fingerprint, skipped=pairs.skipped,
+                        left=l if every else l[found], right=r if every else r[found],
+                        passes=passes if every else passes[found], levels=levels if every else levels[found],
+                        comparisons=[c.name for c in settings.comparisons], settings_hash=settings_hash(settings))
+
+
+def _stats(settings: LinkageSettings, model: FittedModel, model_dict: dict, pairs: CandidatePairs,
+           scores: PairScores, persons: Persons, families: Families, incremental: dict | None, *,
+           records: int, review_pairs: int, timings: dict) -> dict:
+    return {
+        "records": records,
+        "blocking": pairs.per_pass,
         "mode": "incremental" if incremental is not None else "full",
         **({"incremental": incremental} if incremental is not None else {}),
-        "candidate_pairs": int(n_blocked),
-        "pairs_scored": int(len(l)),
-        "links_accepted": int(accept.sum()),
-        "links_vetoed": int(vetoed_high.sum()),
-        "links_stopped_by_identifier_conflict": int((conflict & (total >= settings.match_weight)).sum()),
-        "review_pairs": int(len(review_pairs)),
-        "clerical_decisions_applied": int(decided.sum()),
-        "clerical_decisions_unknown_records": d_unknown,
-        "persons": n_persons,
-        "families": int(fam_of_person.max()) + 1 if n_persons else 0,
-        **cl_report,
+        "candidate_pairs": int(pairs.blocked),
+        "pairs_scored": int(len(pairs.left)),
+        "links_accepted": int(scores.accept.sum()),
+        "links_vetoed": int(scores.vetoed_high.sum()),
+        "links_stopped_by_identifier_conflict": int((scores.conflict & (scores.total >= settings.match_weight)).sum()),
+        "review_pairs": int(review_pairs),
+        "clerical_decisions_applied": int(scores.decided.sum()),
+        "clerical_decisions_unknown_records": pairs.clerical.unknown,
+        "persons": persons.count,
+        "families": families.count,
+        **persons.report,
         "timings_seconds": timings,
         "em": {"iterations": model.em_iterations, "converged": model.em_converged,
                "match_share_in_candidates": model.match_share_in_candidates,
@@ -275,7 +451,6 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
                "parameters": {c["name"]: {lv["label"]: {"m": lv["m"], "u": lv["u"], "weight": lv["weight"]}
                                           for lv in c["levels"]} for c in model_dict["comparisons"]}},
     }
-    return LinkageResult(record_links, members, review_pairs, pairs, stats, model_dict, state)
 
 
 def _title(s: pd.Series) -> pd.Series:

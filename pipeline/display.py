@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from reports.record import RunRecord
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):   # a stream without isatty, or a closed one
+        return False
 
 
 class Display:
     def __init__(self, quiet: bool = False, stream=None):
         self.stream = stream or sys.stderr
         self.quiet = quiet
-        self.interactive = bool(getattr(self.stream, "isatty", lambda: False)()) and not quiet
+        self.interactive = _is_terminal(self.stream) and not quiet
         self._status = None
         self._console = None
         self._current: str | None = None
@@ -68,6 +79,7 @@ class Display:
             click.echo("  ".join(str(x).ljust(w) if i == 0 else str(x).rjust(w) for i, (x, w) in enumerate(zip(r, widths))))
 
     def validation_summary(self, result) -> None:
+        """Read = accepted + rejected per source (`result`: a run's record or a ValidationRun)."""
         rows = []
         for name, v in result.validated.items():
             c = v.counts()
@@ -86,25 +98,26 @@ class Display:
         if result.output:
             click.echo(f"Rejected rows and warnings written to {result.output}")
 
-    def run_summary(self, result, elapsed: float) -> None:
-        self.validation_summary(result) if not self.quiet else None
-        c = result.counts
+    def run_summary(self, record: RunRecord, elapsed: float) -> None:
+        """The end of a run: counts, criteria met, where the outputs are."""
+        self.validation_summary(record) if not self.quiet else None
+        c = record.counts
         rows = [["records in", sum(s["read"] for s in c["sources"])],
                 ["records rejected", sum(s["rejected"] for s in c["sources"])],
-                ["persons", c.get("persons", "")],
-                ["families", c.get("families", "")],
-                ["pairs for clerical review", c.get("review_pairs", "")],
-                ["eligible families", c.get("eligible_families", "")]]
-        inc = (c.get("linkage") or {}).get("incremental")
+                ["persons", c["persons"]],
+                ["families", c["families"]],
+                ["pairs for clerical review", c["review_pairs"]],
+                ["eligible families", c["eligible_families"]]]
+        inc = record.linkage.stats.get("incremental")
         if inc:
             rows += [["records new or changed since last run", inc["records_new"] + inc["records_changed"]],
                      ["pairs compared (others reused)", inc["pairs_compared"]]]
         rows.append(["time", f"{elapsed:.1f}s"])
         self.table("Run summary", ["", "count"], rows)
-        if (c.get("linkage") or {}).get("full_because") and c.get("previous"):
-            click.echo(f"Linked in full: {c['linkage']['full_because']}")
-        crit = result.summary.get("criteria") if isinstance(result.summary, dict) else None
-        if crit is not None and len(crit):
+        if record.linkage.stats.get("full_because") and c["previous"]:
+            click.echo(f"Linked in full: {record.linkage.stats['full_because']}")
+        crit = record.scored.summary
+        if len(crit):
             rows = [[r["criterion"], "no data" if r["families_meeting"] is None or r["families_meeting"] != r["families_meeting"]
                      or str(r["families_meeting"]) == "<NA>" else r["families_meeting"], r.get("status", "")]
                     for r in crit.to_dict("records")]
@@ -112,4 +125,4 @@ class Display:
             missing = [r[0] for r in rows if r[1] == "no data"]
             if missing:
                 click.echo("No extract in this run for: " + ", ".join(missing) + " (shown blank in need_matrix.csv, not 0)")
-        click.echo(f"Outputs written to {result.output}")
+        click.echo(f"Outputs written to {record.output}")

@@ -1,5 +1,6 @@
-"""Quarter to quarter: carry last quarter's person and family IDs forward, keep clerical
-decisions, and compare two quarters' need matrices.
+"""Quarter to quarter, in one place: read last quarter's outputs once (`read_previous`), carry
+its person and family IDs, clerical decisions and baselines forward (`decisions_in_force`,
+`carry_forward`), and compare two quarters' need matrices.
 
 IDs follow the records. A person whose records are unchanged keeps their ID; one who gains
 records keeps theirs; when earlier persons merge the oldest ID survives and the others are
@@ -16,19 +17,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from matching.incremental import STATE_FOLDER, LinkageState, read_state
+from matching.settings import LinkageSettings
+from schemas.columns import DECISION_COLUMNS
 from schemas.errors import InputDataError
 
 ID_CHANGE_COLUMNS = ["id_type", "old_id", "new_id", "kind"]
-from schemas.columns import DECISION_COLUMNS  # noqa: F401  (read here, written by reports)
+BASELINE_FILE_COLUMNS = ["family_id", "baseline_date", "baseline_source"]
+# What a decisions file may say about a pair (merge_decisions also reads `withdraw`).
+DECISION_WORDS = ["match", "non-match", "nonmatch", "non_match", "no match"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Previous:
-    """What a run needs of last quarter's outputs."""
+    """Last quarter's output folder, read once: everything this quarter carries forward."""
     folder: Path
-    record_links: pd.DataFrame            # source, record_id, person_id, family_id
-    decisions: pd.DataFrame | None        # clerical decisions in force last quarter
-    baselines: pd.DataFrame | None = None  # outcome-tracking baselines: family_id, baseline_date, baseline_source
+    record_links: pd.DataFrame              # source, record_id, person_id, family_id
+    decisions: pd.DataFrame | None          # clerical decisions in force last quarter
+    baselines: pd.DataFrame | None = None   # outcome-tracking baselines: family_id, baseline_date, baseline_source
+    state: LinkageState | None = None       # what lets this quarter compare only new and changed records
+    full_because: str = "no linkage state was read"   # why `state` is None, naming no person
 
 
 def _read(path: Path, columns: list[str], what: str) -> pd.DataFrame:
@@ -44,7 +52,11 @@ def _read(path: Path, columns: list[str], what: str) -> pd.DataFrame:
     return frame
 
 
-def read_previous(folder: Path) -> Previous:
+def read_previous(folder: Path, settings: LinkageSettings | None = None, *, full: bool = False) -> Previous:
+    """Last quarter's record links (its IDs), clerical decisions, baselines and, unless `full`,
+    its linkage state when it was made with these settings (`settings`: this run's linkage
+    settings; without them no state is read). A file that is there but unreadable stops the
+    run; an unusable state only means linking in full, and `full_because` says why."""
     folder = Path(folder)
     links = _read(folder / "record_links.csv", ["source", "record_id", "person_id", "family_id"], "the previous record links")
     if len(links) and not links["person_id"].str.fullmatch(r"P\d+").all():
@@ -53,10 +65,62 @@ def read_previous(folder: Path) -> Previous:
     decisions_path = folder / "clerical_decisions.csv"
     decisions = _read(decisions_path, DECISION_COLUMNS, "the previous clerical decisions") if decisions_path.exists() else None
     baselines_path = folder / "baselines.csv"
-    baselines = (_read(baselines_path, ["family_id", "baseline_date", "baseline_source"], "the previous baselines")
+    baselines = (_read(baselines_path, BASELINE_FILE_COLUMNS, "the previous baselines")
                  if baselines_path.exists() else None)
+    if full:
+        state, why = None, "--full was given"
+    elif settings is None:
+        state, why = None, "no linkage settings were given to check the state against"
+    else:
+        state, why = read_state(folder / STATE_FOLDER, settings)
     return Previous(folder=folder, record_links=links[["source", "record_id", "person_id", "family_id"]],
-                    decisions=decisions, baselines=baselines)
+                    decisions=decisions, baselines=baselines, state=state, full_because=why)
+
+
+def read_decisions(path: Path | None) -> pd.DataFrame | None:
+    """This quarter's review decisions file (the analyst's verdicts on last run's review pairs):
+    the rows with a decision, each checked; None without a file."""
+    if path is None:
+        return None
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except Exception as exc:  # an unreadable decisions file stops the run with a clear message
+        raise InputDataError(f"{path}: cannot read the review decisions file ({type(exc).__name__})") from None
+    need = {"source_l", "record_id_l", "source_r", "record_id_r", "decision"}
+    missing = need - set(frame.columns)
+    if missing:
+        raise InputDataError(f"{path}: review decisions file lacks column(s) {', '.join(sorted(missing))}")
+    decided = frame[frame["decision"].str.strip() != ""].copy()
+    bad = ~decided["decision"].str.strip().str.lower().isin(DECISION_WORDS)
+    if bad.any():
+        row = int(decided.index[bad][0]) + 2
+        raise InputDataError(f"{path}, row {row}, column decision: must be match or non-match")
+    return decided
+
+
+def decisions_in_force(previous: Previous | None, decisions_file: Path | None) -> pd.DataFrame | None:
+    """The clerical decisions this run links with (and leaves for the next quarter): last
+    quarter's, overridden pair by pair by this quarter's decisions file."""
+    return merge_decisions(previous.decisions if previous is not None else None, read_decisions(decisions_file))
+
+
+@dataclass(frozen=True)
+class CarriedForward:
+    """This quarter's persons and families under last quarter's IDs."""
+    record_links: pd.DataFrame
+    members: pd.DataFrame
+    id_changes: pd.DataFrame | None       # how IDs changed (None: no previous quarter)
+    baselines: pd.DataFrame | None        # last quarter's baselines under this quarter's family IDs
+
+
+def carry_forward(previous: Previous | None, record_links: pd.DataFrame, members: pd.DataFrame) -> CarriedForward:
+    """Last quarter's IDs on this quarter's persons and families, the changes, and the
+    baselines that follow the families; without a previous quarter, the links as they are."""
+    if previous is None:
+        return CarriedForward(record_links=record_links, members=members, id_changes=None, baselines=None)
+    links, mem, changes = carry_ids_forward(record_links, members, previous)
+    return CarriedForward(record_links=links, members=mem, id_changes=changes,
+                          baselines=carry_baselines(previous.baselines, changes))
 
 
 def carry_baselines(baselines: pd.DataFrame | None, id_changes: pd.DataFrame | None) -> pd.DataFrame | None:

@@ -5,12 +5,14 @@ frames to frames. Nothing personal is logged: only counts, sources and row numbe
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import resource
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -18,25 +20,27 @@ from pipeline import stopping
 from pipeline.config import RunConfig
 from pipeline.outputs import OutputFolder, check_output_path
 from pipeline.stages import ingest_and_validate, load_records, stack_person_records  # noqa: F401  (load_records: for evaluation and tests)
-from reports.manifest import manifest, reconciliation, write_validation_files  # noqa: F401  (reconciliation: for tests)
+from reports.manifest import manifest, reconciliation, write_validation_files
+from reports.record import RunRecord, StageTimes, Thresholds
 from reports.writers import dir_mode as _dir_mode, write_csv, write_json
 from schemas.errors import InputDataError
 from schemas.validate import Validated
 
+if TYPE_CHECKING:   # type names only: run_pipeline imports the stages where it runs them
+    from criteria.engine import CriteriaResult
+    from criteria.outcomes import OutcomeResult
+    from matching.linkage import LinkageResult
+    from matching.settings import LinkageSettings
+
 log = logging.getLogger("hnf_match")
 
 
-@dataclass
-class RunResult:
-    config: RunConfig
+@dataclass(frozen=True)
+class ValidationRun:
+    """What `hnf-match validate` did: each source validated, and where the files went."""
     validated: dict[str, Validated]
-    counts: dict = field(default_factory=dict)
-    timings: dict = field(default_factory=dict)
-    memory_mb: dict = field(default_factory=dict)
-    summary: dict = field(default_factory=dict)
-    thresholds: dict = field(default_factory=dict)
-    output: Path | None = None
-    status: str = "ok"
+    times: StageTimes
+    output: Path
 
 
 def _peak_mb() -> float:
@@ -44,9 +48,17 @@ def _peak_mb() -> float:
 
 
 class _Clock:
-    def __init__(self, result: RunResult, progress):
-        self.result = result
+    """Times each stage and its peak memory, tells the progress display, and ends the run at
+    the next stage after a stop signal a library swallowed."""
+
+    def __init__(self, progress):
         self.progress = progress
+        self.seconds: dict[str, float] = {}
+        self.memory_mb: dict[str, float] = {}
+
+    def times(self) -> StageTimes:
+        """The stages finished so far (a copy: later stages do not change it)."""
+        return StageTimes(seconds=dict(self.seconds), peak_memory_mb=dict(self.memory_mb))
 
     def stage(self, name: str):
         clock = self
@@ -61,8 +73,8 @@ class _Clock:
 
             def __exit__(self_inner, *exc):
                 secs = time.perf_counter() - self_inner.t0
-                clock.result.timings[name] = round(secs, 3)
-                clock.result.memory_mb[name] = round(_peak_mb(), 1)
+                clock.seconds[name] = round(secs, 3)
+                clock.memory_mb[name] = round(_peak_mb(), 1)
                 if exc[0] is None:
                     log.info("stage %s: done in %.1fs (peak memory %.0f MB)", name, secs, _peak_mb())
                 return False
@@ -130,21 +142,35 @@ def check_output_paths(cfg: RunConfig, previous: Path | None = None, *, run: boo
     check_output_path(validation_folder(cfg), protected, hashes=False)
 
 
-def run_validation(cfg: RunConfig, progress=None) -> RunResult:
+def run_validation(cfg: RunConfig, progress=None) -> ValidationRun:
     """Ingest and validate only; write the rejected and warning files. Raises on bad data."""
     check_output_paths(cfg, run=False)
-    result = RunResult(config=cfg, validated={})
-    clock = _Clock(result, progress)
+    clock = _Clock(progress)
     with clock.stage("ingest and validate"):
-        result.validated = ingest_and_validate(cfg)
+        validated = ingest_and_validate(cfg)
     folder = validation_folder(cfg)
     mode = cfg.outputs.file_mode
     with OutputFolder(folder, dir_mode=_dir_mode(mode), protected=protected_inputs(cfg)) as tmp:
-        write_validation_files(result.validated, tmp, mode, cfg.outputs.csv_bom)
-        write_csv(reconciliation(result.validated), tmp / "reconciliation.csv", mode=mode)
-    result.output = folder
-    result.counts["sources"] = reconciliation(result.validated).to_dict("records")
-    return result
+        write_validation_files(validated, tmp, mode, cfg.outputs.csv_bom)
+        write_csv(reconciliation(validated), tmp / "reconciliation.csv", mode=mode)
+    return ValidationRun(validated=validated, times=clock.times(), output=folder)
+
+
+def _write_stopped_run(cfg: RunConfig, validated: dict[str, Validated], times: StageTimes, started: dt.datetime,
+                       exc: InputDataError, protected: dict) -> None:
+    """A run stopped by too many rejected or warned rows: the rejected and warning files, the
+    reconciliation and the manifest go beside the output folder, which is left as it was."""
+    folder = validation_folder(cfg)
+    mode = cfg.outputs.file_mode
+    sources = reconciliation(validated)
+    with OutputFolder(folder, dir_mode=_dir_mode(mode), protected=protected) as vtmp:
+        write_validation_files(validated, vtmp, mode, cfg.outputs.csv_bom)
+        write_csv(sources, vtmp / "reconciliation.csv", mode=mode)
+        write_json(manifest(cfg, validated, {"sources": sources.to_dict("records")}, times,
+                            criteria_hash=None, thresholds={}, started=started,
+                            status=f"failed (exit {exc.exit_code}): too many rejected or warned rows"),
+                   vtmp / "manifest.json", mode=mode)
+    log.info("rejected rows written to %s", folder)
 
 
 def _read_text_csv(path: Path, what: str) -> pd.DataFrame:
@@ -152,25 +178,6 @@ def _read_text_csv(path: Path, what: str) -> pd.DataFrame:
         return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except Exception as exc:  # an unreadable side file stops the run with its name
         raise InputDataError(f"{path}: cannot read {what} ({type(exc).__name__})") from None
-
-
-def _read_decisions(path: Path | None) -> pd.DataFrame | None:
-    if path is None:
-        return None
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except Exception as exc:  # an unreadable decisions file stops the run with a clear message
-        raise InputDataError(f"{path}: cannot read the review decisions file ({type(exc).__name__})") from None
-    need = {"source_l", "record_id_l", "source_r", "record_id_r", "decision"}
-    missing = need - set(frame.columns)
-    if missing:
-        raise InputDataError(f"{path}: review decisions file lacks column(s) {', '.join(sorted(missing))}")
-    decided = frame[frame["decision"].str.strip() != ""].copy()
-    bad = ~decided["decision"].str.strip().str.lower().isin(["match", "non-match", "nonmatch", "non_match", "no match"])
-    if bad.any():
-        row = int(decided.index[bad][0]) + 2
-        raise InputDataError(f"{path}, row {row}, column decision: must be match or non-match")
-    return decided
 
 
 def with_last_record_date(matrix: pd.DataFrame, records: pd.DataFrame, record_links: pd.DataFrame) -> pd.DataFrame:
@@ -184,39 +191,63 @@ def with_last_record_date(matrix: pd.DataFrame, records: pd.DataFrame, record_li
     return out
 
 
-def settings_min_group(cfg: RunConfig) -> int:
-    """Smallest group shown in linkage quality by group (config: report: {min_group_size: N},
-    checked when the config is loaded)."""
-    return cfg.report.min_group_size
+def run_thresholds(cfg: RunConfig, settings: LinkageSettings) -> Thresholds:
+    """The link and review thresholds, and the rejected and warning shares per source."""
+    return Thresholds.of(settings,
+                         max_rejected_share=cfg.max_rejected_share,
+                         max_rejected_share_by_source={n: cfg.rejected_limit(n) for n in cfg.sources},
+                         max_warning_share=cfg.max_warning_share,
+                         max_warning_share_by_source={n: cfg.warning_limit(n) for n in cfg.sources})
+
+
+def run_counts(validated: dict[str, Validated], records: pd.DataFrame, linkage: LinkageResult,
+               scored: CriteriaResult, *, previous: Path | None, tracked: pd.DataFrame,
+               outcomes: OutcomeResult | None, id_changes: pd.DataFrame | None) -> dict:
+    """Counts at every stage, as manifest.json records them (no personal data)."""
+    return {
+        "sources": reconciliation(validated).to_dict("records"),
+        "records": int(len(records)),
+        "persons": int(linkage.members["person_id"].nunique()),
+        "families": int(linkage.members["family_id"].nunique()),
+        "review_pairs": int(len(linkage.review_pairs)),
+        "eligible_families": int(scored.need_matrix["eligible"].fillna(0).astype(int).sum()),
+        "linkage": linkage.stats,
+        "criteria": [{k: (None if pd.isna(v) else v) for k, v in row.items()}
+                     for row in scored.summary.to_dict("records")],
+        "criteria_no_data": list(scored.no_data),
+        "previous": str(previous) if previous else None,
+        "families_tracked_for_outcomes": int(len(tracked)),
+        "outcome_claims": int(len(outcomes.claims)) if outcomes is not None else None,
+        "id_changes": (id_changes.groupby(["id_type", "kind"]).size().rename("n").reset_index()
+                       .to_dict("records") if id_changes is not None else None),
+    }
 
 
 def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previous: Path | None = None,
-                 full: bool = False) -> RunResult:
+                 full: bool = False) -> RunRecord:
     """The whole run. Outputs land in cfg.output atomically, or not at all. With a previous
     output folder, IDs and decisions are carried forward and, unless `full`, only new and
-    changed records are blocked and compared (the result is the same either way)."""
+    changed records are blocked and compared (the result is the same either way). Returns the
+    run's record, as the writers read it."""
     from criteria import load_criteria
     from criteria.engine import score_families
     from criteria.outcomes import load_outcomes, next_baselines, parse_case_starts, track_outcomes
-    from matching.incremental import STATE_FOLDER, read_state
     from matching.linkage import link_records
     from matching.quality import quality_by_group
     from matching.settings import LinkageSettings
+    from pipeline.quarters import carry_forward, decisions_in_force, read_previous
     from reports.outputs import write_run_outputs
 
     previous_dir = previous or cfg.previous
     check_output_paths(cfg, previous_dir)
     started = dt.datetime.now(dt.timezone.utc)
-    result = RunResult(config=cfg, validated={})
-    clock = _Clock(result, progress)
+    clock = _Clock(progress)
     # Check what can be checked before any work: the criteria set and the linkage settings.
     criteria_set = load_criteria(cfg.criteria, settings=cfg.criteria_settings or None)
     settings = LinkageSettings.from_dict(cfg.linkage)
-    from pipeline.quarters import carry_baselines, carry_ids_forward, merge_decisions, read_previous
-
-    prev = read_previous(previous_dir) if previous_dir else None
-    decisions = merge_decisions(prev.decisions if prev else None, _read_decisions(cfg.review_decisions))
-    min_group = settings_min_group(cfg)
+    # Last quarter is read once, here: IDs, decisions, baselines and the linkage state.
+    prev = read_previous(previous_dir, settings, full=full) if previous_dir else None
+    decisions = decisions_in_force(prev, cfg.review_decisions)
     outcome_set = load_outcomes(cfg.criteria, settings=cfg.outcome_settings or None, criteria_set=criteria_set)
     case_starts = None
     if cfg.baselines is not None:
@@ -228,89 +259,59 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
     protected = protected_inputs(cfg, previous_dir)
     with OutputFolder(cfg.output, dir_mode=_dir_mode(cfg.outputs.file_mode), protected=protected) as tmp:
         with clock.stage("ingest and validate"):
-            result.validated = ingest_and_validate(cfg)
+            validated = ingest_and_validate(cfg)
         try:
-            check_rejected_shares(cfg, result.validated)
+            check_rejected_shares(cfg, validated)
         except InputDataError as exc:
-            folder = validation_folder(cfg)
-            mode = cfg.outputs.file_mode
-            result.counts = {"sources": reconciliation(result.validated).to_dict("records")}
-            with OutputFolder(folder, dir_mode=_dir_mode(mode), protected=protected) as vtmp:
-                write_validation_files(result.validated, vtmp, mode, cfg.outputs.csv_bom)
-                write_csv(reconciliation(result.validated), vtmp / "reconciliation.csv", mode=mode)
-                write_json(manifest(cfg, result, criteria_hash=None, thresholds={}, started=started,
-                                    status=f"failed (exit {exc.exit_code}): too many rejected or warned rows"),
-                           vtmp / "manifest.json", mode=mode)
-            log.info("rejected rows written to %s", folder)
+            _write_stopped_run(cfg, validated, clock.times(), started, exc, protected)
             raise
         with clock.stage("stack records"):
-            records = stack_person_records(result.validated)
+            records = stack_person_records(validated)
         with clock.stage("link"):
-            earlier, why = None, "no previous run given"
-            if prev is not None and full:
-                why = "--full was given"
-            elif prev is not None:
-                earlier, why = read_state(prev.folder / STATE_FOLDER, settings)
-            if earlier is not None:
+            why = prev.full_because if prev is not None else "no previous run given"
+            if prev is not None and prev.state is not None:
                 log.info("linking incrementally: comparing only records new or changed since %s", prev.folder)
             else:
                 log.info("linking in full: %s", why)
             linkage = link_records(records, settings, cfg.as_of, decisions=decisions,
                                    progress=(lambda step: progress(f"link: {step}")) if progress else None,
-                                   earlier=earlier)
-            del earlier
+                                   earlier=prev.state if prev is not None else None)
+            if prev is not None:
+                prev = dataclasses.replace(prev, state=None)    # consumed by linking: let it go
             if linkage.stats["mode"] == "full":
-                linkage.stats["full_because"] = why
-        linkage.decisions = decisions
-        linkage.id_changes = None
-        if prev is not None:
+                linkage = dataclasses.replace(linkage, stats={**linkage.stats, "full_because": why})
+        if prev is None:
+            carried = carry_forward(None, linkage.record_links, linkage.members)
+        else:
             with clock.stage("carry IDs forward"):
-                linkage.record_links, linkage.members, linkage.id_changes = carry_ids_forward(
-                    linkage.record_links, linkage.members, prev)
+                carried = carry_forward(prev, linkage.record_links, linkage.members)
+        # From here on the persons and families go by the IDs carried from last quarter.
+        linkage = dataclasses.replace(linkage, record_links=carried.record_links, members=carried.members)
         with clock.stage("linkage quality by group"):
-            linkage.quality_by_group = quality_by_group(records, linkage, min_group=min_group)
+            quality = quality_by_group(records, linkage, min_group=cfg.report.min_group_size)
         with clock.stage("criteria"):
-            extracts = {name: v.accepted for name, v in result.validated.items()}
-            kinds = {name: v.kind for name, v in result.validated.items()}
+            extracts = {name: v.accepted for name, v in validated.items()}
+            kinds = {name: v.kind for name, v in validated.items()}
             scored = score_families(extracts, kinds, linkage.record_links, linkage.members, criteria_set, cfg.as_of)
-
-        scored.need_matrix = with_last_record_date(scored.need_matrix, records, linkage.record_links)
+        scored = dataclasses.replace(
+            scored, need_matrix=with_last_record_date(scored.need_matrix, records, linkage.record_links))
         # Outcomes are tracked from each family's baseline: the quarter it was first eligible
         # (carried from --previous) or the council's case start.
-        prior = carry_baselines(prev.baselines if prev else None, linkage.id_changes)
-        tracked = next_baselines(scored.need_matrix.iloc[0:0], prior, cfg.as_of, case_starts)
-        linkage.baselines = next_baselines(scored.need_matrix, prior, cfg.as_of, case_starts)
-        linkage.outcomes = None
+        tracked = next_baselines(scored.need_matrix.iloc[0:0], carried.baselines, cfg.as_of, case_starts)
+        baselines = next_baselines(scored.need_matrix, carried.baselines, cfg.as_of, case_starts)
+        outcomes = None
         if outcome_set is not None:
             with clock.stage("outcomes"):
-                linkage.outcomes = track_outcomes(extracts, kinds, linkage.record_links, linkage.members,
-                                                  criteria_set, outcome_set, cfg.as_of, tracked)
-        result.counts = {
-            "sources": reconciliation(result.validated).to_dict("records"),
-            "records": int(len(records)),
-            "persons": int(linkage.members["person_id"].nunique()),
-            "families": int(linkage.members["family_id"].nunique()),
-            "review_pairs": int(len(linkage.review_pairs)),
-            "eligible_families": int(scored.need_matrix["eligible"].fillna(0).astype(int).sum()),
-            "linkage": linkage.stats,
-            "criteria": [{k: (None if pd.isna(v) else v) for k, v in row.items()}
-                         for row in scored.summary.to_dict("records")],
-            "criteria_no_data": list(scored.no_data),
-            "previous": str(previous_dir) if previous_dir else None,
-            "families_tracked_for_outcomes": int(len(tracked)),
-            "outcome_claims": int(len(linkage.outcomes.claims)) if linkage.outcomes is not None else None,
-            "id_changes": (linkage.id_changes.groupby(["id_type", "kind"]).size().rename("n").reset_index()
-                           .to_dict("records") if linkage.id_changes is not None else None),
-        }
-        result.summary = {"criteria": scored.summary}
-        result.thresholds = {**settings.thresholds,
-                             "match_weight": settings.match_weight, "review_weight": settings.review_weight,
-                             "max_rejected_share": cfg.max_rejected_share,
-                             "max_rejected_share_by_source": {n: cfg.rejected_limit(n) for n in cfg.sources},
-                             "max_warning_share": cfg.max_warning_share,
-                             "max_warning_share_by_source": {n: cfg.warning_limit(n) for n in cfg.sources}}
+                outcomes = track_outcomes(extracts, kinds, linkage.record_links, linkage.members,
+                                          criteria_set, outcome_set, cfg.as_of, tracked)
+        record = RunRecord(
+            config=cfg, started=started, layout=layout or cfg.outputs.layout, validated=validated,
+            records=records, criteria_set=criteria_set, linkage=linkage, decisions=decisions,
+            id_changes=carried.id_changes, quality_by_group=quality, scored=scored, baselines=baselines,
+            outcomes=outcomes, thresholds=run_thresholds(cfg, settings),
+            counts=run_counts(validated, records, linkage, scored, previous=previous_dir, tracked=tracked,
+                              outcomes=outcomes, id_changes=carried.id_changes),
+            times=clock.times())
         with clock.stage("write outputs"):
-            write_run_outputs(tmp, cfg, result, records, linkage, scored, criteria_set,
-                              layout=layout or cfg.outputs.layout, started=started)
-    result.output = cfg.output
-    return result
+            write_run_outputs(tmp, record)
+    return dataclasses.replace(record, times=clock.times(), output=cfg.output)

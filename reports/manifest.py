@@ -38,13 +38,14 @@ def write_validation_files(validated: dict[str, Validated], folder: Path, mode: 
         write_csv(v.warnings, folder / "warnings" / f"{name}.csv", bom=bom, mode=mode)
 
 
-def manifest(cfg, result, *, criteria_hash: str | None, thresholds: dict,
-             started: dt.datetime, status: str) -> dict:
+def manifest(cfg, validated: dict[str, Validated], counts: dict, times, *, criteria_hash: str | None,
+             thresholds: dict, started: dt.datetime, status: str) -> dict:
     """The audit record of a run: what went in, with what settings, what came out. No personal
-    data: counts, hashes, settings and timings only."""
+    data: counts, hashes, settings and timings only. `cfg`: the run config; `times`: the
+    stages' StageTimes (reports.record)."""
     inputs = []
     for name, src in cfg.sources.items():
-        v = result.validated.get(name)
+        v = validated.get(name)
         inputs.append({"source": name, "agency": src.kind, "path": str(src.path), "sha256": sha256_of(src.path),
                        "bytes": src.path.stat().st_size, **(v.counts() if v else {})})
     try:
@@ -67,9 +68,9 @@ def manifest(cfg, result, *, criteria_hash: str | None, thresholds: dict,
         "criteria": {"set": cfg.criteria, "sha256": criteria_hash},
         "thresholds": thresholds,
         "inputs": inputs,
-        "counts": result.counts,
-        "timings_seconds": result.timings,
-        "peak_memory_mb": result.memory_mb,
+        "counts": counts,
+        "timings_seconds": times.seconds,
+        "peak_memory_mb": times.peak_memory_mb,
     }
 
 

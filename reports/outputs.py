@@ -2,19 +2,16 @@
 files, the report and the manifest. The output profile decides what personal data goes in."""
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
-import logging
 from pathlib import Path
 
 import pandas as pd
 
 from schemas.columns import DECISION_COLUMNS
 from reports.manifest import manifest, reconciliation, write_validation_files
+from reports.record import RunRecord
 from reports.writers import dir_mode, write_csv, write_json, write_text
-
-log = logging.getLogger("hnf_match")
 
 # What the shareable profile leaves out: names, dates of birth, addresses and identifiers.
 PERSONAL_COLUMNS = {"forename", "surname", "dob", "address", "postcode", "uprn", "nhs_number",
@@ -65,10 +62,12 @@ def criteria_sha256(name_or_path: str) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
-def write_run_outputs(folder: Path, cfg, result, records: pd.DataFrame, linkage, scored, criteria_set,
-                      *, layout: str, started: dt.datetime) -> None:
+def write_run_outputs(folder: Path, record: RunRecord) -> None:
+    """Every output of a run into `folder` (the run's temporary output folder), from its record."""
     from criteria.matrix import transpose
+    from reports.html import render_report
 
+    cfg = record.config
     opts = cfg.outputs
     mode, bom = opts.file_mode, opts.csv_bom
     key = read_key(opts.pseudonymise_key) if opts.pseudonymise_key else None
@@ -80,48 +79,43 @@ def write_run_outputs(folder: Path, cfg, result, records: pd.DataFrame, linkage,
             frame = pseudonymise(frame, key)
         write_csv(frame, folder / name, bom=bom, mode=mode)
 
-    matrix = scored.need_matrix
-    out(transpose(matrix) if layout == "families-as-columns" else matrix, "need_matrix.csv")
-    out(scored.evidence, "evidence.csv")
-    out(linkage.record_links, "record_links.csv")
-    out(linkage.members, "members.csv")
+    matrix = record.scored.need_matrix
+    out(transpose(matrix) if record.layout == "families-as-columns" else matrix, "need_matrix.csv")
+    out(record.scored.evidence, "evidence.csv")
+    out(record.linkage.record_links, "record_links.csv")
+    out(record.linkage.members, "members.csv")
     if opts.profile == "full":
         # Clerical review needs the names side by side; the shareable profile has no use for it.
-        out(linkage.review_pairs, "review_pairs.csv")
-        # The clerical decisions in force after this run: the next quarter's --previous reads them.
-        decisions = getattr(linkage, "decisions", None)
-        write_csv(decisions[DECISION_COLUMNS] if decisions is not None else pd.DataFrame(columns=DECISION_COLUMNS),
-                  folder / "clerical_decisions.csv", bom=bom, mode=mode)
-        write_validation_files(result.validated, folder, mode, bom)
-        # What the next quarter's --previous needs to compare only new and changed records.
-        state = getattr(linkage, "state", None)
-        if state is not None and key is None:
-            from matching.incremental import STATE_FOLDER, write_state
-            write_state(folder / STATE_FOLDER, state, mode, dir_mode(mode))
-    write_csv(reconciliation(result.validated), folder / "reconciliation.csv", bom=bom, mode=mode)
-
-    out(linkage.baselines, "baselines.csv")
-    outcomes = getattr(linkage, "outcomes", None)
-    if outcomes is not None:
-        out(outcomes.outcomes, "outcomes.csv")
-        out(outcomes.claims, "claims.csv")
-        out(outcomes.evidence, "claims_evidence.csv")
-    id_changes = getattr(linkage, "id_changes", None)
-    if id_changes is not None:
-        out(id_changes, "id_changes.csv")
-    quality = getattr(linkage, "quality_by_group", None)
-    if quality is not None:
-        write_csv(quality, folder / "linkage_quality_by_group.csv", bom=bom, mode=mode)
-
-    try:
-        from reports.html import render_report
-    except ImportError:
-        render_report = None
-    if render_report is not None:
-        write_text(render_report(cfg, result, linkage, scored, criteria_set), folder / "report.html", mode=mode)
-    else:
-        log.warning("report.html is not built yet in this version: no report written")
-
-    write_json(manifest(cfg, result, criteria_hash=criteria_sha256(cfg.criteria),
-                        thresholds=result.thresholds, started=started, status="ok"),
+        out(record.linkage.review_pairs, "review_pairs.csv")
+        write_validation_files(record.validated, folder, mode, bom)
+    write_csv(reconciliation(record.validated), folder / "reconciliation.csv", bom=bom, mode=mode)
+    _write_carry_forward(folder, record, out, with_state=key is None)
+    if record.outcomes is not None:
+        out(record.outcomes.outcomes, "outcomes.csv")
+        out(record.outcomes.claims, "claims.csv")
+        out(record.outcomes.evidence, "claims_evidence.csv")
+    if record.id_changes is not None:
+        out(record.id_changes, "id_changes.csv")
+    if record.quality_by_group is not None:
+        write_csv(record.quality_by_group, folder / "linkage_quality_by_group.csv", bom=bom, mode=mode)
+    write_text(render_report(record), folder / "report.html", mode=mode)
+    write_json(manifest(cfg, record.validated, record.counts, record.times,
+                        criteria_hash=criteria_sha256(cfg.criteria), thresholds=record.thresholds.recorded,
+                        started=record.started, status="ok"),
                folder / "manifest.json", mode=mode)
+
+
+def _write_carry_forward(folder: Path, record: RunRecord, out, *, with_state: bool) -> None:
+    """What the next quarter's --previous reads (pipeline.quarters.read_previous), besides the
+    record links: the outcome baselines and, in the full profile, the clerical decisions in
+    force and the linkage state (not beside pseudonymised IDs, which cannot be carried)."""
+    opts = record.config.outputs
+    out(record.baselines, "baselines.csv")
+    if opts.profile != "full":
+        return
+    decisions = record.decisions
+    write_csv(decisions[DECISION_COLUMNS] if decisions is not None else pd.DataFrame(columns=DECISION_COLUMNS),
+              folder / "clerical_decisions.csv", bom=opts.csv_bom, mode=opts.file_mode)
+    if record.linkage.state is not None and with_state:
+        from matching.incremental import STATE_FOLDER, write_state
+        write_state(folder / STATE_FOLDER, record.linkage.state, opts.file_mode, dir_mode(opts.file_mode))

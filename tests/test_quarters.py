@@ -1,7 +1,7 @@
 """Carrying IDs from one quarter to the next, and clerical decisions that persist."""
 import pandas as pd
 
-from pipeline.quarters import Previous, carry_ids_forward, merge_decisions
+from pipeline.quarters import Previous, carry_forward, carry_ids_forward, decisions_in_force, merge_decisions, read_previous
 
 
 def links(rows):
@@ -88,6 +88,70 @@ def test_decisions_persist_until_withdrawn_and_newer_wins():
     merged = merge_decisions(old, new)
     assert merged[cols].values.tolist() == [["b", "2", "a", "1", "non-match"], ["a", "5", "b", "6", "match"]]
     assert merge_decisions(old, None)["decision"].tolist() == ["match", "non-match"]
+
+
+def _previous_folder(tmp_path):
+    """A previous quarter's folder as a full run leaves it, from three synthetic records."""
+    from matching.incremental import write_state
+    from matching.linkage import link_records, records_frame
+    from matching.settings import LinkageSettings
+
+    rows = [{"source": "housing", "record_id": str(i), "forename": "Ann", "surname": f"Testcase{i // 2}",
+             "dob": f"1980-01-0{1 + i // 2}", "postcode": "AB1 2CD", "uprn": f"10{i // 2}"} for i in range(3)]
+    settings = LinkageSettings.defaults()
+    result = link_records(records_frame(rows), settings, pd.Timestamp("2026-09-30").date())
+    result.record_links.to_csv(tmp_path / "record_links.csv", index=False)
+    cols = ["source_l", "record_id_l", "source_r", "record_id_r", "decision"]
+    pd.DataFrame([("housing", "0", "housing", "2", "non-match")], columns=cols).to_csv(
+        tmp_path / "clerical_decisions.csv", index=False)
+    pd.DataFrame([("F000001", "2026-06-30", "first_eligible")],
+                 columns=["family_id", "baseline_date", "baseline_source"]).to_csv(tmp_path / "baselines.csv", index=False)
+    write_state(tmp_path / "linkage_state", result.state)
+    return tmp_path, settings, result
+
+
+def test_previous_is_read_once_with_its_linkage_state(tmp_path):
+    from matching.settings import LinkageSettings
+    folder, settings, result = _previous_folder(tmp_path)
+    prev = read_previous(folder, settings)
+    assert prev.record_links[["source", "record_id", "person_id"]].values.tolist() == \
+        result.record_links[["source", "record_id", "person_id"]].values.tolist()
+    assert prev.decisions["decision"].tolist() == ["non-match"]
+    assert prev.baselines["family_id"].tolist() == ["F000001"]
+    assert prev.state is not None and len(prev.state.keys) == 3
+    # --full: the state is not read at all; other comparison settings: not used, and why.
+    assert read_previous(folder, settings, full=True).state is None
+    assert read_previous(folder, settings, full=True).full_because == "--full was given"
+    other = read_previous(folder, LinkageSettings.from_dict({"blocking": {"max_block_size": 50}}))
+    assert other.state is None and "settings" in other.full_because
+    assert read_previous(folder).state is None        # no settings to check a state against
+
+
+def test_read_previous_reads_the_linkage_state_once(tmp_path, monkeypatch):
+    import pipeline.quarters
+    folder, settings, _ = _previous_folder(tmp_path)
+    calls = []
+    real = pipeline.quarters.read_state
+    monkeypatch.setattr(pipeline.quarters, "read_state", lambda *a, **k: calls.append(a) or real(*a, **k))
+    read_previous(folder, settings)
+    assert len(calls) == 1
+
+
+def test_decisions_in_force_and_carry_forward(tmp_path):
+    folder, settings, result = _previous_folder(tmp_path)
+    prev = read_previous(folder, settings)
+    cols = ["source_l", "record_id_l", "source_r", "record_id_r", "decision"]
+    pd.DataFrame([("housing", "2", "housing", "0", "match")], columns=cols).to_csv(tmp_path / "new.csv", index=False)
+    assert decisions_in_force(prev, tmp_path / "new.csv")["decision"].tolist() == ["match"]   # this quarter wins
+    assert decisions_in_force(prev, None)["decision"].tolist() == ["non-match"]
+    assert decisions_in_force(None, None) is None
+    # The same records again: every ID is kept, nothing changes, the baseline follows its family.
+    carried = carry_forward(prev, result.record_links, result.members)
+    assert carried.record_links["person_id"].tolist() == result.record_links["person_id"].tolist()
+    assert carried.id_changes.empty
+    assert carried.baselines["family_id"].tolist() == ["F000001"]
+    alone = carry_forward(None, result.record_links, result.members)
+    assert alone.record_links is result.record_links and alone.id_changes is None and alone.baselines is None
 
 
 def matrix(rows, criteria=("crime", "education", "work")):

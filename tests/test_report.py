@@ -2,8 +2,8 @@
 network, and never shows a name, date of birth, full postcode or identifier from the input."""
 from __future__ import annotations
 
-import copy
 import csv
+import dataclasses
 import datetime as dt
 import random
 import re
@@ -303,7 +303,7 @@ def leaked(text: str, doc: Document, names: set[str], values: set[str], allowed_
 
 @pytest.fixture(scope="module")
 def world_run(tmp_path_factory):
-    """(cfg, result, report text, the stage results the report was made from) of a whole run."""
+    """(cfg, the run's record, report text, the record the writers were given) of a whole run."""
     import reports.outputs
     from pipeline.config import load_config
     from pipeline.run import run_pipeline
@@ -313,15 +313,15 @@ def world_run(tmp_path_factory):
     seen = {}
     write = reports.outputs.write_run_outputs
 
-    def spy(folder, cfg, result, records, linkage, scored, criteria_set, **kwargs):
-        seen.update(records=records, linkage=linkage, scored=scored, criteria_set=criteria_set)
-        return write(folder, cfg, result, records, linkage, scored, criteria_set, **kwargs)
+    def spy(folder, record):
+        seen["record"] = record
+        return write(folder, record)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(reports.outputs, "write_run_outputs", spy)
         result = run_pipeline(cfg)
     text = (cfg.output / "report.html").read_text(encoding="utf-8")
-    return cfg, result, text, seen
+    return cfg, result, text, seen["record"]
 
 
 def test_report_from_a_run_is_a_self_contained_document(world_run):
@@ -381,13 +381,14 @@ GENERATED = dt.datetime(2026, 10, 1, 9, 30, tzinfo=dt.timezone.utc)
 
 def hand_built(*, families: list[dict] | None = None, rejected_reasons: tuple[str, ...] = (),
                pairs: pd.DataFrame | None = None, quality=None, source_name: str = "housing"):
-    """(cfg, result, linkage, scored, criteria_set) for a one-source run with the families given
-    as need-matrix rows (criterion columns of troubled-families-2015; blank = no data)."""
+    """The record of a one-source run with the families given as need-matrix rows (criterion
+    columns of troubled-families-2015; blank = no data), the default linkage thresholds."""
     from criteria import load_criteria
     from criteria.engine import CriteriaResult
     from matching.linkage import LinkageResult
+    from matching.settings import LinkageSettings
     from pipeline.config import RunConfig, SourceConfig
-    from pipeline.run import RunResult
+    from reports.record import RunRecord, StageTimes, Thresholds
     from schemas.validate import Validated
 
     cs = load_criteria("troubled-families-2015")
@@ -424,8 +425,6 @@ def hand_built(*, families: list[dict] | None = None, rejected_reasons: tuple[st
     linkage = LinkageResult(record_links=links[["source", "record_id", "person_id", "family_id", "match_score"]],
                             members=members, review_pairs=review, pairs=pairs,
                             stats={"candidate_pairs": len(pairs), "links_accepted": 0})
-    if quality is not None:
-        linkage.quality_by_group = quality
     n_rej = len(rejected_reasons)
     rejected = pd.DataFrame({"row_number": range(2, 2 + n_rej), "column": ["x"] * n_rej, "reason": list(rejected_reasons)})
     validated = {source_name: Validated(source=source_name, kind="housing", path="in.csv", rows_read=len(links) + n_rej,
@@ -434,18 +433,21 @@ def hand_built(*, families: list[dict] | None = None, rejected_reasons: tuple[st
     cfg = RunConfig(path=Path("config.yaml"), as_of=dt.date(2026, 9, 30), criteria=cs.name,
                     sources={source_name: SourceConfig(name=source_name, kind="housing", path=Path("in.csv"))},
                     output=Path("out"))
-    result = RunResult(config=cfg, validated=validated, timings={"ingest and validate": 0.5, "link": 61.2},
-                       memory_mb={"ingest and validate": 100.0, "link": 180.0})
-    return cfg, result, linkage, scored, cs
+    times = StageTimes(seconds={"ingest and validate": 0.5, "link": 61.2},
+                       peak_memory_mb={"ingest and validate": 100.0, "link": 180.0})
+    return RunRecord(config=cfg, started=GENERATED, layout="families-as-rows", validated=validated,
+                     records=pd.DataFrame(), criteria_set=cs, linkage=linkage, decisions=None, id_changes=None,
+                     quality_by_group=quality, scored=scored, baselines=pd.DataFrame(), outcomes=None,
+                     thresholds=Thresholds.of(LinkageSettings.defaults()), counts={}, times=times)
 
 
-def render(*args, **kwargs) -> str:
+def render(record) -> str:
     from reports.html import render_report
-    return render_report(*args, generated=GENERATED, **kwargs)
+    return render_report(record, generated=GENERATED)
 
 
 def test_an_empty_run_still_makes_a_whole_report():
-    text = render(*hand_built())
+    text = render(hand_built())
     doc = check_document(text)
     visible = " ".join(doc.visible.split())
     assert "No family is eligible, so there is no table by district." in visible
@@ -456,7 +458,7 @@ def test_an_empty_run_still_makes_a_whole_report():
 
 def test_no_data_is_never_shown_as_zero():
     fams = [{"crime_asb": 1, "worklessness": 1}, {"education": 1}, {}]
-    text = render(*hand_built(families=fams))
+    text = render(hand_built(families=fams))
     visible = " ".join(Document(text).visible.split())
     for title in ("Children who need help", "Parents or children with physical or mental health problems"):
         assert f"{title} no data no data" in visible          # criteria table: families, data status
@@ -475,15 +477,15 @@ def test_small_district_counts_are_suppressed_so_they_cannot_be_worked_out():
     fams = ([{"district": "LS6", "eligible": 1}] * 7 + [{"district": "LS7", "eligible": 1}] * 2
             + [{"district": "BD3", "eligible": 1}] * 6 + [{"district": "ZZ99 3VZ", "eligible": 1}]
             + [{"district": "HX1", "eligible": 0}] * 9)
-    cfg, result, linkage, scored, cs = hand_built(families=fams)
-    table = district_counts(scored.need_matrix)
+    record = hand_built(families=fams)
+    table = district_counts(record.scored.need_matrix)
     shown = dict(zip(table["district"], table["shown"]))
     # LS7 (2) is small; with "not known" (1) the held-back cells add up to 3, under 5, so the next
     # smallest (BD3, 6) is held back too. HX1 has no eligible family and is not listed. A value
     # that is not an outward code (a full or pseudo postcode) is never printed.
     assert shown == {"LS6": "7", "BD3": "not shown", "LS7": "<5", "not known": "<5"}
     assert list(table["district"])[-1] == "not known"
-    text = render(cfg, result, linkage, scored, cs)
+    text = render(record)
     assert "ZZ99" not in text and "3VZ" not in text
     visible = " ".join(Document(text).visible.split())
     assert "LS6 7 BD3 not shown LS7 <5 not known <5" in visible
@@ -492,7 +494,7 @@ def test_small_district_counts_are_suppressed_so_they_cannot_be_worked_out():
 def test_district_counts_hold_nothing_back_when_every_count_is_large():
     from reports.html import district_counts
     fams = [{"district": "LS6", "eligible": 1}] * 5 + [{"district": "LS7", "eligible": 1}] * 9
-    table = district_counts(hand_built(families=fams)[3].need_matrix)
+    table = district_counts(hand_built(families=fams).scored.need_matrix)
     assert list(zip(table["district"], table["shown"])) == [("LS7", "9"), ("LS6", "5")]
     assert not table["suppressed"].any()
 
@@ -501,7 +503,7 @@ def test_combinations_count_families_per_exact_set_of_criteria():
     from reports.html import need_combinations
     fams = ([{"crime_asb": 1, "worklessness": 1}] * 3 + [{"worklessness": 1}] * 4 + [{"education": 1}]
             + [{"crime_asb": 1, "education": 1, "worklessness": 1}] * 3 + [{}] * 5)
-    matrix = hand_built(families=fams)[3].need_matrix
+    matrix = hand_built(families=fams).scored.need_matrix
     combos = need_combinations(matrix, ["crime_asb", "education", "worklessness", "domestic_abuse"])
     assert combos == [(frozenset({"worklessness"}), 4), (frozenset({"crime_asb", "worklessness"}), 3),
                       (frozenset({"crime_asb", "education", "worklessness"}), 3), (frozenset({"education"}), 1)]
@@ -518,8 +520,7 @@ def test_rejection_reasons_are_counted_one_by_one():
     from reports.html import top_reasons
     reasons = ("required event_date is blank; not an allowed event_type (allowed: tenancy, arrears)",
                "required event_date is blank", "record_id repeated in this file (every row with it is rejected)")
-    cfg, result, *_ = hand_built(rejected_reasons=reasons)
-    top = top_reasons(result.validated)
+    top = top_reasons(hand_built(rejected_reasons=reasons).validated)
     assert top.to_dict("records")[0] == {"reason": "required event_date is blank", "rows": 2, "sources": "housing"}
     assert set(top["reason"]) == {"required event_date is blank", "record_id repeated in this file (every row with it is rejected)",
                                   "not an allowed event_type (allowed: tenancy, arrears)"}
@@ -528,7 +529,7 @@ def test_rejection_reasons_are_counted_one_by_one():
 def test_match_weights_show_with_threshold_and_review_band():
     weights = [-30.0] * 50 + [3.0, 4.5, 5.5] + [25.0] * 20
     pairs = pd.DataFrame({"match_weight": weights, "status": ["non-link"] * 50 + ["review"] * 3 + ["link"] * 20})
-    text = render(*hand_built(families=[{"worklessness": 1}], pairs=pairs))
+    text = render(hand_built(families=[{"worklessness": 1}], pairs=pairs))
     visible = " ".join(Document(text).visible.split())
     # The default thresholds are probabilities (0.99 and 0.80): quoted with their weights.
     assert "Pairs scoring 6.6 or more are linked (a probability of 99% or more)" in visible
@@ -544,7 +545,7 @@ def test_linkage_quality_by_group_is_shown_with_how_to_read_it():
                             "records": [120, 80, 150], "persons": [50, 40, 60], "multi_agency_share": [0.5, 0.25, 0.4],
                             "single_record_share": [0.1, 0.3, 0.12], "mean_link_weight": [20.5, 18.25, 19.0],
                             "review_share": [0.01, 0.05, 0.02]})
-    text = render(*hand_built(families=[{"worklessness": 1}], quality=quality))
+    text = render(hand_built(families=[{"worklessness": 1}], quality=quality))
     doc = check_document(text)
     visible = " ".join(doc.visible.split())
     assert "Ethnicity Records Persons Known to 2+ agencies Single-record share" in visible
@@ -558,13 +559,11 @@ def test_linkage_quality_by_group_from_the_matching_stage(world_run):
     """The frame matching.quality makes for a real run, shown as it comes (groups it suppressed
     stay out)."""
     from matching.quality import quality_by_group
-    from reports.html import render_report
 
-    cfg, result, _, seen = world_run
-    records, linkage = seen["records"], copy.copy(seen["linkage"])
-    linkage.quality_by_group = quality_by_group(records, linkage)
-    assert len(linkage.quality_by_group)
-    text = render_report(cfg, result, linkage, seen["scored"], seen["criteria_set"], generated=GENERATED)
+    cfg, _, _, record = world_run
+    quality = quality_by_group(record.records, record.linkage)
+    assert len(quality)
+    text = render(dataclasses.replace(record, quality_by_group=quality))
     doc = check_document(text)
     visible = " ".join(doc.visible.split())
     assert "Linkage quality by ethnicity" in visible and "White British" in visible
@@ -573,21 +572,32 @@ def test_linkage_quality_by_group_from_the_matching_stage(world_run):
 
 
 def test_text_from_the_run_is_escaped():
-    cfg, result, linkage, scored, cs = hand_built(families=[{"worklessness": 1}], source_name="<b>housing&co</b>",
-                                                  rejected_reasons=("<script>x</script>",))
-    text = render(cfg, result, linkage, scored, cs)
+    text = render(hand_built(families=[{"worklessness": 1}], source_name="<b>housing&co</b>",
+                             rejected_reasons=("<script>x</script>",)))
     doc = check_document(text)
     assert doc.tags["b"] == 0 and doc.tags["script"] == 0
     assert "<b>housing&co</b>" in doc.visible and "&lt;b&gt;housing&amp;co&lt;/b&gt;" in text
 
 
 def test_the_same_run_gives_the_same_report():
-    args = hand_built(families=[{"worklessness": 1, "crime_asb": 1}] * 6)
-    assert render(*args) == render(*args)
+    record = hand_built(families=[{"worklessness": 1, "crime_asb": 1}] * 6)
+    assert render(record) == render(record)
+
+
+def test_markup_and_styles_are_package_files_and_the_styles_are_inlined():
+    from importlib.resources import files
+    templates = files("reports").joinpath("templates")
+    css = templates.joinpath("report.css").read_text(encoding="utf-8")
+    assert templates.joinpath("report.html.j2").is_file()
+    for mark in ("{{", "{%", "{#"):          # the template includes the styles as they are
+        assert mark not in css
+    text = render(hand_built())
+    style = re.search(r"<style>(.*?)</style>", text, flags=re.S).group(1)
+    assert style.strip() == css.strip()
 
 
 def test_stage_times_are_readable():
-    text = render(*hand_built())
+    text = render(hand_built())
     visible = " ".join(Document(text).visible.split())
     assert "ingest and validate 0.5 s 100" in visible and "link 1 min 01 s 180" in visible
     assert "total so far 1 min 02 s 180" in visible

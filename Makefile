@@ -30,6 +30,7 @@ test-fast: $(STAMP)
 
 accuracy: $(STAMP)
 	$(PY) -m tools.evaluate --sample sample_data/config.yaml --generated 200000
+	$(PY) -m tools.febrl
 
 bench: $(STAMP)
 	$(PY) -m tools.bench

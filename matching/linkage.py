@@ -10,22 +10,20 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from schemas.columns import DECISION_COLUMNS, MATCH, WITHDRAW, normalise_decision
 from schemas.errors import InputDataError
 
 from .blocking import block, incremental_candidates, sorted_unique
 from .cluster import cluster_persons
 from .compare import Columns, compare_pairs
-from .families import age_at, form_families, person_agencies
+from .families import age_at, form_families, member_roles, person_agencies
+from .households import household_share
 from .incremental import LinkageState, fingerprints, plan, settings_hash
 from .model import FittedModel, fit, pair_weights, probability
 from .settings import LinkageSettings
 from .standardise import standardise
 
-MATCH_WORDS = {"match", "yes", "y", "same", "same person", "1", "true"}
-NON_MATCH_WORDS = {"non-match", "nonmatch", "non match", "non_match", "no match", "no", "n",
-                   "different", "different people", "0", "false"}
 STATUSES = ("link", "review", "non-link", "clerical match", "clerical non-match", "vetoed")
-STEPS = ("standardise", "block", "compare", "estimate", "score", "cluster", "families")
 
 
 @dataclass(frozen=True)
@@ -51,20 +49,19 @@ def decision_pairs(records: pd.DataFrame, decisions: pd.DataFrame | None) -> tup
     empty = np.empty(0, np.int64)
     if decisions is None or len(decisions) == 0:
         return empty, empty, np.empty(0, bool), 0
-    need = ["source_l", "record_id_l", "source_r", "record_id_r", "decision"]
-    missing = [c for c in need if c not in decisions]
+    missing = [c for c in DECISION_COLUMNS if c not in decisions]
     if missing:
         raise InputDataError(f"review decisions: missing column {missing[0]}")
-    d = decisions[need].copy()
-    word = d["decision"].astype("string").str.strip().str.lower().fillna("")
-    d = d[word != ""]
-    word = word[word != ""]
-    is_match = word.isin(MATCH_WORDS)
-    bad = ~is_match & ~word.isin(NON_MATCH_WORDS)
+    d = decisions[DECISION_COLUMNS].copy()
+    word = d["decision"].map(normalise_decision)
+    undecided = word.isin(["", WITHDRAW])
+    d, word = d[~undecided], word[~undecided]
+    is_match = word == MATCH
+    bad = word.isna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputDataError(f"review decisions: row {int(d.index[row]) + 2}, column decision: "
-                             "expected match or non-match")
+                             "expected match, non-match or withdraw")
     idx = _record_positions(records)
     left = idx.get_indexer(pd.MultiIndex.from_arrays([d["source_l"].astype(str), d["record_id_l"].astype(str)]))
     right = idx.get_indexer(pd.MultiIndex.from_arrays([d["source_r"].astype(str), d["record_id_r"].astype(str)]))
@@ -296,6 +293,8 @@ class PairScores:
     decided: np.ndarray       # settled by a clerical decision
     conflict: np.ndarray      # strong identifiers disagree: never merged
     vetoed_high: np.ndarray   # above the threshold but held back by a veto
+    household_share: float    # records at an address shared with someone born years apart
+    vetoes_applied: bool      # the data show households, so the vetoes guard them
 
 
 def score_pairs(prepared: Standardised, settings: LinkageSettings, model: FittedModel, pairs: CandidatePairs,
@@ -317,6 +316,11 @@ def score_pairs(prepared: Standardised, settings: LinkageSettings, model: Fitted
     for c, lv in settings.vetoes:
         veto |= np.isin(levels[:, c], list(lv))
     veto &= ~strong
+    guards = settings.household_guards
+    share = household_share(prepared.std, guards["min_age_gap_years"])
+    guarded = share >= guards["min_household_share"]
+    if not guarded:
+        veto[:] = False     # no households in these data: no twin or housemate for the vetoes to protect
     accept = (total >= settings.match_weight) & ~conflict & ~veto
     vetoed_high = veto & ~conflict & (total >= settings.match_weight)
     review = ~accept & ~conflict & (total >= settings.review_weight) & ~veto
@@ -332,7 +336,8 @@ def score_pairs(prepared: Standardised, settings: LinkageSettings, model: Fitted
         decided[pos] = True
         status[pos] = np.where(pairs.clerical.is_match, 3, 4)
     return PairScores(weights=weights, total=total, probability=prob, status=status, accept=accept,
-                      review=review, decided=decided, conflict=conflict, vetoed_high=vetoed_high)
+                      review=review, decided=decided, conflict=conflict, vetoed_high=vetoed_high,
+                      household_share=share, vetoes_applied=bool(guarded))
 
 
 @dataclass(frozen=True)
@@ -437,6 +442,8 @@ def _stats(settings: LinkageSettings, model: FittedModel, model_dict: dict, pair
         "pairs_scored": int(len(pairs.left)),
         "links_accepted": int(scores.accept.sum()),
         "links_vetoed": int(scores.vetoed_high.sum()),
+        "household_share": round(scores.household_share, 4),
+        "vetoes_applied": scores.vetoes_applied,
         "links_stopped_by_identifier_conflict": int((scores.conflict & (scores.total >= settings.match_weight)).sum()),
         "review_pairs": int(review_pairs),
         "clerical_decisions_applied": int(scores.decided.sum()),
@@ -487,11 +494,11 @@ def _members(records, std, person_lab, person_ids, family_ids, home, settings, a
                                                    settings.families["child_sources"])
     dobs = dob.reindex(p_idx)
     age = age_at(dobs, as_of).reindex(p_idx)
-    child = (age < settings.families["child_age"]).fillna(False).to_numpy(dtype=bool) | (age.isna().to_numpy() & only_child_arr)
+
     first_rec = pd.Series(np.arange(len(person_lab))).groupby(person_lab).first().reindex(p_idx).to_numpy()
     out = pd.DataFrame({
         "family_id": family_ids[first_rec], "person_id": person_ids[first_rec],
-        "role": np.where(child, "child", "adult"), "age": age.to_numpy(),
+        "role": member_roles(age, only_child_arr), "age": age.to_numpy(),
         "dob": pd.to_datetime(dobs).to_numpy(),
         "forename": _title(latest_fore.reindex(p_idx)).to_numpy(),
         "surname": _title(latest_sur.reindex(p_idx)).to_numpy(),

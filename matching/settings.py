@@ -285,8 +285,6 @@ def _build(d: dict) -> LinkageSettings:
     fam = d["families"]
     if not set(_names(fam["household_hints"], "linkage.families.household_hints", "columns")) <= {"tenancy_ref", "claim_ref"}:
         raise SettingError("linkage.families.household_hints", "must list tenancy_ref and/or claim_ref")
-    # Read by matching.linkage until it takes roles from families.member_roles; not a setting.
-    fam["child_age"] = ADULT_AGE
     _names(fam["child_sources"], "linkage.families.child_sources", "source names")
 
     rules = {k: _level_rules(d.get(k), comps, f"linkage.{k}") for k in ("vetoes", "strong_agreement")}

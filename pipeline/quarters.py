@@ -19,13 +19,11 @@ import pandas as pd
 
 from matching.incremental import STATE_FOLDER, LinkageState, read_state
 from matching.settings import LinkageSettings
-from schemas.columns import DECISION_COLUMNS
+from schemas.columns import DECISION_COLUMNS, WITHDRAW, normalise_decision
 from schemas.errors import InputDataError
 
 ID_CHANGE_COLUMNS = ["id_type", "old_id", "new_id", "kind"]
 BASELINE_FILE_COLUMNS = ["family_id", "baseline_date", "baseline_source"]
-# What a decisions file may say about a pair (merge_decisions also reads `withdraw`).
-DECISION_WORDS = ["match", "non-match", "nonmatch", "non_match", "no match"]
 
 
 @dataclass(frozen=True)
@@ -86,15 +84,16 @@ def read_decisions(path: Path | None) -> pd.DataFrame | None:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except Exception as exc:  # an unreadable decisions file stops the run with a clear message
         raise InputDataError(f"{path}: cannot read the review decisions file ({type(exc).__name__})") from None
-    need = {"source_l", "record_id_l", "source_r", "record_id_r", "decision"}
-    missing = need - set(frame.columns)
+    missing = set(DECISION_COLUMNS) - set(frame.columns)
     if missing:
         raise InputDataError(f"{path}: review decisions file lacks column(s) {', '.join(sorted(missing))}")
-    decided = frame[frame["decision"].str.strip() != ""].copy()
-    bad = ~decided["decision"].str.strip().str.lower().isin(DECISION_WORDS)
+    word = frame["decision"].map(normalise_decision)
+    decided = frame[word != ""].copy()
+    bad = word[word != ""].isna()
     if bad.any():
-        row = int(decided.index[bad][0]) + 2
-        raise InputDataError(f"{path}, row {row}, column decision: must be match or non-match")
+        row = int(decided.index[bad.to_numpy()][0]) + 2
+        raise InputDataError(f"{path}, row {row}, column decision: must be match, non-match or withdraw")
+    decided["decision"] = word[word != ""]
     return decided
 
 
@@ -258,7 +257,8 @@ def merge_decisions(previous: pd.DataFrame | None, current: pd.DataFrame | None)
     both["_pair"] = np.where(left <= right, left + "\x1e" + right, right + "\x1e" + left)
     both["decision"] = both["decision"].str.strip().str.lower()
     kept = both.drop_duplicates("_pair", keep="last")
-    kept = kept[~kept["decision"].isin(["withdraw", "withdrawn", ""])]
+    word = kept["decision"].map(normalise_decision)
+    kept = kept[(word != WITHDRAW) & (word != "")]   # an unreadable word is kept: linkage names its row
     return kept.drop(columns="_pair").reset_index(drop=True)
 
 

@@ -233,13 +233,27 @@ def test_oversized_blocks_are_skipped_and_reported():
     assert per["postcode_forename_phonetic"]["pairs"] == 0
 
 
+TWINS = [dict(source="schools", record_id="tw1", forename="Eleanor", surname="Ashdown", dob="2015-03-03", sex="F",
+              address="6 Kiln Road", postcode="DD4 4DD", seen_date="2025-06-01"),
+         dict(source="police", record_id="tw2", forename="Zachary", surname="Ashdown", dob="2015-03-03", sex="M",
+              address="6 Kiln Rd", postcode="DD4 4DD", seen_date="2025-06-01")]
+
+
+def households(n: int) -> list[dict]:
+    """A parent and a child at each of n addresses: data that show households."""
+    rows = []
+    for i in range(n):
+        for k, (fore, dob) in enumerate((("Morwenna", "1981-05-05"), ("Tamsin", "2013-09-09"))):
+            rows.append({"source": "housing", "record_id": f"hh{i}_{k}", "forename": fore, "surname": f"Pengelly{i}",
+                         "dob": dob, "sex": "F", "address": f"{i + 1} Quay Street", "postcode": "DD9 9QS",
+                         "seen_date": "2025-06-01"})
+    return rows
+
+
 def test_twins_are_vetoed_not_merged_and_reviewed_only_when_asked():
-    twins = [dict(source="schools", record_id="tw1", forename="Eleanor", surname="Ashdown", dob="2015-03-03", sex="F",
-                  address="6 Kiln Road", postcode="DD4 4DD", seen_date="2025-06-01"),
-             dict(source="police", record_id="tw2", forename="Zachary", surname="Ashdown", dob="2015-03-03", sex="M",
-                  address="6 Kiln Rd", postcode="DD4 4DD", seen_date="2025-06-01")]
-    rec = records_frame(background(400) + twins)
+    rec = records_frame(background(400) + households(60) + TWINS)
     res = link_records(rec, LinkageSettings.from_dict(FIXED), AS_OF)
+    assert res.stats["vetoes_applied"] and res.stats["household_share"] >= 0.10
     assert person_of(res, "tw1") != person_of(res, "tw2")
     fam = res.record_links.set_index("record_id")["family_id"]
     assert fam["tw1"] == fam["tw2"]
@@ -248,3 +262,16 @@ def test_twins_are_vetoed_not_merged_and_reviewed_only_when_asked():
     assert not res.review_pairs["record_id_l"].isin(["tw1", "tw2"]).any()
     res2 = link_records(rec, LinkageSettings.from_dict({**FIXED, "thresholds": {"review_vetoed": True}}), AS_OF)
     assert res2.review_pairs["record_id_l"].isin(["tw1", "tw2"]).any()
+
+
+def test_vetoes_stand_aside_where_the_data_show_no_households():
+    # A register of individuals (no address shared by people born years apart): a pair that
+    # agrees on everything but a badly mis-keyed forename is one person, not twins.
+    rec = records_frame(background(400) + TWINS)
+    res = link_records(rec, LinkageSettings.from_dict(FIXED), AS_OF)
+    assert not res.stats["vetoes_applied"] and res.stats["household_share"] < 0.10
+    assert person_of(res, "tw1") == person_of(res, "tw2")
+    # min_household_share 0 applies the vetoes whatever the data show
+    always = LinkageSettings.from_dict({**FIXED, "household_guards": {"min_household_share": 0.0, "min_age_gap_years": 12}})
+    res = link_records(rec, always, AS_OF)
+    assert res.stats["vetoes_applied"] and person_of(res, "tw1") != person_of(res, "tw2")

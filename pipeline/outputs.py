@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from pipeline import stopping
+from reports.manifest import sha256_of
 from schemas.errors import LockedError, OutputError, OutputInTheWay
 
 log = logging.getLogger("hnf_match")
@@ -57,14 +58,6 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _files_in(folder: Path) -> list[str]:
@@ -130,7 +123,7 @@ def foreign_files(folder: Path, hashes: bool = True) -> tuple[list[str], str]:
         want = listed[rel]
         p = folder / rel
         if not isinstance(want, dict) or p.stat().st_size != want.get("bytes") \
-                or (hashes and _sha256(p) != want.get("sha256")):
+                or (hashes and sha256_of(p) != want.get("sha256")):
             changed.append(rel)
     if changed:
         return changed, "they were changed after hnf-match wrote them"
@@ -340,7 +333,7 @@ class OutputFolder:
             if rel == MANIFEST:
                 continue
             p = self.tmp / rel
-            files[rel] = {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+            files[rel] = {"bytes": p.stat().st_size, "sha256": sha256_of(p)}
         manifest = read_manifest(self.tmp) or {"tool": "hnf-match"}
         manifest["files"] = files
         mode = stat.S_IMODE((self.tmp / MANIFEST).stat().st_mode) if (self.tmp / MANIFEST).exists() else 0o600
@@ -439,6 +432,6 @@ def add_to_inventory(folder: Path, rel: str) -> None:
     if manifest is None or not isinstance(manifest.get("files"), dict):
         return
     p = folder / rel
-    manifest["files"][rel] = {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+    manifest["files"][rel] = {"bytes": p.stat().st_size, "sha256": sha256_of(p)}
     mode = stat.S_IMODE((folder / MANIFEST).stat().st_mode)
     _write_whole(folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n", mode)

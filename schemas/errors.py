@@ -13,10 +13,8 @@ EXIT_LOCKED = 4
 EXIT_INTERRUPTED = 5
 
 
-class HnfError(Exception):
-    """An error the user can fix. Its message must never hold personal data: name the file,
-    the row number and the column, never a value."""
-    exit_code = EXIT_INTERNAL
+class _Message:
+    """The message as given, for the CLI to print (str(exc) is the same text)."""
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -24,6 +22,12 @@ class HnfError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class HnfError(_Message, Exception):
+    """An error the user can fix. Its message must never hold personal data: name the file,
+    the row number and the column, never a value."""
+    exit_code = EXIT_INTERNAL
 
 
 class ConfigError(HnfError):
@@ -48,14 +52,7 @@ class LockedError(HnfError):
     exit_code = EXIT_LOCKED
 
 
-class InterruptedRun(BaseException):
+class InterruptedRun(_Message, BaseException):
     """A signal (Ctrl-C, SIGTERM, SIGHUP) stopped the run. A BaseException, like
     KeyboardInterrupt, so that no reader's `except Exception` can mistake it for a bad file."""
     exit_code = EXIT_INTERRUPTED
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message

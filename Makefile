@@ -24,9 +24,10 @@ validate: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-# The inner loop: everything but the end-to-end runs, signals and benchmarks marked slow.
+# The inner loop: everything but the end-to-end runs, signals and benchmarks marked slow, on
+# both cores. `make test` (and CI) runs everything, one test at a time.
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" -n 2
 
 accuracy: $(STAMP)
 	$(PY) -m tools.evaluate --sample sample_data/config.yaml --generated 200000

@@ -26,7 +26,10 @@ def components(n: int, l: np.ndarray, r: np.ndarray) -> np.ndarray:
 class _Guard:
     """What a person may not hold twice, for the records of the conflicted components."""
 
-    def __init__(self, std: pd.DataFrame, cols: Columns, settings: LinkageSettings, cannot: dict[int, set[int]]):
+    def __init__(self, std: pd.DataFrame, cols: Columns, settings: LinkageSettings, cannot: dict[int, set[int]],
+                 years_apart: int | None = None):
+        self.years_apart = years_apart
+        self.year = pd.to_numeric(std["dob_year"], errors="coerce").to_numpy(dtype=np.float64)
         self.ids = {c: cols.codes(c)[0] for c in settings.clustering["unique_identifiers"]}
         self.dob = cols.codes("dob_key")[0]
         self.cols = cols
@@ -56,6 +59,9 @@ class _Guard:
             return set()
         lv = comparison_levels(self.dob_comp, self.cols, pairs["rec_a"].to_numpy(), pairs["rec_b"].to_numpy())
         ok = np.isin(lv, list(self.ok_levels))
+        if self.years_apart is not None:   # no households: only dates of birth years apart conflict
+            gap = np.abs(self.year[pairs["rec_a"].to_numpy()] - self.year[pairs["rec_b"].to_numpy()])
+            ok |= ~(gap >= self.years_apart)
         for a, b, x in zip(pairs["dob_a"].to_numpy(), pairs["dob_b"].to_numpy(), ok):
             self._dob_ok[(int(a), int(b))] = bool(x)
             self._dob_ok[(int(b), int(a))] = bool(x)
@@ -96,7 +102,7 @@ class _Guard:
 
 
 def conflicted_components(labels: np.ndarray, std: pd.DataFrame, cols: Columns, settings: LinkageSettings,
-                          cannot_pairs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+                          cannot_pairs: tuple[np.ndarray, np.ndarray], years_apart: int | None = None) -> np.ndarray:
     """Component labels that break a rule (vectorised checks; dates of birth checked per
     distinct value pair only for components holding more than one)."""
     frame = pd.DataFrame({"comp": labels})
@@ -122,20 +128,23 @@ def conflicted_components(labels: np.ndarray, std: pd.DataFrame, cols: Columns, 
     nun = s.groupby(sub["comp"]).nunique()
     several = set(nun.index[nun > 1].tolist()) - bad
     if several:
-        guard = _Guard(std, cols, settings, {})
+        guard = _Guard(std, cols, settings, {}, years_apart)
         recs = np.flatnonzero(np.isin(labels, list(several)))
         bad |= guard.prepare_dobs(labels, recs)
     return np.array(sorted(bad), dtype=np.int64)
 
 
 def cluster_persons(n: int, l: np.ndarray, r: np.ndarray, strength: np.ndarray, std: pd.DataFrame, cols: Columns,
-                    settings: LinkageSettings, cannot_pairs: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, dict]:
+                    settings: LinkageSettings, cannot_pairs: tuple[np.ndarray, np.ndarray] | None = None,
+                    years_apart: int | None = None) -> tuple[np.ndarray, dict]:
     """Person label per record from accepted links (l, r) ordered by strength (higher first;
-    clerical matches should carry the highest). Returns (labels, report)."""
+    clerical matches should carry the highest). Returns (labels, report). Two incompatible
+    dates of birth split a person (a parent and child of one name); where the data show no
+    households, `years_apart` relaxes that to dates of birth that many years apart or more."""
     if cannot_pairs is None:
         cannot_pairs = (np.empty(0, np.int64), np.empty(0, np.int64))
     labels = components(n, l, r)
-    bad = conflicted_components(labels, std, cols, settings, cannot_pairs) if n else np.empty(0, np.int64)
+    bad = conflicted_components(labels, std, cols, settings, cannot_pairs, years_apart) if n else np.empty(0, np.int64)
     report = {"components_split": int(len(bad)), "links_dropped_by_guard": 0}
     if not len(bad):
         return labels, report
@@ -143,7 +152,7 @@ def cluster_persons(n: int, l: np.ndarray, r: np.ndarray, strength: np.ndarray, 
     for a, b in zip(*cannot_pairs):
         cannot[int(a)].add(int(b))
         cannot[int(b)].add(int(a))
-    guard = _Guard(std, cols, settings, cannot)
+    guard = _Guard(std, cols, settings, cannot, years_apart)
     in_bad = np.isin(labels, bad)
     guard.prepare_dobs(labels, np.flatnonzero(in_bad))
     e = np.flatnonzero(in_bad[l])

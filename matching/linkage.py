@@ -320,7 +320,10 @@ def score_pairs(prepared: Standardised, settings: LinkageSettings, model: Fitted
     share = household_share(prepared.std, guards["min_age_gap_years"])
     guarded = share >= guards["min_household_share"]
     if not guarded:
-        veto[:] = False     # no households in these data: no twin or housemate for the vetoes to protect
+        # No households in these data: no twin or housemate for the vetoes to protect, so they
+        # hold only where the two dates of birth are years apart (two people, whatever the names).
+        year = pd.to_numeric(prepared.std["dob_year"], errors="coerce").to_numpy(dtype=np.float64)
+        veto &= np.abs(year[l] - year[r]) >= guards["min_age_gap_years"]
     accept = (total >= settings.match_weight) & ~conflict & ~veto
     vetoed_high = veto & ~conflict & (total >= settings.match_weight)
     review = ~accept & ~conflict & (total >= settings.review_weight) & ~veto
@@ -357,7 +360,8 @@ def cluster_records(prepared: Standardised, settings: LinkageSettings, pairs: Ca
     acc = np.flatnonzero(scores.accept)
     apart = scores.decided & ~scores.accept
     labels, report = cluster_persons(n, l[acc], r[acc], strength[acc], prepared.std, prepared.cols, settings,
-                                     (l[apart], r[apart]))
+                                     (l[apart], r[apart]),
+                                     years_apart=None if scores.vetoes_applied else settings.household_guards["min_age_gap_years"])
     labels = pd.factorize(labels)[0].astype(np.int64) if n else labels
     return Persons(labels=labels, count=int(labels.max()) + 1 if n else 0, report=report)
 

@@ -40,6 +40,20 @@ def write_config(folder: Path, sources: dict, **top) -> Path:
 
 
 @pytest.fixture
+def folder(tmp_path):
+    """A folder holding one valid housing extract, for configs written as text."""
+    write_csv(tmp_path / "housing.csv", [housing_row()], HOUSING_HEADER)
+    return tmp_path
+
+
+def load_config_text(folder: Path, text: str):
+    """Write `text` as folder/c.yaml and load it as a run config."""
+    from pipeline.config import load_config
+    (folder / "c.yaml").write_text(text)
+    return load_config(folder / "c.yaml")
+
+
+@pytest.fixture
 def housing_config(tmp_path):
     """A valid one-source run: 20 housing rows."""
     rows = [housing_row(f"H{i}", uprn=str(100000 + i)) for i in range(20)]

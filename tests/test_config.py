@@ -5,18 +5,11 @@ import pytest
 
 from pipeline.config import load_config
 from schemas.errors import ConfigError
-from tests.conftest import HOUSING_HEADER, housing_row, write_csv
 
 
-@pytest.fixture
-def folder(tmp_path):
-    write_csv(tmp_path / "housing.csv", [housing_row()], HOUSING_HEADER)
-    return tmp_path
 
 
-def load(folder, text):
-    (folder / "c.yaml").write_text(text)
-    return load_config(folder / "c.yaml")
+from tests.conftest import load_config_text as load  # noqa: E402
 
 
 GOOD = """as_of: 2026-09-30

@@ -269,9 +269,7 @@ output: out/2026Q3
 """
 
 
-def load(folder, text):
-    (folder / "c.yaml").write_text(text)
-    return load_config(folder / "c.yaml")
+from tests.conftest import load_config_text as load  # noqa: E402
 
 
 def test_values_are_read_as_written(folder):

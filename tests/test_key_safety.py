@@ -13,7 +13,6 @@ from pipeline import cli
 from pipeline.config import load_config
 from reports.outputs import read_key
 from schemas.errors import ConfigError
-from tests.conftest import HOUSING_HEADER, housing_row, write_csv
 
 ROOT = Path(__file__).parents[1]
 
@@ -24,10 +23,6 @@ def make_key(path: Path, mode: int = 0o600, size: int = 64) -> Path:
     return path
 
 
-@pytest.fixture
-def folder(tmp_path):
-    write_csv(tmp_path / "housing.csv", [housing_row()], HOUSING_HEADER)
-    return tmp_path
 
 
 def config(folder: Path, key: Path | str, permissions: str | None = None) -> Path:

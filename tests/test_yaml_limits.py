@@ -16,7 +16,6 @@ from pipeline.config import load_config
 from schemas.errors import ConfigError
 from schemas.yaml_loading import (MAX_ALIASES, MAX_DEPTH, MAX_YAML_BYTES, file_problem, load_yaml_file,
                                   parse_yaml, read_bounded)
-from tests.conftest import HOUSING_HEADER, housing_row, write_csv
 
 ROOT = Path(__file__).parents[1]
 
@@ -36,15 +35,9 @@ def laughs(levels: int = 9, width: int = 10) -> str:
     return out
 
 
-@pytest.fixture
-def folder(tmp_path):
-    write_csv(tmp_path / "housing.csv", [housing_row()], HOUSING_HEADER)
-    return tmp_path
 
 
-def load(folder, text):
-    (folder / "c.yaml").write_text(text)
-    return load_config(folder / "c.yaml")
+from tests.conftest import load_config_text as load  # noqa: E402
 
 
 def test_billion_laughs_under_report_is_refused_at_once(folder):

@@ -5,11 +5,7 @@ import pytest
 
 from pipeline.config import load_config
 from schemas.errors import ConfigError
-
-
-
-
-from tests.conftest import load_config_text as load  # noqa: E402
+from tests.conftest import load_config_text as load
 
 
 GOOD = """as_of: 2026-09-30

@@ -12,6 +12,7 @@ from pipeline import cli
 from pipeline.config import OUTPUT_KEYS, SOURCE_KEYS, TOP_KEYS, load_config
 from schemas.errors import ConfigError
 from tests.conftest import HOUSING_HEADER, housing_row, write_csv
+from tests.conftest import load_config_text as load
 
 FULL = """\
 as_of: 2026-09-30
@@ -267,9 +268,6 @@ sources:
   housing: {path: housing.csv}
 output: out/2026Q3
 """
-
-
-from tests.conftest import load_config_text as load  # noqa: E402
 
 
 def test_values_are_read_as_written(folder):

@@ -14,6 +14,7 @@ from criteria.language import load_criteria, parse_criteria
 from pipeline import cli
 from pipeline.config import load_config
 from schemas.errors import ConfigError
+from tests.conftest import load_config_text as load
 from schemas.yaml_loading import (MAX_ALIASES, MAX_DEPTH, MAX_YAML_BYTES, file_problem, load_yaml_file,
                                   parse_yaml, read_bounded)
 
@@ -33,11 +34,6 @@ def laughs(levels: int = 9, width: int = 10) -> str:
     for i in range(1, levels):
         out += f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * width)}]\n"
     return out
-
-
-
-
-from tests.conftest import load_config_text as load  # noqa: E402
 
 
 def test_billion_laughs_under_report_is_refused_at_once(folder):

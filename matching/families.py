@@ -1,6 +1,7 @@
 """Families: persons living at the same address on the reference date, joined by current
 household hints (a tenancy or a benefit claim). A person's address is the one on their latest
-dated record, so a mover lands at the new home; a hint counts only while it is current."""
+dated record, so a mover lands at the new home; a member whose agencies have not caught up with
+the household's move moves with it; a hint counts only while it is current."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,7 +9,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from schemas.people import is_child
+from schemas.people import ADULT_AGE, is_child
 
 from .cluster import components
 from .settings import LinkageSettings
@@ -78,11 +79,165 @@ def _latest(frame: pd.DataFrame, value: str) -> pd.DataFrame:
     return f.drop_duplicates("person", keep="last").set_index("person")
 
 
-def form_families(std: pd.DataFrame, person: np.ndarray, n_persons: int, settings: LinkageSettings) -> tuple[np.ndarray, pd.DataFrame]:
-    """Family label per person, and per person its current household key and the record
-    (position) that gave it."""
+def _lag_of(source: pd.Series, lags: dict) -> np.ndarray:
+    """Per record, its source's address lag (settings families.address_lag_days) as a timedelta."""
+    codes, names = pd.factorize(source.astype(str))
+    days = np.array([lags.get(n, lags["default"]) for n in names] + [lags["default"]], dtype="int64")
+    return days[np.where(codes >= 0, codes, len(names))].astype("timedelta64[D]")
+
+
+def _name_tokens(std: pd.DataFrame, person: np.ndarray, columns: tuple[str, ...]) -> dict[int, set]:
+    """Per person, every name token their records give in these token columns."""
+    out: dict[int, set] = {}
+    for col in columns:
+        if col not in std:
+            continue
+        for p, toks in zip(person, std[col].to_numpy()):
+            if isinstance(toks, tuple) and toks:
+                out.setdefault(int(p), set()).update(toks)
+    return out
+
+
+def follow_household(frame: pd.DataFrame, home: pd.Series, std: pd.DataFrame, settings: LinkageSettings,
+                     as_of: dt.date | None) -> pd.DataFrame:
+    """Members left behind by a household move: per such person, the household key the rest of
+    their household moved to (`to`), and the date the household was first seen there.
+
+    A person whose latest record is at address A follows the others seen at A with them
+    (`together_days`) who now live at one address B, when the person has no record at A after
+    that move (allowing for their agency's address lag), when those movers outnumber everyone
+    else still living at A (and number at least `min_movers_for_an_adult` for an adult), when a mover could be the person's carer or partner (a child follows
+    someone 12+ years older, an adult someone not 12+ years younger: parents do not follow a
+    grown-up child who left, nor children an older sibling) and, with `name_in_common`, when a mover shares a name
+    with the person. Everything about a person's own later records wins: a young adult with a
+    record of their own at another address is not at A in the first place."""
+    fam = settings.families
+    rule = fam["follow_household"]
+    empty = pd.DataFrame({"to": pd.Series(dtype=object), "moved_on": pd.Series(dtype="datetime64[ns]"),
+                          "with": pd.Series(dtype=np.int64)})
+    if not rule["enabled"]:
+        return empty
+    f = frame[frame["hh"].notna() & frame["seen_date"].notna()]
+    if not len(f):
+        return empty
+    lagged = f["seen_date"].to_numpy() - _lag_of(f["source"], fam["address_lag_days"])
+    f = f.assign(lagged=lagged)
+    ph = f.groupby(["person", "hh"], sort=False).agg(first=("seen_date", "min"), last=("seen_date", "max"),
+                                                     last_lagged=("lagged", "max")).reset_index()
+    ph["home"] = home.reindex(ph["person"]).to_numpy()
+    ph = ph[ph["home"].notna()]
+    residents = ph.groupby("hh")["person"].transform("size")
+    ph = ph[residents <= rule["max_residents"]]
+    current = ph["hh"].to_numpy() == ph["home"].to_numpy()
+    stay, left = ph[current], ph[~current]
+    if not len(stay) or not len(left):
+        return empty
+    at_home = stay.set_index("person")["first"]
+    left = left.assign(moved_on=at_home.reindex(left["person"]).to_numpy())
+    # A move away from A: first seen at the new home after first being seen at A.
+    left = left[left["moved_on"] > left["first"]]
+    pairs = stay.merge(left[["person", "hh", "first", "last", "home", "moved_on"]], on="hh", suffixes=("", "_q"))
+    together = pd.Timedelta(days=rule["together_days"])
+    pairs = pairs[(pairs["first_q"] <= pairs["last"] + together) & (pairs["last_q"] + together >= pairs["first"])
+                  & (pairs["last_lagged"] <= pairs["moved_on"])]
+    if not len(pairs):
+        return empty
+    dob = frame.dropna(subset=["dob"]).drop_duplicates("person").set_index("person")["dob"]
+    pb, qb = dob.reindex(pairs["person"]).to_numpy(), dob.reindex(pairs["person_q"]).to_numpy()
+    gap = np.timedelta64(int(settings.household_guards["min_age_gap_years"] * 365.25), "D")
+    known = ~pd.isna(pb) & ~pd.isna(qb)
+    ref = np.datetime64(as_of or dt.date.today(), "ns")
+    child = ~pd.isna(pb) & (pb > ref - np.timedelta64(int(ADULT_AGE * 365.25), "D"))
+    adult_ns = np.timedelta64(int(ADULT_AGE * 365.25), "D")
+    # A child follows an adult 12+ years older who was already an adult when first seen at A (a
+    # grown-up sibling who left home leads nobody); an adult, anyone not 12+ years younger.
+    was_adult = ~pd.isna(qb) & (pairs["first_q"].to_numpy() - np.where(pd.isna(qb), ref, qb) >= adult_ns)
+    carer = np.where(child, known & (pb - qb >= gap) & was_adult, ~(known & (qb - pb >= gap)))
+    pairs = pairs.assign(child=child)[carer]
+    if rule["name_in_common"] and len(pairs):
+        mine = _name_tokens(std, frame["person"].to_numpy(), ("sur_tokens",))
+        theirs = _name_tokens(std, frame["person"].to_numpy(), ("sur_tokens", "fore_tokens"))
+        share = [bool(mine.get(p, set()) & theirs.get(q, set())) for p, q in zip(pairs["person"], pairs["person_q"])]
+        pairs = pairs[np.asarray(share, dtype=bool)]
+    if not len(pairs):
+        return empty
+    votes = (pairs.groupby(["person", "hh", "home_q"]).agg(movers=("person_q", "nunique"), moved_on=("moved_on", "min"),
+                                                          child=("child", "first"))
+             .reset_index().sort_values(["person", "movers", "moved_on", "home_q"], ascending=[True, False, True, True])
+             .drop_duplicates("person"))
+    # Everyone else whose home is still A and who was seen there after the move stays.
+    others = votes[["person", "hh", "moved_on"]].merge(stay[["person", "hh", "last_lagged"]], on="hh", suffixes=("", "_s"))
+    others = others[(others["person_s"] != others["person"]) & (others["last_lagged"] > others["moved_on"])]
+    stayers = others.groupby("person")["person_s"].nunique().reindex(votes["person"]).fillna(0).to_numpy()
+    enough = np.where(votes["child"].to_numpy(dtype=bool), 1, rule["min_movers_for_an_adult"])
+    go = votes[(votes["movers"].to_numpy() > stayers) & (votes["movers"].to_numpy() >= enough)]
+    # One mover of the chosen household (the first seen there) shows whose address it is.
+    lead = (pairs.merge(go[["person", "home_q"]], on=["person", "home_q"]).sort_values(["person", "moved_on", "person_q"])
+            .drop_duplicates("person").set_index("person")["person_q"])
+    return pd.DataFrame({"to": go["home_q"].to_numpy(), "moved_on": go["moved_on"].to_numpy(),
+                         "with": lead.reindex(go["person"]).to_numpy()},
+                        index=pd.Index(go["person"].to_numpy(), name="person"))
+
+
+def join_by_postcode_and_surname(std: pd.DataFrame, person: np.ndarray, family_home: pd.Series,
+                                 home_pos: np.ndarray, max_chance: float) -> pd.DataFrame:
+    """Persons with no usable address but a full postcode (a police or ASB record with the
+    address left blank): the household key of the one household at that postcode whose members
+    share a surname with them. Not where the surname is one many unrelated people share
+    (Begum, Kaur, Singh: `sur_shared`), nor where two households there share it, nor where
+    more than `max_chance` households there would share it by chance. Per person placed: the
+    household key (`to`) and a member of that household (`with`)."""
+    out = pd.DataFrame({"to": pd.Series(dtype=object), "with": pd.Series(dtype=np.int64)})
+    if "postcode" not in std or "sur_tokens" not in std:
+        return out
+    homed = family_home.notna().to_numpy()
+    f = pd.DataFrame({"person": person, "postcode": std["postcode"].to_numpy(), "tokens": std["sur_tokens"].to_numpy(),
+                      "shared": std["sur_shared"].fillna(False).to_numpy(dtype=bool) if "sur_shared" in std else False})
+    f = f[f["postcode"].notna() & f["tokens"].map(lambda t: isinstance(t, tuple) and len(t) > 0) & ~f["shared"]]
+    if not len(f):
+        return out
+    f = f.explode("tokens")
+    has_home = homed[f["person"].to_numpy()]
+    # Households: the postcode of each homed person's own address record, with their surnames.
+    pos = home_pos[f["person"].to_numpy()]
+    own_pc = np.where(pos >= 0, std["postcode"].to_numpy()[np.maximum(pos, 0)], None)
+    at_home = f[has_home & (f["postcode"].to_numpy() == own_pc)]
+    at_home = at_home.assign(home=family_home.to_numpy()[at_home["person"].to_numpy()])
+    households = at_home.groupby(["postcode", "tokens"])["home"].agg(lambda h: h.iloc[0] if h.nunique() == 1 else None)
+    households = households.dropna()
+    # How many households at that postcode would share the surname by chance: the surname's
+    # share of all households times the households there. A common surname in a large
+    # postcode is left alone.
+    n_homes = max(at_home["home"].nunique(), 1)
+    share = at_home.groupby("tokens")["home"].nunique() / n_homes
+    per_pc = at_home.groupby("postcode")["home"].nunique()
+    keys = households.index.to_frame(index=False)
+    chance = share.reindex(keys["tokens"]).to_numpy() * per_pc.reindex(keys["postcode"]).to_numpy()
+    households = households[chance <= max_chance]
+    lost = f[~has_home]
+    if not len(lost) or not len(households):
+        return out
+    found = lost.join(households.rename("home"), on=["postcode", "tokens"]).dropna(subset=["home"])
+    one = found.groupby("person")["home"].agg(lambda h: h.iloc[0] if h.nunique() == 1 else None).dropna()
+    # And a member of that household whose address record shows where it is.
+    lead = at_home.drop_duplicates("home").set_index("home")["person"]
+    return pd.DataFrame({"to": one.to_numpy(), "with": lead.reindex(one.to_numpy()).to_numpy()},
+                        index=one.index)
+
+
+def form_families(std: pd.DataFrame, person: np.ndarray, n_persons: int, settings: LinkageSettings,
+                  as_of: dt.date | None = None) -> tuple[np.ndarray, pd.DataFrame]:
+    """Family label per person, and per person: the household key the family is formed on
+    (`home`), the record (position, -1 if none) whose address the person is placed at and its
+    date (`home_pos`, `home_seen`: for a member who moved with the household, a record of the
+    member they followed), the person's own latest addressed record (`own_latest_pos`), how the
+    person was placed (`basis`: uprn, address, moved_with_household, postcode_and_surname, or
+    none) and the household
+    hints that joined them to someone else (`hints`)."""
     frame = pd.DataFrame({"person": person, "seen_date": pd.to_datetime(std["seen_date"]).to_numpy(),
-                          "hh": household_keys(std).to_numpy(), "pos": np.arange(len(std))})
+                          "hh": household_keys(std).to_numpy(), "pos": np.arange(len(std)),
+                          "source": std["source"].astype(str).to_numpy() if "source" in std else "",
+                          "dob": pd.to_datetime(std["dob"]).to_numpy() if "dob" in std else pd.NaT})
     cur = _current_home(frame)
     home = pd.Series(None, index=pd.RangeIndex(n_persons), dtype=object)
     home_date = pd.Series(pd.NaT, index=pd.RangeIndex(n_persons), dtype="datetime64[ns]")
@@ -90,11 +245,39 @@ def form_families(std: pd.DataFrame, person: np.ndarray, n_persons: int, setting
     home.loc[cur.index] = cur["hh"].to_numpy()
     home_date.loc[cur.index] = cur["seen_date"].to_numpy()
     home_pos.loc[cur.index] = cur["pos"].to_numpy()
+    basis = np.full(n_persons, "none", dtype=object)
+    has = home.notna().to_numpy()
+    basis[has] = np.where(home[has].str.startswith("U"), "uprn", "address")
+
+    moved = follow_household(frame, home, std, settings, as_of)
+    family_home = home.copy()
+    address_pos = home_pos.to_numpy().copy()      # the record whose address the person is shown at
+    address_seen = home_date.to_numpy().copy()
+    if len(moved):
+        at = moved.index.to_numpy()
+        family_home.loc[at] = moved["to"].to_numpy()
+        basis[at] = "moved_with_household"
+        lead = moved["with"].to_numpy().astype(np.int64)
+        address_pos[at] = home_pos.to_numpy()[lead]
+        address_seen[at] = home_date.to_numpy()[lead]
+
+    by_postcode = settings.families["join_by_postcode_and_surname"]
+    if by_postcode["enabled"]:
+        joined = join_by_postcode_and_surname(std, np.asarray(person), family_home, home_pos.to_numpy(),
+                                              by_postcode["max_chance"])
+        if len(joined):
+            at = joined.index.to_numpy().astype(np.int64)
+            family_home.loc[at] = joined["to"].to_numpy()
+            basis[at] = "postcode_and_surname"
+            lead = joined["with"].to_numpy().astype(np.int64)
+            address_pos[at] = address_pos[lead]
+            address_seen[at] = address_seen[lead]
 
     keys_p, keys_k = [], []
-    has_home = home.notna().to_numpy()
+    has_home = family_home.notna().to_numpy()
     keys_p.append(np.flatnonzero(has_home))
-    keys_k.append(home[has_home].to_numpy())
+    keys_k.append(family_home[has_home].to_numpy())
+    hint_p, hint_name = [], []
     for hint in settings.families["household_hints"]:
         if hint not in std:
             continue
@@ -110,12 +293,24 @@ def form_families(std: pd.DataFrame, person: np.ndarray, n_persons: int, setting
                    | (lat["hh"].to_numpy() == home.to_numpy()[p]))
         keys_p.append(p[current])
         keys_k.append((hint + ":" + lat["h"].astype(str)).to_numpy()[current])
+        hint_p.append(p[current])
+        hint_name.append(np.full(int(current.sum()), hint, dtype=object))
     pp = np.concatenate(keys_p) if keys_p else np.empty(0, np.int64)
     kk = np.concatenate(keys_k) if keys_k else np.empty(0, object)
     kcodes, kuniq = pd.factorize(pd.Series(kk, dtype=object))
     n_nodes = n_persons + len(kuniq)
     labels = components(n_nodes, pp.astype(np.int64), (n_persons + kcodes).astype(np.int64))[:n_persons]
-    info = pd.DataFrame({"home": home.to_numpy(), "home_pos": home_pos.to_numpy()})
+    # A hint joined a person when someone else in the family shares it.
+    hints = np.full(n_persons, "", dtype=object)
+    if hint_p:
+        hp, hn = np.concatenate(hint_p), np.concatenate(hint_name)
+        first_hint = len(keys_p[0])
+        hk = kcodes[first_hint:]
+        shared = np.bincount(hk, minlength=len(kuniq))[hk] > 1
+        for p_, name in zip(hp[shared], hn[shared]):
+            hints[p_] = name if not hints[p_] else f"{hints[p_]};{name}"
+    info = pd.DataFrame({"home": family_home.to_numpy(), "home_pos": address_pos, "home_seen": address_seen,
+                         "own_latest_pos": home_pos.to_numpy(), "basis": basis, "hints": hints})
     return labels, info
 
 
@@ -154,3 +349,30 @@ def person_agencies(person: np.ndarray, source: np.ndarray, n_persons: int,
     sets, inverse = np.unique(mask, return_inverse=True)
     joined = np.array([";".join(name for i, name in enumerate(names) if int(m) >> i & 1) for m in sets], dtype=object)
     return joined[inverse.reshape(-1)], (mask & ~child_bits) == 0
+
+
+# Why a placement is worth a second look (review_families.csv), by how the person was placed.
+_REVIEW_REASONS = {
+    "moved_with_household": "moved with the household: the person's own latest record is at another address",
+    "postcode_and_surname": "no address: placed with the household at their postcode that shares their surname",
+    "hint": "no address: placed by a household hint (a tenancy or a benefit claim) alone",
+}
+
+
+def review_placements(members: pd.DataFrame) -> pd.DataFrame:
+    """The uncertain family placements, for clerical review: members placed by something other
+    than an address of their own (a household move, a postcode and surname, a hint alone), and
+    children in a family with no adult (a child is rarely a household alone: their family is
+    likely recorded at another address). One row per person, in family order."""
+    cols = ["family_id", "person_id", "role", "age", "forename", "surname", "placed_by", "reason", "address",
+            "address_seen_on", "own_address", "own_address_seen_on", "agencies"]
+    if not len(members):
+        return pd.DataFrame(columns=cols)
+    reason = members["placed_by"].map(_REVIEW_REASONS)
+    adults = members.groupby("family_id")["role"].transform(lambda r: (r == "adult").any())
+    alone = (members["role"] == "child") & ~adults & reason.isna()
+    reason = reason.where(~alone, np.where(members["placed_by"] == "none",
+                                           "a child with no address or household hint, in no family with an adult",
+                                           "a child in a family with no adult: the family may be recorded at another address"))
+    out = members.assign(reason=reason)[reason.notna()]
+    return out.reindex(columns=cols).reset_index(drop=True)

@@ -114,7 +114,7 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
     clock.step("cluster")
     persons = cluster_records(prepared, settings, pairs, scores)
     clock.step("families")
-    families = group_families(prepared, settings, persons)
+    families = group_families(prepared, settings, persons, as_of)
 
     ids = _ids(prepared, persons, families)
     record_links = _record_links(prepared, pairs, scores, persons, ids)
@@ -374,9 +374,9 @@ class Families:
     count: int
 
 
-def group_families(prepared: Standardised, settings: LinkageSettings, persons: Persons) -> Families:
+def group_families(prepared: Standardised, settings: LinkageSettings, persons: Persons, as_of: dt.date) -> Families:
     """Families: persons living at the same address, helped by household hints."""
-    of_person, home = form_families(prepared.std, persons.labels, persons.count, settings)
+    of_person, home = form_families(prepared.std, persons.labels, persons.count, settings, as_of)
     of_person = pd.factorize(of_person)[0].astype(np.int64) if persons.count else of_person
     return Families(of_person=of_person, home=home, count=int(of_person.max()) + 1 if persons.count else 0)
 
@@ -454,6 +454,10 @@ def _stats(settings: LinkageSettings, model: FittedModel, model_dict: dict, pair
         "clerical_decisions_unknown_records": pairs.clerical.unknown,
         "persons": persons.count,
         "families": families.count,
+        # How persons were placed in families (docs/linkage.md): by a UPRN or an address of
+        # their own, moved with their household, by postcode and surname, or not at all.
+        "family_placements": {k: int(v) for k, v in
+                              pd.Series(families.home["basis"]).value_counts().sort_index().items()},
         **persons.report,
         "timings_seconds": timings,
         "em": {"iterations": model.em_iterations, "converged": model.em_converged,
@@ -469,7 +473,8 @@ def _title(s: pd.Series) -> pd.Series:
 
 
 def _members(records, std, person_lab, person_ids, family_ids, home, settings, as_of, n_persons) -> pd.DataFrame:
-    cols = ["family_id", "person_id", "role", "age", "dob", "forename", "surname", "address", "postcode", "uprn", "agencies"]
+    cols = ["family_id", "person_id", "role", "age", "dob", "forename", "surname", "address", "postcode", "uprn", "agencies",
+            "placed_by", "address_seen_on", "joined_by", "own_address", "own_address_seen_on"]
     if n_persons == 0:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols}).astype({"age": "Int64", "dob": "datetime64[ns]"})
     f = pd.DataFrame({"person": person_lab, "seen": pd.to_datetime(std["seen_date"]).fillna(pd.Timestamp.min).to_numpy(),
@@ -494,6 +499,11 @@ def _members(records, std, person_lab, person_ids, family_ids, home, settings, a
         out[has] = std[col].to_numpy()[pos[has]]
         return out
 
+    own = home["own_latest_pos"].to_numpy()
+    own_differs = (own >= 0) & (own != home["home_pos"].to_numpy())
+    own_text = np.where(own >= 0, std["address_std"].to_numpy()[np.maximum(own, 0)], None)
+    own_seen = np.where(own >= 0, pd.to_datetime(std["seen_date"]).to_numpy()[np.maximum(own, 0)], np.datetime64("NaT"))
+
     agencies_arr, only_child_arr = person_agencies(person_lab, std["source"].to_numpy(), n_persons,
                                                    settings.families["child_sources"])
     dobs = dob.reindex(p_idx)
@@ -509,6 +519,16 @@ def _members(records, std, person_lab, person_ids, family_ids, home, settings, a
         "address": _title(pd.Series(pick("address_std"))).to_numpy(),
         "postcode": pick("postcode"), "uprn": pick("uprn"),
         "agencies": agencies_arr,
+        # Why the person is in this family: the address evidence (a UPRN, an address and the
+        # date it was seen, or moved with the household), and any household hint shared.
+        "placed_by": np.where(home["basis"].to_numpy() == "none", np.where(home["hints"].to_numpy() != "", "hint", "none"),
+                              home["basis"].to_numpy()),
+        "address_seen_on": pd.Series(pd.to_datetime(home["home_seen"].to_numpy())).dt.date.to_numpy(),
+        "joined_by": home["hints"].to_numpy(),
+        # Where the person's own latest record puts them, when the family is elsewhere (a member
+        # who moved with the household).
+        "own_address": np.where(own_differs, _title(pd.Series(own_text)).to_numpy(), None),
+        "own_address_seen_on": np.where(own_differs, pd.Series(pd.to_datetime(own_seen)).dt.date.to_numpy(), None),
     })
     out["age"] = out["age"].astype("Int64")
     return out.sort_values(["family_id", "person_id"]).reset_index(drop=True)

@@ -110,12 +110,19 @@ def _without_child_age(d: dict) -> dict:
     return {**d, "families": {k: v for k, v in fam.items() if k != "child_age"}}
 
 
+# Mappings keyed by the run's own names (source names): a config may add keys to them.
+_OPEN_MAPPINGS = {"linkage.families.address_lag_days"}
+
+
 def _merge(base: Any, over: Any, path: str) -> Any:
     if isinstance(base, dict):
         if not isinstance(over, dict):
             raise SettingError(path, "must be a mapping")
         out = copy.deepcopy(base)
         for k, v in over.items():
+            if k not in base and path in _OPEN_MAPPINGS:
+                out[k] = copy.deepcopy(v)
+                continue
             if k not in base:
                 raise SettingError(f"{path}.{k}", "unknown linkage setting")
             out[k] = _merge(base[k], v, f"{path}.{k}") if isinstance(base[k], dict) else copy.deepcopy(v)
@@ -286,6 +293,28 @@ def _build(d: dict) -> LinkageSettings:
     if not set(_names(fam["household_hints"], "linkage.families.household_hints", "columns")) <= {"tenancy_ref", "claim_ref"}:
         raise SettingError("linkage.families.household_hints", "must list tenancy_ref and/or claim_ref")
     _names(fam["child_sources"], "linkage.families.child_sources", "source names")
+    lags = fam["address_lag_days"]
+    if not isinstance(lags, dict) or "default" not in lags:
+        raise SettingError("linkage.families.address_lag_days", "must map source names to days, with a default")
+    for k, v in lags.items():
+        lags[k] = number(v, f"linkage.families.address_lag_days.{k}", 0, 3650, integer=True)
+    jp = fam["join_by_postcode_and_surname"]
+    if not isinstance(jp, dict):
+        raise SettingError("linkage.families.join_by_postcode_and_surname", "must be a mapping")
+    _flag(jp["enabled"], "linkage.families.join_by_postcode_and_surname.enabled")
+    jp["max_chance"] = number(jp["max_chance"], "linkage.families.join_by_postcode_and_surname.max_chance", 0.0, 1.0)
+    fh = fam["follow_household"]
+    if not isinstance(fh, dict):
+        raise SettingError("linkage.families.follow_household", "must be a mapping")
+    _flag(fh["enabled"], "linkage.families.follow_household.enabled")
+    _flag(fh["name_in_common"], "linkage.families.follow_household.name_in_common")
+    fh["together_days"] = number(fh["together_days"], "linkage.families.follow_household.together_days", 0, 3650,
+                                 integer=True)
+    fh["min_movers_for_an_adult"] = number(fh["min_movers_for_an_adult"],
+                                           "linkage.families.follow_household.min_movers_for_an_adult", 1, 100,
+                                           integer=True)
+    fh["max_residents"] = number(fh["max_residents"], "linkage.families.follow_household.max_residents", 2, 1000,
+                                 integer=True)
 
     rules = {k: _level_rules(d.get(k), comps, f"linkage.{k}") for k in ("vetoes", "strong_agreement")}
     hg = d["household_guards"]

@@ -11,10 +11,11 @@ import pandas as pd
 from schemas.columns import DECISION_COLUMNS
 from reports.manifest import manifest, reconciliation, write_validation_files
 from reports.record import RunRecord
+from matching.families import review_placements
 from reports.writers import dir_mode, write_csv, write_json, write_text
 
 # What the shareable profile leaves out: names, dates of birth, addresses and identifiers.
-PERSONAL_COLUMNS = {"forename", "surname", "dob", "address", "postcode", "uprn", "nhs_number",
+PERSONAL_COLUMNS = {"forename", "surname", "dob", "address", "own_address", "postcode", "uprn", "nhs_number",
                     "ni_number", "upn", "ethnicity"}
 ID_COLUMNS = ("person_id", "family_id")
 MIN_KEY_BYTES = 32
@@ -87,6 +88,7 @@ def write_run_outputs(folder: Path, record: RunRecord) -> None:
     if opts.profile == "full":
         # Clerical review needs the names side by side; the shareable profile has no use for it.
         out(record.linkage.review_pairs, "review_pairs.csv")
+        out(review_placements(record.linkage.members), "review_families.csv")
         write_validation_files(record.validated, folder, mode, bom)
     write_csv(reconciliation(record.validated), folder / "reconciliation.csv", bom=bom, mode=mode)
     _write_carry_forward(folder, record, out, with_state=key is None)

@@ -54,7 +54,7 @@ def _defuse_column(s: pd.Series) -> pd.Series:
         return pd.Series(pd.array(cats, dtype=object)[codes.clip(0)], index=s.index).where(codes >= 0, "")
     values = s.astype(object)
     if pd.api.types.infer_dtype(values, skipna=True) in ("date", "datetime", "datetime64", "mixed"):
-        text = values.map(lambda v: v.strftime("%Y-%m-%d") if hasattr(v, "strftime") else str(v)).where(s.notna(), "")
+        text = values.map(lambda v: "" if v is pd.NaT else v.strftime("%Y-%m-%d") if hasattr(v, "strftime") else str(v)).where(s.notna(), "")
     else:
         text = values.where(s.notna(), "").astype(str)
     risky = _starts_like_formula(text)

@@ -131,7 +131,8 @@ def test_outputs_have_contract_columns(scenario):
     assert list(res.record_links.columns) == ["source", "record_id", "person_id", "family_id", "match_score"]
     assert len(res.record_links) == len(rec)
     assert list(res.members.columns) == ["family_id", "person_id", "role", "age", "dob", "forename", "surname",
-                                         "address", "postcode", "uprn", "agencies"]
+                                         "address", "postcode", "uprn", "agencies", "placed_by", "address_seen_on",
+                                         "joined_by", "own_address", "own_address_seen_on"]
     assert res.members["person_id"].is_unique
     assert set(res.members["person_id"]) == set(res.record_links["person_id"])
     assert "decision" in res.review_pairs.columns

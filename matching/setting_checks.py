@@ -10,16 +10,16 @@ from schemas.errors import ConfigError
 
 # Standardised columns a blocking key or a comparison may name (made by matching.standardise).
 STANDARD_COLUMNS = {
-    "fore_std", "fore1", "fore_canon", "fore_tokens", "fore_mp", "fore_initial",
-    "sur_std", "sur_whole", "sur_canon", "sur_tokens", "sur_mp", "sur_nysiis", "sur_shared",
+    "fore_std", "fore1", "fore_canon", "fore_tokens", "fore_mp", "fore_initial", "fore1_tokens",
+    "sur_std", "sur_whole", "sur_canon", "sur_tokens", "sur_mp", "sur_nysiis", "sur_shared", "sur_chain_name",
     "name_pair_key", "name_sort_key",
     "dob_key", "dob_year", "dob_month", "dob_day", "dob_placeholder", "birth_year",
     "sex", "postcode", "postcode_outward", "addr_key", "addr_house_street", "addr_street",
     "uprn", "nhs_number", "ni_number", "upn", "tenancy_ref", "claim_ref",
 }
 # Columns that hold a tuple of tokens (only the token tests read them).
-TOKEN_COLUMNS = {"fore_tokens", "sur_tokens"}
-FLAG_COLUMNS = {"sur_shared", "dob_placeholder"}
+TOKEN_COLUMNS = {"fore_tokens", "fore1_tokens", "sur_tokens"}
+FLAG_COLUMNS = {"sur_shared", "sur_chain_name", "dob_placeholder"}
 
 
 class SettingError(ConfigError):

@@ -46,6 +46,7 @@ def _lines(name: str) -> list[str]:
 class NameTables:
     canonical: dict[str, str]       # nickname or variant spelling -> canonical form
     shared_surnames: frozenset[str]
+    chain_names: frozenset[str]     # given names that serve as family names in naming chains
     titles: frozenset[str]
     prefixes: frozenset[str]
     abbreviations: dict[str, str]
@@ -72,7 +73,8 @@ def tables() -> NameTables:
             abbrev[row["abbreviation"].strip().lower()] = (row["expansion"] or "").strip().lower()
     shared = frozenset(canonical.get(fold(x), fold(x)) for x in _lines("shared_surnames.txt"))
     endings = tuple(tuple(x.split(",")[:2]) for x in _lines("surname_endings.csv")[1:])
-    return NameTables(canonical, shared, frozenset(fold(x) for x in _lines("titles.txt")),
+    chain = frozenset(canonical.get(fold(x), fold(x)) for x in _lines("chain_names.txt"))
+    return NameTables(canonical, shared, chain, frozenset(fold(x) for x in _lines("titles.txt")),
                       frozenset(fold(x) for x in _lines("compound_prefixes.txt")), abbrev, endings)
 
 
@@ -154,28 +156,31 @@ def _phonetic(fn, s: str) -> str | None:
 
 def _forename_parts(raw) -> tuple:
     if not isinstance(raw, str) or not raw.strip():
-        return (None,) * 6
+        return (None,) * 7
     toks = name_tokens(raw)
     if not toks:
-        return (None,) * 6
+        return (None,) * 7
     f1 = toks[0]
     canon = canonical(f1)
-    return (" ".join(toks), f1, canon, _token_set(toks), _phonetic(jellyfish.metaphone, canon), f1[0])
+    return (" ".join(toks), f1, canon, _token_set(toks), _phonetic(jellyfish.metaphone, canon), f1[0],
+            _token_set([f1]))
 
 
 def _surname_parts(raw) -> tuple:
     if not isinstance(raw, str) or not raw.strip():
-        return (None,) * 8
+        return (None,) * 9
     t = tables()
     toks = name_tokens(raw)
     if not toks:
-        return (None,) * 8
+        return (None,) * 9
     whole = "".join(toks)
     canon = canonical(whole) if whole in t.canonical else "".join(surname_root(w) for w in toks)
     shared = canon in t.shared_surnames or all(canonical(w) in t.shared_surnames for w in toks)
     tokens = tuple(sorted(set(_token_set(toks, drop=t.shared_surnames)) | {surname_root(w) for w in toks if w not in t.shared_surnames}))
+    # A surname made only of given names from a naming chain (Abdi, Hassan; Ali Hassan).
+    chain = all(canonical(w) in t.chain_names for w in toks)
     return (" ".join(toks), whole, canon, tokens,
-            _phonetic(jellyfish.metaphone, canon), _phonetic(jellyfish.nysiis, canon), shared, canon)
+            _phonetic(jellyfish.metaphone, canon), _phonetic(jellyfish.nysiis, canon), shared, canon, chain)
 
 
 def standard_postcode(raw) -> str | None:
@@ -348,15 +353,20 @@ def standardise(records: pd.DataFrame) -> pd.DataFrame:
     matching.setting_checks.STANDARD_COLUMNS, plus source/seen_date carried through."""
     n = len(records)
     out = pd.DataFrame(index=records.index)
-    fore = _Distinct(records["forename"], _forename_parts, 6)
-    fore.parts[3] = _objects([x if isinstance(x, tuple) else () for x in fore.parts[3]])
-    for name, col in zip(("fore_std", "fore1", "fore_canon", "fore_tokens", "fore_mp", "fore_initial"), fore.parts):
+    fore = _Distinct(records["forename"], _forename_parts, 7)
+    for k in (3, 6):
+        fore.parts[k] = _objects([x if isinstance(x, tuple) else () for x in fore.parts[k]])
+    for name, col in zip(("fore_std", "fore1", "fore_canon", "fore_tokens", "fore_mp", "fore_initial", "fore1_tokens"),
+                         fore.parts):
         out[name] = fore.take(col)
-    sur = _Distinct(records["surname"], _surname_parts, 8)
+    sur = _Distinct(records["surname"], _surname_parts, 9)
     sur.parts[3] = _objects([x if isinstance(x, tuple) else () for x in sur.parts[3]])
     sur.parts[6] = np.array([v is True for v in sur.parts[6]], dtype=bool)
-    for name, col in zip(("sur_std", "sur_whole", "sur_canon", "sur_tokens", "sur_mp", "sur_nysiis", "sur_shared"), sur.parts):
-        out[name] = sur.take(col)
+    sur.parts[8] = np.array([v is True for v in sur.parts[8]], dtype=bool)
+    sur_columns = {"sur_std": 0, "sur_whole": 1, "sur_canon": 2, "sur_tokens": 3, "sur_mp": 4, "sur_nysiis": 5,
+                   "sur_shared": 6, "sur_chain_name": 8}
+    for name, k in sur_columns.items():
+        out[name] = sur.take(sur.parts[k])
 
     # Keys made of forename and surname together: computed once per distinct combination.
     combo, inverse = np.unique(fore.index * (len(sur.parts[0]) + 1) + sur.index, return_inverse=True)

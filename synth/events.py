@@ -16,6 +16,7 @@ INCIDENT_CATEGORIES = ("concern for welfare", "domestic incident", "neighbour di
 QUALIFYING_OUTCOMES = ("charged", "cautioned", "convicted", "youth_caution")
 QUALIFYING_ASB = ("abc", "cpn", "injunction", "cbo", "asbo", "closure_order")
 OUT_OF_WORK = {"JSA", "ESA", "IS", "IB", "SDA", "CA"}
+HIGH_NEED_MOVERS = 0.5   # of high-need households that had not moved in the last year
 NEAR_MISSES = ("offence_13_months", "offence_365_days", "absence_9", "unauthorised_14", "fte_2", "dv_13_months",
                "claim_ended", "offender_turned_18", "asb_warning", "offence_nfa")
 
@@ -292,8 +293,9 @@ class EventMaker:
             self.claim(h, "CB", False, claimant, None, [], *period(0.95))
         if h.tenure == "social" and rng.random() < 0.55 or h.tenure != "social" and rng.random() < 0.12:
             s, e = period(0.7)
-            self.claim(h, "HB", False, claimant, partner, [], s, e)
-            self.claim(h, "CTR", False, claimant, partner, [], s, e)
+            # the housing benefit extract lists the household's children as dependants
+            self.claim(h, "HB", False, claimant, partner, kids, s, e)
+            self.claim(h, "CTR", False, claimant, partner, kids, s, e)
         if working_age:
             if workless:
                 btype = rng.choice(("UC", "UC", "UC", "ESA", "JSA", "IS"))
@@ -442,6 +444,11 @@ def make_events(b: Builder, rng, terms_back: int = 6) -> EventMaker:
             choices = [k for k in NEAR_MISSES if (kids or k not in ("absence_9", "unauthorised_14", "fte_2"))
                        and (eighteen or k != "offender_turned_18") and (working or k != "claim_ended")]
             h.near_miss = choices[int(rng.random() * len(choices))]
+    # families in trouble move more (arrears, evictions, fleeing abuse): another share of them
+    # moved in the last 12 months
+    for h in hs:
+        if h.high_need and not (h.moved_on and h.moved_on > m.o - YEAR) and rng.random() < HIGH_NEED_MOVERS:
+            b.move(h, b.recent_moves(0.3))
     for h in hs:
         m.household(h)
     return m

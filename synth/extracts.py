@@ -33,12 +33,14 @@ class Profile:
     ascii: float             # ASCII-only system: diacritics stripped
     double_surname: float    # hyphenated/double surname split, joined or one part dropped
     arabic_prefix: float     # Al-/El-/Abdul- prefixes joined, split or dropped
-    somali_third_name: float # Somali: father's name in the forename field, grandfather's as surname
+    patronymic_cut: float    # patronymic names: another cut of given + father's + grandfather's given names
+    compound_name: float     # a two-word given name (Abdul Rahman) joined, hyphenated or split across the fields
     masculine_form: float    # Polish woman recorded with the masculine surname form
     typo_forename: float
     typo_surname: float
     dob_missing: float
     dob_error: float         # placeholder 01/01/YYYY, day/month swapped or one digit wrong (a third each)
+    year_only_dob: float     # a person whose year of birth alone is known to some agencies: 01/01/YYYY
     sex_missing: float
     address_missing: float
     abbreviate: float        # street type abbreviated (Rd, St, Ave ...)
@@ -52,52 +54,54 @@ class Profile:
     miskey: float            # a present identifier mis-keyed (fails its check)
     ethnicity: float
     reject: float            # rows a validator must reject
+    lag: float               # share of a person's moves the agency learns of late
+    lag_days: tuple[int, int]  # how late, in days (uniform): rows dated within it keep the old address
     row_typo: float = 0.0    # registration agencies: a row-level slip in the surname
 
 
 PROFILES: dict[str, Profile] = {
     "housing": Profile(per_row=False, upper=0.0, title=0.35, nickname=0.08, translit=0.15, personal_surname=0.5,
                        called_name=0.4, swap_east_asian=0.15, swap_other=0.003, middle_in_forename=0.05, ascii=0.6,
-                       double_surname=0.3, arabic_prefix=0.4, somali_third_name=0.1, masculine_form=0.05,
-                       typo_forename=0.02, typo_surname=0.02, dob_missing=0.03, dob_error=0.03, sex_missing=0.05,
+                       double_surname=0.3, arabic_prefix=0.4, patronymic_cut=0.4, compound_name=0.3, masculine_form=0.05,
+                       typo_forename=0.02, typo_surname=0.02, dob_missing=0.03, dob_error=0.03, year_only_dob=0.4, sex_missing=0.05,
                        address_missing=0.0, abbreviate=0.4, postcode_missing=0.02, postcode_old=0.03,
                        postcode_format=0.2, nhs=0.0, ni=0.0, upn=0.0, uprn=0.93, miskey=0.005, ethnicity=0.0,
-                       reject=0.008, row_typo=0.005),
+                       reject=0.008, lag=0.15, lag_days=(7, 60), row_typo=0.005),
     "police": Profile(per_row=True, upper=0.85, title=0.0, nickname=0.15, translit=0.3, personal_surname=0.4,
                       called_name=0.5, swap_east_asian=0.3, swap_other=0.005, middle_in_forename=0.15, ascii=0.9,
-                      double_surname=0.4, arabic_prefix=0.5, somali_third_name=0.2, masculine_form=0.1,
-                      typo_forename=0.03, typo_surname=0.03, dob_missing=0.04, dob_error=0.05, sex_missing=0.02,
+                      double_surname=0.4, arabic_prefix=0.5, patronymic_cut=0.6, compound_name=0.4, masculine_form=0.1,
+                      typo_forename=0.03, typo_surname=0.03, dob_missing=0.04, dob_error=0.05, year_only_dob=0.5, sex_missing=0.02,
                       address_missing=0.05, abbreviate=0.5, postcode_missing=0.08, postcode_old=0.08,
                       postcode_format=0.3, nhs=0.0, ni=0.15, upn=0.0, uprn=0.0, miskey=0.01, ethnicity=0.7,
-                      reject=0.01),
+                      reject=0.01, lag=0.1, lag_days=(1, 45)),
     "dv": Profile(per_row=True, upper=0.1, title=0.1, nickname=0.2, translit=0.3, personal_surname=0.5,
                   called_name=0.5, swap_east_asian=0.3, swap_other=0.005, middle_in_forename=0.1, ascii=0.3,
-                  double_surname=0.4, arabic_prefix=0.5, somali_third_name=0.2, masculine_form=0.1,
-                  typo_forename=0.04, typo_surname=0.04, dob_missing=0.3, dob_error=0.06, sex_missing=0.05,
+                  double_surname=0.4, arabic_prefix=0.5, patronymic_cut=0.6, compound_name=0.4, masculine_form=0.1,
+                  typo_forename=0.04, typo_surname=0.04, dob_missing=0.3, dob_error=0.06, year_only_dob=0.5, sex_missing=0.05,
                   address_missing=0.1, abbreviate=0.5, postcode_missing=0.15, postcode_old=0.05,
                   postcode_format=0.3, nhs=0.2, ni=0.0, upn=0.0, uprn=0.0, miskey=0.01, ethnicity=0.0,
-                  reject=0.012),
+                  reject=0.012, lag=0.3, lag_days=(7, 90)),
     "asb": Profile(per_row=True, upper=0.3, title=0.05, nickname=0.2, translit=0.3, personal_surname=0.4,
                    called_name=0.5, swap_east_asian=0.3, swap_other=0.005, middle_in_forename=0.1, ascii=0.7,
-                   double_surname=0.4, arabic_prefix=0.5, somali_third_name=0.2, masculine_form=0.1,
-                   typo_forename=0.04, typo_surname=0.04, dob_missing=0.25, dob_error=0.05, sex_missing=0.1,
+                   double_surname=0.4, arabic_prefix=0.5, patronymic_cut=0.6, compound_name=0.4, masculine_form=0.1,
+                   typo_forename=0.04, typo_surname=0.04, dob_missing=0.25, dob_error=0.05, year_only_dob=0.5, sex_missing=0.1,
                    address_missing=0.1, abbreviate=0.5, postcode_missing=0.2, postcode_old=0.1,
                    postcode_format=0.3, nhs=0.0, ni=0.0, upn=0.0, uprn=0.0, miskey=0.0, ethnicity=0.0,
-                   reject=0.015),
+                   reject=0.015, lag=0.3, lag_days=(7, 120)),
     "schools": Profile(per_row=False, upper=0.0, title=0.0, nickname=0.02, translit=0.1, personal_surname=0.3,
                        called_name=0.2, swap_east_asian=0.05, swap_other=0.002, middle_in_forename=0.02, ascii=0.2,
-                       double_surname=0.15, arabic_prefix=0.2, somali_third_name=0.05, masculine_form=0.0,
-                       typo_forename=0.01, typo_surname=0.01, dob_missing=0.0, dob_error=0.01, sex_missing=0.0,
+                       double_surname=0.15, arabic_prefix=0.2, patronymic_cut=0.25, compound_name=0.15, masculine_form=0.0,
+                       typo_forename=0.01, typo_surname=0.01, dob_missing=0.0, dob_error=0.01, year_only_dob=0.2, sex_missing=0.0,
                        address_missing=0.01, abbreviate=0.3, postcode_missing=0.01, postcode_old=0.05,
                        postcode_format=0.05, nhs=0.0, ni=0.0, upn=0.99, uprn=0.0, miskey=0.005, ethnicity=0.95,
-                       reject=0.005, row_typo=0.002),
+                       reject=0.005, lag=0.5, lag_days=(20, 200), row_typo=0.002),
     "benefits": Profile(per_row=False, upper=0.9, title=0.6, nickname=0.02, translit=0.15, personal_surname=0.6,
                         called_name=0.1, swap_east_asian=0.05, swap_other=0.003, middle_in_forename=0.4, ascii=1.0,
-                        double_surname=0.2, arabic_prefix=0.3, somali_third_name=0.1, masculine_form=0.05,
-                        typo_forename=0.01, typo_surname=0.01, dob_missing=0.01, dob_error=0.01, sex_missing=0.0,
+                        double_surname=0.2, arabic_prefix=0.3, patronymic_cut=0.4, compound_name=0.3, masculine_form=0.05,
+                        typo_forename=0.01, typo_surname=0.01, dob_missing=0.01, dob_error=0.01, year_only_dob=0.4, sex_missing=0.0,
                         address_missing=0.0, abbreviate=0.3, postcode_missing=0.01, postcode_old=0.02,
                         postcode_format=0.1, nhs=0.0, ni=0.97, upn=0.0, uprn=0.4, miskey=0.01, ethnicity=0.0,
-                        reject=0.01, row_typo=0.005),
+                        reject=0.01, lag=0.35, lag_days=(7, 120), row_typo=0.005),
 }
 
 # How each agency writes its values (canonical -> theirs); the config maps them back.
@@ -199,6 +203,7 @@ class Recorder:
         self.agency, self.rng, self.as_of = agency, rng, as_of
         self.prof = PROFILES[agency]
         self.cache: dict[str, tuple[dict, list[str]]] = {}
+        self.late: dict[tuple[str, int], int] = {}   # (person, move date) -> days until the agency knew
 
     def identity(self, p) -> tuple[dict, list[str]]:
         if not self.prof.per_row:
@@ -224,8 +229,16 @@ class Recorder:
                 fore, mids = f"{fore} {mids[0]}", []; tags.append("middle_in_forename")
         if p.personal_surname and rng.random() < pr.personal_surname:
             sur = p.personal_surname; tags.append("personal_surname")
-        if p.third_name and rng.random() < pr.somali_third_name:
-            fore, sur = f"{fore} {sur}", p.third_name; tags.append("third_name")
+        if p.third_name and rng.random() < pr.patronymic_cut:
+            # the agency keyed another part of the chain as the surname
+            if rng.random() < 0.5:
+                fore, sur = f"{fore} {sur}", p.third_name; tags.append("third_name")
+            else:
+                sur = p.third_name; tags.append("grandfather_surname")
+        if " " in fore and rng.random() < pr.compound_name:
+            f2, s2 = N.compound_variant(fore, sur, rng)
+            if (f2, s2) != (fore, sur):
+                fore, sur = f2, s2; tags.append("compound_name")
         if ("-" in sur or " " in sur) and comm in ("white_british", "iberian") and rng.random() < pr.double_surname:
             new = N.double_surname_variant(sur, rng)
             if new != sur:
@@ -256,7 +269,7 @@ class Recorder:
                 fore = new; tags.append("nickname")
         if mids and rng.random() < pr.middle_in_forename:
             fore = " ".join([fore] + mids); tags.append("middle_in_forename")
-        if rng.random() < (pr.swap_east_asian if comm == "east_asian" else pr.swap_other):
+        if rng.random() < (pr.swap_east_asian if comm == "east_asian" else pr.swap_other * N.SWAP_SCALE.get(comm, 1)):
             fore, sur = sur, fore; tags.append("name_order_swapped")
         if rng.random() < pr.ascii:
             f2, s2 = N.fold(fore), N.fold(sur)
@@ -292,6 +305,8 @@ class Recorder:
             dob = None; tags.append("dob_missing")
         elif r < pr.dob_missing + pr.dob_error:
             dob, t = C.dob_error(dob, rng); tags.append(t)
+        elif p.year_only_dob and rng.random() < pr.year_only_dob:
+            dob = dt.date(dob.year, 1, 1); tags.append("dob_year_only")
         sex = p.sex
         if rng.random() < pr.sex_missing:
             sex = "U" if rng.random() < 0.5 else ""; tags.append("sex_missing")
@@ -324,17 +339,42 @@ class Recorder:
             value = value.lower()
         return value, tags
 
-    def location(self, p, ordinal: int, rec: dict, tags: list[str]) -> None:
+    def address_held(self, p, ordinal: int, may_lag: bool = True):
+        """The address the agency holds for p on a date: the previous one while the latest move
+        is still within the agency's lag for it. A registration agency learns of each move once
+        (its lag is drawn once per person and move); one keying rows afresh draws it per row."""
+        history = p.history
+        i = 0
+        while i + 1 < len(history) and history[i + 1][0] <= ordinal:
+            i += 1
+        start, addr = history[i]
+        if i == 0 or not may_lag:
+            return addr, False
+        key = (p.pid, start)
+        late = self.late.get(key) if not self.prof.per_row else None
+        if late is None:
+            lo, hi = self.prof.lag_days
+            late = lo + int(self.rng.random() * (hi - lo + 1)) if self.rng.random() < self.prof.lag else 0
+            if not self.prof.per_row:
+                self.late[key] = late
+        if ordinal - start < late:
+            return history[i - 1][1], True
+        return addr, False
+
+    def location(self, p, ordinal: int, rec: dict, tags: list[str], may_lag: bool = True) -> None:
         rng, pr = self.rng, self.prof
-        addr = p.address_on(ordinal)
+        addr, lagged = self.address_held(p, ordinal, may_lag)
+        if lagged:
+            tags.append("address_lagged")
         r = rng.random()
         missing_pc = r < pr.postcode_missing
         stale = not missing_pc and r < pr.postcode_missing + pr.postcode_old
         stale_pc = None
         if stale:
-            # an agency that missed a move keeps the whole previous address; otherwise a
-            # neighbouring postcode unit (an out-of-date gazetteer)
-            older = [a for start, a in p.history if a is not addr and start <= ordinal]
+            # an officer keying a row afresh may take an address from before a move; otherwise
+            # (and for a registration agency, whose late moves are its lag) a neighbouring
+            # postcode unit (an out-of-date gazetteer)
+            older = [a for start, a in p.history if a is not addr and start <= ordinal] if pr.per_row else []
             if older:
                 addr = older[-1]; tags.append("address_old")
             else:
@@ -365,6 +405,21 @@ class Recorder:
             rec["uprn"] = u
 
 
+def address_date(agency: str, e, held_on: int) -> int:
+    """The day whose address a row shows. A benefit claim shows the address the claim holds on
+    `held_on` (when the extract is made) or when it ended, not the one it started at; every
+    other row shows the address on its own date."""
+    if agency != "benefits":
+        return e.date
+    end = e.f["claim_end"]
+    return max(e.date, min(end if end is not None else held_on, held_on))
+
+
+def may_lag(agency: str, f: dict) -> bool:
+    """Whether a row's address can be one move behind: a landlord knows its own tenancy's address."""
+    return not (agency == "housing" and f.get("tenancy_ref"))
+
+
 def render(agency: str, events: list, rng, as_of: dt.date) -> tuple[list[dict], list[tuple]]:
     """Rows (canonical field names, python values) and truth rows for one agency."""
     rec = Recorder(agency, rng, as_of)
@@ -383,7 +438,7 @@ def render(agency: str, events: list, rng, as_of: dt.date) -> tuple[list[dict], 
             row["surname"], t = C.typo(row["surname"], rng)
             if t:
                 tags.append("surname_" + t)
-        rec.location(p, e.date, row, tags)
+        rec.location(p, address_date(agency, e, as_of.toordinal()), row, tags, may_lag=may_lag(agency, e.f))
         del row["_upper"], row["_clean"]
         seq += 1 + (rng.random() < 0.1)
         row["record_id"] = f"{prefix}{seq:08d}" if agency == "schools" else f"{prefix}{seq:07d}"

@@ -17,6 +17,12 @@ COMMUNITIES = ("white_british", "eastern_european", "south_asian_muslim", "sikh_
                "east_asian", "west_african", "arabic", "iberian")
 # Communities whose names are transliterated from another script: spellings vary by agency.
 TRANSLITERATED = {"south_asian_muslim", "sikh_punjabi", "somali", "east_asian", "west_african", "arabic"}
+# How much likelier than average an agency is to put the family name first, by community: an
+# unfamiliar naming order (or a form filled in by someone else) is where the fields get swapped.
+SWAP_SCALE = {"somali": 10, "arabic": 8, "west_african": 6, "south_asian_muslim": 5, "sikh_punjabi": 4,
+              "eastern_european": 2}
+# First words of two-word given names ("Abdul Rahman"), which agencies join, hyphenate or split.
+COMPOUND_HEADS = ("Abdul", "Abdi", "Abdel", "Abu", "Nur")
 
 
 def _read(name: str) -> list[dict[str, str]]:
@@ -174,3 +180,17 @@ def nickname(name: str, rng) -> str:
     if not options:
         return name
     return options[int(rng.random() * len(options))]
+
+
+def compound_variant(forename: str, surname: str, rng) -> tuple[str, str]:
+    """A two-word given name as another agency keys it: joined (Abdulrahman), hyphenated
+    (Abdul-Rahman), or split across the fields (forename Abdul, surname "Rahman Hassan")."""
+    head, _, tail = forename.partition(" ")
+    if head not in COMPOUND_HEADS or not tail:
+        return forename, surname
+    r = rng.random()
+    if r < 0.4:
+        return head + tail.lower(), surname
+    if r < 0.6:
+        return f"{head}-{tail}", surname
+    return head, f"{tail} {surname}".strip()

@@ -11,6 +11,17 @@ from synth.ids import make_ni, make_nhs, make_upn
 
 INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 JUNIOR_NAMING = {"white_british", "west_african", "iberian"}
+# Households without a family surname (given name + father's + grandfather's): every Somali one,
+# and some Arabic-speaking ones (Sudanese, Yemeni, Iraqi naming).
+PATRONYMIC_SHARE = {"somali": 1.0, "arabic": 0.35}
+# People whose date of birth is known to some agencies by its year only (arrivals without a birth
+# certificate): those agencies record 1 January. By community, for people aged 12 or more.
+YEAR_ONLY_DOB = {"somali": 0.4, "arabic": 0.12, "south_asian_muslim": 0.05, "west_african": 0.04}
+# Given names made of two words that agencies write joined, hyphenated or split across the fields.
+COMPOUND_FORENAMES = {"arabic": (0.15, ("Abdul Rahman", "Abdul Karim", "Abdul Aziz", "Abdul Majid", "Abu Bakr")),
+                      "south_asian_muslim": (0.08, ("Abdul Karim", "Abdul Hamid", "Abdul Malik", "Abdul Rahman",
+                                                    "Abdul Jabbar")),
+                      "somali": (0.1, ("Abdi Rahman", "Abdi Aziz", "Abdul Kadir", "Abdi Fatah", "Nur Hussein"))}
 
 # Household shapes at the reference date, weighted per community (multi-generation households
 # are commoner in South Asian communities; couples with children commoner than average in most).
@@ -39,7 +50,7 @@ class Address:
 class Person:
     __slots__ = ("pid", "community", "sex", "dob", "forename", "middles", "surname", "personal_surname",
                  "third_name", "called_by_middle", "nhs", "ni", "upn", "ethnicity", "household",
-                 "history", "urn_primary", "urn_secondary", "is_parent", "age")
+                 "history", "urn_primary", "urn_secondary", "is_parent", "age", "year_only_dob")
 
     def __init__(self, community, sex, dob, forename, surname):
         self.pid = ""
@@ -47,7 +58,7 @@ class Person:
         self.forename, self.surname = forename, surname
         self.middles: tuple[str, ...] = ()
         self.personal_surname: str | None = None   # Begum/Bibi/Khatun, Kaur/Singh
-        self.third_name: str | None = None          # Somali grandfather's name
+        self.third_name: str | None = None          # patronymic naming: the grandfather's given name
         self.called_by_middle = False               # "Mohammed Imran ..." known as Imran
         self.nhs = self.ni = self.upn = None
         self.ethnicity = ""
@@ -56,6 +67,7 @@ class Person:
         self.urn_primary = self.urn_secondary = None
         self.is_parent = False
         self.age = -1        # age at as_of, set once the population is final (Builder.finish)
+        self.year_only_dob = False   # some agencies know only the year of birth (they write 1 January)
 
     def address_on(self, ordinal: int) -> Address:
         h = self.history
@@ -74,7 +86,7 @@ class Person:
 
 class Household:
     __slots__ = ("fid", "community", "shape", "address", "members", "high_need", "near_miss", "tenure",
-                 "tenancy_ref", "tenancy_start", "moved_on", "prev_address", "problems")
+                 "tenancy_ref", "tenancy_start", "moved_on", "prev_address", "problems", "patronymic")
 
     def __init__(self, community, shape, address):
         self.fid = ""
@@ -88,6 +100,7 @@ class Household:
         self.moved_on = None
         self.prev_address = None
         self.problems: set[str] = set()
+        self.patronymic = False   # no family surname: each person's surname is the father's given name
 
 
 class Addresses:
@@ -200,10 +213,10 @@ class Builder:
     def forename(self, community: str, sex: str) -> str:
         return self.data.forenames[(community, sex)].pick(self.rng)
 
-    def family_surname(self, community: str) -> str:
+    def family_surname(self, community: str, patronymic: bool = False) -> str:
         rng = self.rng
-        if community == "somali":
-            return self.forename("somali", "M")
+        if patronymic:   # the head's father's given name
+            return self.forename(community, "M")
         s = self.data.surnames[(community, "family")].pick(rng)
         if community == "white_british" and rng.random() < 0.04:
             other = self.data.surnames[(community, "family")].pick(rng)
@@ -215,19 +228,22 @@ class Builder:
                 s = f"{s} {other}"
         return s
 
-    def person(self, community: str, sex: str, dob: dt.date, surname: str, father: Person | None = None) -> Person:
+    def person(self, community: str, sex: str, dob: dt.date, surname: str, father: Person | None = None,
+               patronymic: bool = False) -> Person:
         rng = self.rng
         fore = self.forename(community, sex)
         if community == "eastern_european" and sex == "F":
             surname = N.feminine_surname(surname)
         p = Person(community, sex, dob, fore, surname)
-        if community == "somali":
-            # patronymic: surname is the father's forename, third name the grandfather's
+        if patronymic:
+            # given + father's given + grandfather's given: the surname is the father's given
+            # name, the third name his father's, so no two generations share a surname
             if father is not None:
-                p.surname = father.forename
+                # a two-word given name becomes one word as a surname half the time (Abdirahman)
+                p.surname = father.forename.replace(" ", "") if rng.random() < 0.5 else father.forename
                 p.third_name = father.surname
             else:
-                p.third_name = self.forename("somali", "M")
+                p.third_name = self.forename(community, "M")
         if community == "south_asian_muslim":
             if sex == "M" and rng.random() < 0.25 and fore not in ("Mohammed", "Muhammad", "Mohammad"):
                 p.middles = (fore,)
@@ -241,8 +257,11 @@ class Builder:
             k = 1 + (community == "west_african" and rng.random() < 0.4)
             mids = tuple(self.forename(community, sex) for _ in range(k))
             p.middles = tuple(m for m in mids if m != fore)
-        if community == "arabic" and sex == "M" and rng.random() < 0.15:
-            p.forename = rng.choice(("Abdul Rahman", "Abdul Karim", "Abdul Aziz", "Abdullah"))
+        compound = COMPOUND_FORENAMES.get(community)
+        if compound and sex == "M" and not p.called_by_middle and rng.random() < compound[0]:
+            p.forename = rng.choice(compound[1])
+        if rng.random() < YEAR_ONLY_DOB.get(community, 0.0) and p.age_on(self.as_of) >= 12:
+            p.year_only_dob = True
         p.ethnicity = self.data.ethnicity[community].pick(rng)
         return p
 
@@ -283,23 +302,23 @@ class Builder:
         weights = SHAPE_WEIGHTS.get(community, SHAPE_WEIGHTS["default"])
         shape = rng.choices(SHAPES, weights=weights)[0]
         h = self.new_household(community, shape)
+        pat = h.patronymic = rng.random() < PATRONYMIC_SHARE.get(community, 0.0)
         o = self.as_of_ord
         kids_pool = KIDS.get(community, KIDS["default"])
-        surname = self.family_surname(community)
+        surname = self.family_surname(community, pat)
         if shape == "single":
             sex = "M" if rng.random() < 0.5 else "F"
-            self.add(h, self.person(community, sex, _dob(rng, o, 18, 90), surname))
+            self.add(h, self.person(community, sex, _dob(rng, o, 18, 90), surname, patronymic=pat))
             return h
         # a couple or a lone parent
         man_age = 20 + rng.random() * 45 if shape != "couple" else 20 + rng.random() * 65
-        man = self.person(community, "M", _dob(rng, o, man_age, man_age + 0.99), surname)
+        man = self.person(community, "M", _dob(rng, o, man_age, man_age + 0.99), surname, patronymic=pat)
         woman_age = max(18.0, man_age - 2 - rng.random() * 6)
-        wsurname = surname if community not in ("somali",) else surname
-        woman = self.person(community, "F", _dob(rng, o, woman_age, woman_age + 0.99), wsurname)
+        woman = self.person(community, "F", _dob(rng, o, woman_age, woman_age + 0.99), surname, patronymic=pat)
         if community == "iberian":   # women keep their own surnames
             woman.surname = self.family_surname("iberian")
-        if community == "somali":    # a wife keeps her father's name
-            woman.surname = self.forename("somali", "M")
+        if pat:    # a wife keeps her own father's given name, not her husband's
+            woman.surname = self.forename(community, "M")
         if community == "white_british" and rng.random() < 0.25:   # unmarried: her own surname
             woman.surname = self.family_surname(community)
         if shape == "single_parent":
@@ -310,7 +329,7 @@ class Builder:
         if shape == "blended":
             self.add(h, man); self.add(h, woman)
             # her children from an earlier partner carry his surname
-            ex = self.person(community, "M", man.dob, self.family_surname(community))
+            ex = self.person(community, "M", man.dob, self.family_surname(community, pat), patronymic=pat)
             self._children(h, woman, ex, woman, 1 + int(rng.random() * 2), community)
             if rng.random() < 0.6:
                 self._children(h, woman, man, woman, 1, community, youngest_only=True)
@@ -321,14 +340,15 @@ class Builder:
             self._children(h, woman, man, woman, rng.choice(kids_pool), community)
         if shape == "multigen":
             ga = man_age + 22 + rng.random() * 12
-            gm = self.person(community, "F", _dob(rng, o, ga, ga + 0.99), man.surname if community != "somali" else self.forename("somali", "M"))
-            if community == "somali":
-                gm.surname = self.forename("somali", "M")
+            gm = self.person(community, "F", _dob(rng, o, ga, ga + 0.99), man.surname, patronymic=pat)
+            if pat:
+                gm.surname = self.forename(community, "M")
             self.add(h, gm)
             if rng.random() < 0.5:
-                gf = self.person(community, "M", _dob(rng, o, ga + 2, ga + 2.99), man.third_name if community == "somali" and man.third_name else man.surname)
-                if community == "somali":
-                    gf.forename = man.surname   # the grandfather's forename is the father's surname
+                gf = self.person(community, "M", _dob(rng, o, ga + 2, ga + 2.99),
+                                 man.third_name if pat and man.third_name else man.surname, patronymic=pat)
+                if pat:
+                    gf.forename = man.surname   # the grandfather's given name is the father's surname
                 self.add(h, gf)
         return h
 
@@ -355,7 +375,8 @@ class Builder:
             surname = father.surname if community not in ("iberian",) else _iberian_child(father.surname, mother.surname)
             if community == "white_british" and father is not carer and father.surname != mother.surname and rng.random() < 0.3:
                 surname = mother.surname
-            child = self.person(community, sex, dob, surname, father=father if community == "somali" else None)
+            child = self.person(community, sex, dob, surname, father=father if h.patronymic else None,
+                                patronymic=h.patronymic)
             if prev is not None and dob == prev.dob and rng.random() < 0.35:
                 # twins with similar forenames (Hassan/Hussain, Ella/Ellie)
                 similar = [n_ for n_ in self.data.forenames[(community, sex)].items
@@ -371,16 +392,36 @@ class Builder:
         carer.is_parent = True
 
     # ---- movers, leavers, namesakes -----------------------------------------------------------
-    def movers(self, share: float) -> None:
+    def movers(self, recent: float, twice: float, older: float) -> None:
+        """Households that moved: a `recent` share in the last 12 months (a `twice` share of those
+        moved twice, the first time up to a year earlier), an `older` share one to three years
+        ago. Dates are spread evenly, so moves fall before, between and after the school terms
+        the extracts cover."""
         rng = self.rng
         o = self.as_of_ord
         for h in list(self.households):
-            if rng.random() < share:
-                prev = self.addresses.new()
-                moved = o - 20 - int(rng.random() * 380)
-                h.moved_on, h.prev_address = moved, prev
-                for p in h.members:
-                    p.history = [(-10**9, prev), (moved, h.address)]
+            r = rng.random()
+            if r < recent:
+                self.move(h, self.recent_moves(twice))
+            elif r < recent + older:
+                self.move(h, [o - 365 - int(rng.random() * 730)])
+
+    def recent_moves(self, twice: float) -> list[int]:
+        """Dates of one move in the last 12 months, or (a `twice` share) of two, ascending."""
+        rng = self.rng
+        moves = [self.as_of_ord - int(rng.random() * 365)]
+        if rng.random() < twice:
+            moves.insert(0, moves[0] - 30 - int(rng.random() * 335))
+        return moves
+
+    def move(self, h: Household, moves: list[int]) -> None:
+        """The household came to its address on the last of these dates, from a new address
+        for each earlier one; every member's history says so."""
+        homes = [self.addresses.new() for _ in moves] + [h.address]
+        h.moved_on, h.prev_address = moves[-1], homes[-2]
+        history = [(-10**9, homes[0])] + list(zip(moves, homes[1:]))
+        for p in h.members:
+            p.history = list(history)
 
     def leavers(self, share: float) -> None:
         """Adult children who left home in the last two years: older records at the parents' address."""
@@ -392,10 +433,10 @@ class Builder:
             parents = [p for p in h.members if p.is_parent]
             father = next((p for p in parents if p.sex == "M"), None)
             sex = "M" if rng.random() < 0.5 else "F"
-            young = self.person(h.community, sex, _dob(rng, o, 18.2, 23), parents[0].surname if h.community != "somali" else "",
-                                father=father if h.community == "somali" else None)
-            if h.community == "somali" and father is None:
-                young.surname = self.forename("somali", "M")
+            young = self.person(h.community, sex, _dob(rng, o, 18.2, 23), parents[0].surname if not h.patronymic else "",
+                                father=father if h.patronymic else None, patronymic=h.patronymic)
+            if h.patronymic and father is None:
+                young.surname = self.forename(h.community, "M")
             if h.community == "south_asian_muslim" and father is not None:
                 young.surname = father.surname
             mother = next((p for p in parents if p.sex == "F"), parents[0])
@@ -404,8 +445,7 @@ class Builder:
             own = self.new_household(h.community, "single")
             self.add(own, young)
             left = o - 30 - int(rng.random() * 700)
-            home = h.prev_address if (h.moved_on and h.moved_on > left) else h.address
-            young.history = [(-10**9, home), (left, own.address)]
+            young.history = [(-10**9, mother.address_on(left)), (left, own.address)]
 
     def namesakes(self, share: float) -> int:
         """Unrelated people in different households who share forename, surname AND date of birth."""
@@ -428,6 +468,7 @@ class Builder:
                 continue
             q.forename, q.surname, q.dob, q.middles = p.forename, p.surname, p.dob, p.middles
             q.personal_surname, q.third_name, q.called_by_middle = p.personal_surname, p.third_name, p.called_by_middle
+            q.year_only_dob = p.year_only_dob
             made += 1
         return made
 
@@ -451,7 +492,7 @@ def build(rng: random.Random, as_of: dt.date, families: int) -> Builder:
     b = Builder(rng, as_of)
     while len(b.households) < families:
         b.build_household()
-    b.movers(0.08)
+    b.movers(recent=0.15, twice=0.1, older=0.08)
     b.leavers(0.07)
     b.namesakes(0.006)
     b.finish()

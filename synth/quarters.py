@@ -17,7 +17,7 @@ import synth.corrupt as C
 from synth.events import (INCIDENT_CATEGORIES, OFFENCE_CATEGORIES, QUALIFYING_ASB, QUALIFYING_OUTCOMES,
                                    YEAR, Event, complete_terms, make_events, poisson, term_bounds, year_label)
 from synth.extracts import (AGENCIES, MIXED, PROFILES, RECORD_PREFIX, REJECTS, Recorder, _make_invalid,
-                                     check_columns, write_extract)
+                            address_date, check_columns, may_lag, write_extract)
 from synth.population import _dob, build
 from synth.truth import FLAGS, family_flags, outcome_measures
 
@@ -225,9 +225,10 @@ class Evolution:
                 continue
             sex = "M" if rng.random() < 0.5 else "F"
             surname = father.surname if father is not None else mother.surname
-            young = b.person(h.community, sex, dob, surname, father=father if h.community == "somali" else None)
+            young = b.person(h.community, sex, dob, surname, father=father if h.patronymic else None,
+                             patronymic=h.patronymic)
             self.add_person(h, young, NEVER)
-            young.history = [(NEVER, h.address)] if not h.moved_on else [(NEVER, h.prev_address), (h.moved_on, h.address)]
+            young.history = list(mother.history)   # at home through every move
             self.person_background(young, o - LOOK_BACK, o, hn=False)
 
     def plan_improvements(self, flags_q1: dict) -> None:
@@ -624,7 +625,7 @@ class Evolution:
             sex = "M" if rng.random() < 0.51 else "F"
             surname = father.surname if father is not None else mother.surname
             baby = b.person(h.community, sex, dt.date.fromordinal(d), surname,
-                            father=father if h.community == "somali" and father is not None else None)
+                            father=father if h.patronymic and father is not None else None, patronymic=h.patronymic)
             self.add_person(h, baby, d)
             baby.upn = None
             baby.history = [(NEVER, mother.address_on(d))]
@@ -937,7 +938,8 @@ class Extracts:
                     row["surname"], t = C.typo(row["surname"], rng)
                     if t:
                         tags.append("surname_" + t)
-                rec.location(p, e.date, row, tags)
+                # a claim row is first sent at the first quarter: it keeps that quarter's address
+                rec.location(p, address_date(agency, e, self.ev.ords[0]), row, tags, may_lag=may_lag(agency, e.f))
                 del row["_upper"]
                 row["record_id"] = rid
                 f = e.f

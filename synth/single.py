@@ -14,7 +14,7 @@ from synth.population import build
 from synth.truth import FLAGS, family_flags
 
 # Extract rows per family, measured on generated sets; turns `rows=` into a number of families.
-ROWS_PER_FAMILY = 7.3
+ROWS_PER_FAMILY = 7.9
 FORMATS = ("mixed", "csv", "parquet")
 
 

@@ -100,7 +100,7 @@ def small(tmp_path_factory):
 @pytest.fixture(scope="module")
 def medium(tmp_path_factory):
     folder = tmp_path_factory.mktemp("m") / "sample"
-    generate(folder, families=500, seed=7, formats="csv")
+    generate(folder, families=600, seed=7, formats="csv")
     rows = {a: read_rows(folder, a) for a in AGENCIES}
     truth = read_csv(folder / "truth.csv")
     persons = {p["person_id"]: p for p in read_csv(folder / "truth_persons.csv")}
@@ -199,6 +199,16 @@ def test_reject_rows_are_really_invalid(medium):
 
 
 # ---- documented rates ----------------------------------------------------------------------
+def _doc_value(text: str):
+    """A cell of the rates table: yes/no, a percentage, or a range of days ("20-200 days")."""
+    if text in ("yes", "no"):
+        return text == "yes"
+    days = re.fullmatch(r"(\d+)-(\d+) days", text)
+    if days:
+        return (int(days[1]), int(days[2]))
+    return float(text.rstrip("%")) / 100
+
+
 def doc_rates() -> dict[str, dict[str, float]]:
     text = DOC.read_text(encoding="utf-8")
     out: dict[str, dict[str, float]] = {}
@@ -210,8 +220,7 @@ def doc_rates() -> dict[str, dict[str, float]]:
             continue
         if header and len(cells) == len(header) + 1 and cells[0].startswith("`"):
             name = cells[0].strip("`")
-            out[name] = {a: (v == "yes") if v in ("yes", "no") else float(v.rstrip("%")) / 100
-                         for a, v in zip(header, cells[1:])}
+            out[name] = {a: _doc_value(v) for a, v in zip(header, cells[1:])}
     return out
 
 
@@ -343,6 +352,87 @@ def test_namesakes_exist_in_different_families(medium):
     for p in persons.values():
         groups[(p["forename"], p["surname"], p["dob"])].add(p["family_id"])
     assert sum(1 for fams in groups.values() if len(fams) > 1) >= 2
+
+
+# ---- moves, address lag, naming conventions ------------------------------------------------
+def _person_with_a_move(moved_on: int):
+    from synth.population import Address, Person
+    old = Address(1, "1", None, "Old Road", "L", "T", "BD3 1AA", "BD3", "BD3 1AB")
+    new = Address(2, "2", None, "New Road", "L", "T", "BD5 2BB", "BD5", "BD5 2BA")
+    p = Person("white_british", "F", dt.date(1990, 5, 5), "Ann", "Smith")
+    p.pid, p.history = "TP1", [(-10**9, old), (moved_on, new)]
+    return p, old, new
+
+
+def test_a_registration_agency_keeps_the_old_address_within_its_lag():
+    import random
+    from dataclasses import replace
+    from synth.extracts import Recorder
+    rec = Recorder("schools", random.Random(1), AS_OF)
+    rec.prof = replace(rec.prof, lag=1.0, lag_days=(30, 30))
+    p, old, new = _person_with_a_move(1000)
+    assert rec.address_held(p, 999) == (old, False)        # before the move: simply the old home
+    assert rec.address_held(p, 1029) == (old, True)        # 29 days after: not known yet
+    assert rec.address_held(p, 1030) == (new, False)
+    assert rec.address_held(p, 1010, may_lag=False) == (new, False)   # e.g. a landlord's own tenancy
+    rec.prof = replace(rec.prof, lag=0.0)
+    assert rec.address_held(p, 1010) == (old, True)        # the lag is drawn once per person and move
+
+
+def test_movers_are_common_and_some_rows_lag_behind_them(medium):
+    folder, rows, truth, persons = medium
+    moved = sum(p["moved_in_year"] == "1" for p in persons.values()) / len(persons)
+    assert 0.12 <= moved <= 0.25
+    lagged = Counter(t["source"] for t in truth if "address_lagged" in t["corruptions"].split(";"))
+    assert lagged["schools"] > 0 and lagged["benefits"] > 0
+    by_key = {(t["source"], t["record_id"]): t for t in truth}
+    for r in rows["housing"]:
+        if r["tenancy_ref"]:   # a landlord knows the address of its own tenancy
+            assert "address_lagged" not in by_key[("housing", r["record_id"])]["corruptions"]
+
+
+def test_some_children_are_known_to_schools_alone(medium):
+    _, _, truth, persons = medium
+    sources = defaultdict(set)
+    for t in truth:
+        if persons[t["person_id"]]["role"] == "child":
+            sources[t["person_id"]].add(t["source"])
+    school_only = sum(s == {"schools"} for s in sources.values()) / len(sources)
+    with_benefits = sum("benefits" in s for s in sources.values()) / len(sources)
+    assert 0.3 <= school_only <= 0.65 and with_benefits >= 0.2
+
+
+def test_patronymic_names_change_surname_every_generation(medium):
+    folder, _, truth, persons = medium
+    by_family = defaultdict(list)
+    for p in persons.values():
+        if p["community"] == "somali":
+            by_family[p["family_id"]].append(p)
+    checked = same = 0
+    for members in by_family.values():
+        fathers = [p for p in members if p["sex"] == "M" and p["role"] == "adult"]
+        for child in (p for p in members if p["role"] == "child" and p["third_name"]):
+            father = next((f for f in fathers if f["surname"] == child["third_name"]), None)
+            if father is None:   # a blended family's earlier partner does not live here
+                continue
+            assert child["surname"].replace(" ", "") == father["forename"].replace(" ", "")
+            # the same only where the father was named after his own father (Mohamed Mohamed)
+            same += child["surname"] == father["surname"]
+            checked += 1
+    assert checked >= 10 and same <= checked / 3   # a few given names are very common (Mohamed)
+    # agencies cut the chain differently: some records carry the grandfather's name as surname
+    tags = Counter(tag for t in truth if t["community"] == "somali" for tag in t["corruptions"].split(";"))
+    assert tags["third_name"] > 0 and tags["grandfather_surname"] > 0
+
+
+def test_other_naming_conventions_appear(medium):
+    _, _, truth, _ = medium
+    tags = defaultdict(Counter)
+    for t in truth:
+        for tag in t["corruptions"].split(";"):
+            tags[t["community"]][tag] += 1
+    assert tags["somali"]["dob_year_only"] > 0
+    assert sum(c["compound_name"] for c in tags.values()) > 0
 
 
 def test_households_have_realistic_structure(medium):

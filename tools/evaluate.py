@@ -1,5 +1,6 @@
 """Linkage accuracy against ground truth: pairwise and B-cubed precision/recall for persons and
-families, blocking recall per pass, and B-cubed by community with the best-worst gap.
+families, eligible-family precision/recall under a criteria set, blocking recall per pass, and
+B-cubed by community with the best-worst gap.
 
     python -m tools.evaluate --sample sample_data/config.yaml --generated 200000
 """
@@ -68,6 +69,63 @@ def by_community(pred, true, community) -> pd.DataFrame:
     return out.reset_index()
 
 
+def majority_map(from_cluster, to_cluster, unit) -> pd.Series:
+    """Each `from` cluster -> the `to` cluster holding most of its distinct units (ties: the
+    smallest id). A unit seen in several cells (a person split over two families) counts in each."""
+    cells = pd.DataFrame({"f": from_cluster, "t": to_cluster, "u": unit}).dropna().drop_duplicates()
+    counts = cells.groupby(["f", "t"]).size().rename("n").reset_index()
+    best = counts.sort_values(["f", "n", "t"], ascending=[True, False, True], kind="stable")
+    return best.drop_duplicates("f").set_index("f")["t"]
+
+
+def eligible_scores(pred_family, true_family, true_person, pred_eligible: set, true_eligible: set) -> dict:
+    """Eligible-family precision and recall through a one-way mapping each side.
+
+    A predicted family stands for the true family holding most of its records' persons, a true
+    family for the predicted family holding most of its members. Precision: the share of predicted
+    eligible families whose true family is eligible; recall: the share of truly eligible families
+    whose predicted family is eligible (an eligible family with no record found counts as missed)."""
+    to_true = majority_map(pred_family, true_family, true_person)
+    to_pred = majority_map(true_family, pred_family, true_person)
+    hits_p = sum(1 for f in pred_eligible if to_true.get(f) in true_eligible)
+    hits_r = sum(1 for f in true_eligible if to_pred.get(f) in pred_eligible)
+    return {"precision": hits_p / len(pred_eligible) if pred_eligible else 1.0,
+            "recall": hits_r / len(true_eligible) if true_eligible else 1.0,
+            "true_eligible": len(true_eligible), "predicted_eligible": len(pred_eligible)}
+
+
+def true_members(truth_persons: pd.DataFrame) -> pd.DataFrame:
+    """The truth's own persons as the criteria engine reads members: family, role, age, dob."""
+    age = pd.to_numeric(truth_persons["age"], errors="coerce").astype("Int64")
+    return pd.DataFrame({"family_id": truth_persons["family_id"].astype(str),
+                         "person_id": truth_persons["person_id"].astype(str),
+                         "role": truth_persons["role"], "age": age,
+                         "dob": pd.to_datetime(truth_persons["dob"], errors="coerce"), "postcode": None})
+
+
+def eligible_families(extracts: dict, kinds: dict, record_links: pd.DataFrame, members: pd.DataFrame,
+                      criteria_set, as_of) -> set:
+    """The family IDs the criteria engine finds eligible for this assignment of records."""
+    from criteria import score_families
+    matrix = score_families(extracts, kinds, record_links, members, criteria_set, as_of).need_matrix
+    return set(matrix.loc[matrix["eligible"] == 1, "family_id"])
+
+
+def split_families(pred_family, true_family, true_person) -> dict:
+    """How many true families of two or more persons with records are spread over several
+    predicted families, and the persons placed away from their family's main predicted family."""
+    f = pd.DataFrame({"p": pred_family, "t": true_family, "u": true_person}).drop_duplicates(["t", "u", "p"])
+    main = majority_map(f["t"], f["p"], f["u"])
+    persons = f.groupby("t")["u"].nunique()
+    multi = persons.index[persons >= 2]
+    spread = f.groupby("t")["p"].nunique()
+    away = f[f["p"] != f["t"].map(main)]["u"].nunique()
+    return {"multi_member_families": int(len(multi)),
+            "split": int((spread.reindex(multi) > 1).sum()),
+            "split_share": float((spread.reindex(multi) > 1).mean()) if len(multi) else 0.0,
+            "persons_placed_apart": int(away)}
+
+
 def blocking_recall(records: pd.DataFrame, settings: LinkageSettings, true_person) -> pd.DataFrame:
     """Per pass (and for their union): true same-person pairs found and missed."""
     std = standardise(records.reset_index(drop=True))
@@ -114,8 +172,9 @@ def align_truth(records: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
 
 
 def evaluate(records: pd.DataFrame, result: LinkageResult, truth: pd.DataFrame,
-             settings: LinkageSettings | None = None) -> dict:
-    """All accuracy measures of one linkage run against truth."""
+             settings: LinkageSettings | None = None, eligible: tuple[set, set] | None = None) -> dict:
+    """All accuracy measures of one linkage run against truth. `eligible`: (predicted, true)
+    eligible family IDs, for eligible-family precision and recall."""
     records = records.reset_index(drop=True)
     t = align_truth(records, truth)
     rl = result.record_links.set_index(["source", "record_id"]).reindex(
@@ -129,7 +188,11 @@ def evaluate(records: pd.DataFrame, result: LinkageResult, truth: pd.DataFrame,
         "persons_bcubed": bcubed(pp, t["person_id"].to_numpy()),
         "families_pairwise": pairwise_scores(pf, t["family_id"].to_numpy()),
         "families_bcubed": bcubed(pf, t["family_id"].to_numpy()),
+        "families_split": split_families(pf, t["family_id"].to_numpy(), t["person_id"].to_numpy()),
     }
+    if eligible is not None:
+        out["eligible_families"] = eligible_scores(pf, t["family_id"].to_numpy(), t["person_id"].to_numpy(),
+                                                   *eligible)
     if "community" in t:
         com = by_community(pp, t["person_id"].to_numpy(), t["community"])
         out["persons_by_community"] = com.to_dict("records")
@@ -154,6 +217,9 @@ def print_report(name: str, ev: dict, stats: dict, seconds: float, out=sys.stdou
     w(f"  pairwise  {_fmt(ev['persons_pairwise'])}\n  b-cubed   {_fmt(ev['persons_bcubed'])}\n")
     w(f"families  true={ev['true_families']} predicted={ev['predicted_families']}\n")
     w(f"  pairwise  {_fmt(ev['families_pairwise'])}\n  b-cubed   {_fmt(ev['families_bcubed'])}\n")
+    w(f"  split     {_fmt(ev['families_split'])}\n")
+    if "eligible_families" in ev:
+        w(f"eligible families ({ev['criteria']})\n  mapped    {_fmt(ev['eligible_families'])}\n")
     if "persons_by_community" in ev:
         w("persons b-cubed by community:\n")
         for row in ev["persons_by_community"]:
@@ -174,17 +240,35 @@ def print_report(name: str, ev: dict, stats: dict, seconds: float, out=sys.stdou
     w(f"timings: {json.dumps(stats['timings_seconds'])}\n")
 
 
-def run_config(config_path: str | Path, truth_path: str | Path | None = None) -> tuple[dict, dict, float]:
-    """Ingest, validate and link the sources of a run config, and evaluate against its truth."""
+def run_config(config_path: str | Path, truth_path: str | Path | None = None,
+               criteria: str | None = None) -> tuple[dict, dict, float]:
+    """Ingest, validate and link the sources of a run config, and evaluate against its truth.
+    Eligible families come from the config's criteria set (or `criteria`), scored as a run
+    scores them on the linked result, and on the truth's own persons and families (with
+    truth_persons.csv beside truth.csv), so that the difference is linkage error alone."""
+    from criteria import load_criteria
     from pipeline.stages import load_records
-    cfg, _, records = load_records(config_path)
+    cfg, validated, records = load_records(config_path)
     settings = LinkageSettings.from_dict(getattr(cfg, "linkage", None))
     t0 = time.perf_counter()
     res = link_records(records, settings, cfg.as_of)
     secs = time.perf_counter() - t0
     truth_path = Path(truth_path) if truth_path else Path(config_path).parent / "truth.csv"
     truth = pd.read_csv(truth_path, dtype=str, keep_default_na=False, na_values=[""])
-    return evaluate(records, res, truth, settings), res.stats, secs
+    eligible = None
+    persons_path = truth_path.with_name("truth_persons.csv")
+    name = criteria or cfg.criteria
+    if persons_path.is_file():
+        criteria_set = load_criteria(name, settings=cfg.criteria_settings or None)
+        extracts = {src: v.accepted for src, v in validated.items()}
+        kinds = {src: v.kind for src, v in validated.items()}
+        persons = pd.read_csv(persons_path, dtype=str, keep_default_na=False, na_values=[""])
+        true_links = align_truth(records, truth)[["source", "record_id", "person_id", "family_id"]]
+        eligible = (eligible_families(extracts, kinds, res.record_links, res.members, criteria_set, cfg.as_of),
+                    eligible_families(extracts, kinds, true_links, true_members(persons), criteria_set, cfg.as_of))
+    ev = evaluate(records, res, truth, settings, eligible=eligible)
+    ev["criteria"] = Path(str(name)).stem
+    return ev, res.stats, secs
 
 
 def generated_config(rows: int, cache: Path = Path(".cache")) -> Path:
@@ -202,16 +286,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.evaluate", description=__doc__.splitlines()[0])
     ap.add_argument("--sample", help="run config of the sample data (truth.csv beside it)")
     ap.add_argument("--generated", type=int, default=0, help="also generate (once, into .cache/) and evaluate about this many rows")
+    ap.add_argument("--criteria", help="criteria set for eligible families (default: the run config's)")
     ap.add_argument("--json", help="write all measures to this JSON file")
     args = ap.parse_args(argv)
     results = {}
     if args.sample:
-        ev, stats, secs = run_config(args.sample)
+        ev, stats, secs = run_config(args.sample, criteria=args.criteria)
         print_report("sample", ev, stats, secs)
         results["sample"] = {"evaluation": ev, "stats": stats, "seconds": secs}
     if args.generated:
         cfg = generated_config(args.generated)
-        ev, stats, secs = run_config(cfg)
+        ev, stats, secs = run_config(cfg, criteria=args.criteria)
         print_report(f"generated {args.generated}", ev, stats, secs)
         results["generated"] = {"evaluation": ev, "stats": stats, "seconds": secs}
     if args.json:

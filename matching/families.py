@@ -121,9 +121,10 @@ def follow_household(frame: pd.DataFrame, home: pd.Series, std: pd.DataFrame, se
     if not len(f):
         return empty
     lagged = f["seen_date"].to_numpy() - _lag_of(f["source"], fam["address_lag_days"])
-    f = f.assign(lagged=lagged)
+    f = f.assign(lagged=lagged, dated=f["dob"].notna().to_numpy())
     ph = f.groupby(["person", "hh"], sort=False).agg(first=("seen_date", "min"), last=("seen_date", "max"),
-                                                     last_lagged=("lagged", "max")).reset_index()
+                                                     last_lagged=("lagged", "max"), n=("seen_date", "size"),
+                                                     with_dob=("dated", "sum")).reset_index()
     ph["home"] = home.reindex(ph["person"]).to_numpy()
     ph = ph[ph["home"].notna()]
     residents = ph.groupby("hh")["person"].transform("size")
@@ -134,8 +135,10 @@ def follow_household(frame: pd.DataFrame, home: pd.Series, std: pd.DataFrame, se
         return empty
     at_home = stay.set_index("person")["first"]
     left = left.assign(moved_on=at_home.reindex(left["person"]).to_numpy())
-    # A move away from A: first seen at the new home after first being seen at A.
-    left = left[left["moved_on"] > left["first"]]
+    # A move away from A: first seen at the new home after first being seen at A. And firmly
+    # seen at A: by two records, or one with a date of birth (one undated record is the kind a
+    # person link gets wrong, and would take a family with it).
+    left = left[(left["moved_on"] > left["first"]) & ((left["n"] >= 2) | (left["with_dob"] >= 1))]
     pairs = stay.merge(left[["person", "hh", "first", "last", "home", "moved_on"]], on="hh", suffixes=("", "_q"))
     together = pd.Timedelta(days=rule["together_days"])
     pairs = pairs[(pairs["first_q"] <= pairs["last"] + together) & (pairs["last_q"] + together >= pairs["first"])
@@ -147,12 +150,14 @@ def follow_household(frame: pd.DataFrame, home: pd.Series, std: pd.DataFrame, se
     gap = np.timedelta64(int(settings.household_guards["min_age_gap_years"] * 365.25), "D")
     known = ~pd.isna(pb) & ~pd.isna(qb)
     ref = np.datetime64(as_of or dt.date.today(), "ns")
-    child = ~pd.isna(pb) & (pb > ref - np.timedelta64(int(ADULT_AGE * 365.25), "D"))
     adult_ns = np.timedelta64(int(ADULT_AGE * 365.25), "D")
+    child = ~pd.isna(pb) & (pb > ref - adult_ns)
     # A child follows an adult 12+ years older who was already an adult when first seen at A (a
     # grown-up sibling who left home leads nobody); an adult, anyone not 12+ years younger.
     was_adult = ~pd.isna(qb) & (pairs["first_q"].to_numpy() - np.where(pd.isna(qb), ref, qb) >= adult_ns)
-    carer = np.where(child, known & (pb - qb >= gap) & was_adult, ~(known & (qb - pb >= gap)))
+    # ... or another child: children do not move house on their own.
+    q_child = ~pd.isna(qb) & (qb > ref - adult_ns)
+    carer = np.where(child, known & (((pb - qb >= gap) & was_adult) | q_child), ~(known & (qb - pb >= gap)))
     pairs = pairs.assign(child=child)[carer]
     if rule["name_in_common"] and len(pairs):
         mine = _name_tokens(std, frame["person"].to_numpy(), ("sur_tokens",))
@@ -234,7 +239,11 @@ def form_families(std: pd.DataFrame, person: np.ndarray, n_persons: int, setting
     person was placed (`basis`: uprn, address, moved_with_household, postcode_and_surname, or
     none) and the household
     hints that joined them to someone else (`hints`)."""
-    frame = pd.DataFrame({"person": person, "seen_date": pd.to_datetime(std["seen_date"]).to_numpy(),
+    # The date of a record's address: its own date, or for a claim the last day it holds it.
+    seen = pd.to_datetime(std["seen_date"])
+    if "held_until" in std:
+        seen = pd.to_datetime(std["held_until"]).fillna(seen)
+    frame = pd.DataFrame({"person": person, "seen_date": seen.to_numpy(),
                           "hh": household_keys(std).to_numpy(), "pos": np.arange(len(std)),
                           "source": std["source"].astype(str).to_numpy() if "source" in std else "",
                           "dob": pd.to_datetime(std["dob"]).to_numpy() if "dob" in std else pd.NaT})

@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from schemas.columns import DECISION_COLUMNS, MATCH, WITHDRAW, normalise_decision
+from schemas.columns import DATE_RECORD_COLUMNS, DECISION_COLUMNS, MATCH, RECORD_COLUMNS, WITHDRAW, normalise_decision
 from schemas.errors import InputDataError
 
 from .blocking import block, incremental_candidates, sorted_unique
@@ -572,11 +572,6 @@ def _review_frame(records, std, settings, l, r, total, prob, weights) -> pd.Data
     return frame
 
 
-RECORD_COLUMNS = ("source", "record_id", "row_number", "forename", "surname", "dob", "sex", "address",
-                  "postcode", "uprn", "nhs_number", "ni_number", "upn", "ethnicity", "tenancy_ref",
-                  "claim_ref", "seen_date")
-
-
 def records_frame(rows: list[dict]) -> pd.DataFrame:
     """A `records` frame in the contract's shape from partial rows (missing fields blank,
     dates parsed): handy for tests and for callers assembling records themselves."""
@@ -585,7 +580,7 @@ def records_frame(rows: list[dict]) -> pd.DataFrame:
         if c not in f:
             f[c] = None
     f = f[list(RECORD_COLUMNS)].copy()
-    for c in ("dob", "seen_date"):
+    for c in DATE_RECORD_COLUMNS:
         f[c] = pd.to_datetime(f[c], errors="coerce")
     if f["row_number"].isna().all():
         f["row_number"] = np.arange(2, len(f) + 2)

@@ -422,5 +422,6 @@ def standardise(records: pd.DataFrame) -> pd.DataFrame:
         out[c] = _clean_id(records[c]) if c in records else None
     out["source"] = records["source"].astype(str).to_numpy()
     out["record_id"] = records["record_id"].astype(str).to_numpy()
-    out["seen_date"] = pd.to_datetime(records["seen_date"], errors="coerce").to_numpy() if "seen_date" in records else pd.NaT
+    for c in ("seen_date", "held_until"):
+        out[c] = pd.to_datetime(records[c], errors="coerce").to_numpy() if c in records else pd.NaT
     return out

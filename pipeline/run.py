@@ -266,7 +266,7 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
             _write_stopped_run(cfg, validated, clock.times(), started, exc, protected)
             raise
         with clock.stage("stack records"):
-            records = stack_person_records(validated)
+            records = stack_person_records(validated, cfg.as_of)
         with clock.stage("link"):
             why = prev.full_because if prev is not None else "no previous run given"
             if prev is not None and prev.state is not None:

@@ -9,12 +9,12 @@ import pandas as pd
 
 from pipeline.config import RunConfig, load_config
 from pipeline.ingest import column_positions, read_extract
+from schemas.columns import DATE_RECORD_COLUMNS, RECORD_COLUMNS as COLUMNS
 from schemas.errors import InputDataError
-from schemas.fields import AGENCY_KINDS, PERSON_FIELDS
+from schemas.fields import AGENCY_KINDS
 from schemas.validate import Validated, validate_extract
 
-RECORD_COLUMNS = ["source", "record_id", "row_number"] + [f.name for f in PERSON_FIELDS if f.name != "record_id"] \
-    + ["tenancy_ref", "claim_ref", "seen_date"]
+RECORD_COLUMNS = list(COLUMNS)
 
 
 def ingest_and_validate(cfg: RunConfig, progress=None) -> dict[str, Validated]:
@@ -61,9 +61,11 @@ def _term_start(academic_year: pd.Series, term: pd.Series) -> pd.Series:
     return pd.Series(starts.to_numpy()[at.reshape(-1)], index=term.index)
 
 
-def stack_person_records(validated: dict[str, Validated]) -> pd.DataFrame:
-    """One row per accepted record of every source: person fields, household hints and the
-    record's own date (for a person's latest address)."""
+def stack_person_records(validated: dict[str, Validated], as_of: dt.date | None = None) -> pd.DataFrame:
+    """One row per accepted record of every source: person fields, household hints, the
+    record's own date and, for a benefit claim, the last day its address is held (the claim's
+    end, or `as_of` while it is open: a claim holds the claimant's current address, not the one
+    it started at)."""
     frames = []
     for name, v in validated.items():
         a = v.accepted
@@ -77,16 +79,20 @@ def stack_person_records(validated: dict[str, Validated]) -> pd.DataFrame:
             f["seen_date"] = a[kind.date_field]
         elif v.kind == "schools":
             f["seen_date"] = _term_start(a["academic_year"].fillna(""), a["term"].fillna(""))
+        if v.kind == "benefits" and as_of is not None:
+            ref = pd.Timestamp(as_of)
+            end = pd.to_datetime(a["claim_end"]) if "claim_end" in a else pd.Series(pd.NaT, index=a.index)
+            f["held_until"] = end.fillna(ref).clip(upper=ref)
         frames.append(f)
     if not frames:
         return pd.DataFrame(columns=RECORD_COLUMNS)
     records = pd.concat(frames, ignore_index=True)
     for col in RECORD_COLUMNS:
         if col not in records.columns:
-            records[col] = pd.NaT if col in ("seen_date", "dob") else None
+            records[col] = pd.NaT if col in DATE_RECORD_COLUMNS else None
     records = records[RECORD_COLUMNS]
-    records["dob"] = pd.to_datetime(records["dob"])
-    records["seen_date"] = pd.to_datetime(records["seen_date"])
+    for col in DATE_RECORD_COLUMNS:
+        records[col] = pd.to_datetime(records[col])
     records["row_number"] = records["row_number"].astype("int64")
     return records
 
@@ -95,4 +101,4 @@ def load_records(config: str | Path | RunConfig, as_of: dt.date | None = None):
     """Config -> (RunConfig, validated sources, stacked records). For evaluation and tests."""
     cfg = config if isinstance(config, RunConfig) else load_config(config, as_of=as_of)
     validated = ingest_and_validate(cfg)
-    return cfg, validated, stack_person_records(validated)
+    return cfg, validated, stack_person_records(validated, cfg.as_of)

@@ -34,3 +34,14 @@ def normalise_decision(text: object) -> str | None:
     if word in WITHDRAW_WORDS:
         return WITHDRAW
     return None
+
+
+# The stacked person records every stage after validation reads (pipeline.stages builds them,
+# matching.linkage.records_frame makes them from partial rows): the person fields, household
+# hints, the record's own date (`seen_date`: an event's date, a school term's start, a claim's
+# start) and, for a record whose address is held over a period (a benefit claim), the last day
+# it is known to be held (`held_until`: the claim's end, or the reference date while open).
+RECORD_COLUMNS = ("source", "record_id", "row_number", "forename", "surname", "dob", "sex", "address",
+                  "postcode", "uprn", "nhs_number", "ni_number", "upn", "ethnicity", "tenancy_ref",
+                  "claim_ref", "seen_date", "held_until")
+DATE_RECORD_COLUMNS = ("dob", "seen_date", "held_until")

@@ -192,3 +192,20 @@ def test_family_settings_are_checked():
     # a council's own source can be given a lag
     s = LinkageSettings.from_dict({"families": {"address_lag_days": {"social_care": 60}}})
     assert s.families["address_lag_days"]["social_care"] == 60 and s.families["address_lag_days"]["schools"] == 180
+
+
+def test_record_columns_hold_every_person_field_once():
+    from schemas.columns import RECORD_COLUMNS
+    from schemas.fields import PERSON_FIELDS
+    assert list(RECORD_COLUMNS[3:14]) == [f.name for f in PERSON_FIELDS if f.name != "record_id"]
+    assert len(set(RECORD_COLUMNS)) == len(RECORD_COLUMNS)
+
+
+def test_an_open_claim_holds_the_current_address_whatever_its_start():
+    # the claim started years ago; it is open, so the address it holds is today's
+    rows = [rec("p1", "police", "Dana", "Pell", "1984-03-02", "2025-02-01", OLD),
+            rec("b1", "benefits", "Dana", "Pell", "1984-03-02", "2019-05-01", NEW, claim_ref="C1",
+                held_until="2026-09-30")]
+    m = link(rows)
+    assert m.loc["Dana", "address"] == "3 Heron Close"
+    assert str(m.loc["Dana", "address_seen_on"]) == "2026-09-30"

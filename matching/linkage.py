@@ -3,6 +3,7 @@ persons and persons into families (docs/linkage.md). `link_records` is the stage
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -108,9 +109,11 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
     compared = compare_candidates(prepared, settings, pairs, stored, earlier)
     del stored                          # the stored levels are copied: the map is not needed again
     clock.step("estimate")
-    model = fit(settings, prepared.cols, compared.levels, prepared.n)
+    possible = possible_pairs(prepared, settings, pairs)
+    model = fit(settings, prepared.cols, compared.levels if possible.mask is None else compared.levels[possible.mask],
+                prepared.n, possible_pairs=possible.count)
     clock.step("score")
-    scores = score_pairs(prepared, settings, model, pairs, compared.levels)
+    scores = score_pairs(prepared, settings, model, pairs, compared.levels, possible)
     clock.step("cluster")
     persons = cluster_records(prepared, settings, pairs, scores)
     clock.step("families")
@@ -282,6 +285,32 @@ def compare_candidates(prepared: Standardised, settings: LinkageSettings, pairs:
 
 
 @dataclass(frozen=True)
+class PossiblePairs:
+    """Which pairs can be one person at all: two records of a source that holds at most one
+    record per person (`clustering.single_record_sources`, e.g. two registers linked to each
+    other) cannot. Those pairs are left out of estimation and never linked, and the prior is
+    the expected matches among the record pairs that can match, not among all pairs."""
+    mask: np.ndarray | None   # per candidate pair; None: every pair can
+    count: float              # record pairs (all, not only candidates) that can be one person
+
+
+def possible_pairs(prepared: Standardised, settings: LinkageSettings, pairs: CandidatePairs) -> PossiblePairs:
+    n = prepared.n
+    count = n * (n - 1) / 2
+    single = list(settings.clustering["single_record_sources"])
+    source = prepared.std["source"].astype(str).to_numpy()
+    within = np.isin(source, single)
+    if not within.any():
+        return PossiblePairs(mask=None, count=count)
+    for s in single:
+        k = int((source == s).sum())
+        count -= k * (k - 1) / 2
+    l, r = pairs.left, pairs.right
+    mask = ~(within[l] & (source[l] == source[r]))
+    return PossiblePairs(mask=None if mask.all() else mask, count=max(count, 1.0))
+
+
+@dataclass(frozen=True)
 class PairScores:
     """Each pair's match weights and what follows from them."""
     weights: np.ndarray       # pairs x comparisons
@@ -298,9 +327,10 @@ class PairScores:
 
 
 def score_pairs(prepared: Standardised, settings: LinkageSettings, model: FittedModel, pairs: CandidatePairs,
-                levels: np.ndarray) -> PairScores:
+                levels: np.ndarray, possible: PossiblePairs | None = None) -> PairScores:
     """Score: weights per pair, then link, review or keep apart by the thresholds, conflicts,
-    vetoes and clerical decisions."""
+    vetoes and clerical decisions. A pair that cannot be one person (see PossiblePairs) is
+    a non-link whatever its weight."""
     l, r, n = pairs.left, pairs.right, prepared.n
     weights = pair_weights(settings, model, prepared.std, levels, l, r)
     total = model.prior_weight + weights.sum(axis=1, dtype=np.float64)
@@ -320,13 +350,18 @@ def score_pairs(prepared: Standardised, settings: LinkageSettings, model: Fitted
     share = household_share(prepared.std, guards["min_age_gap_years"])
     guarded = share >= guards["min_household_share"]
     if not guarded:
-        # No households in these data: no twin or housemate for the vetoes to protect, so they
-        # hold only where the two dates of birth are years apart (two people, whatever the names).
-        year = pd.to_numeric(prepared.std["dob_year"], errors="coerce").to_numpy(dtype=np.float64)
-        veto &= np.abs(year[l] - year[r]) >= guards["min_age_gap_years"]
-    accept = (total >= settings.match_weight) & ~conflict & ~veto
+        # No households in these data: no twin, parent or grandparent of the same name at the
+        # address for the vetoes to protect. The pair is judged on its weights, a date of birth
+        # that disagrees counting what EM learnt it is worth here (FEBRL: one duplicate in ten
+        # or so carries a wholly different date, about -3.4 bits).
+        veto[:] = False
+    if possible is not None and possible.mask is not None:
+        conflict &= possible.mask         # counted as impossible, not as conflicting identifiers
+        veto &= possible.mask
+    can = possible.mask if possible is not None and possible.mask is not None else True
+    accept = (total >= settings.match_weight) & ~conflict & ~veto & can
     vetoed_high = veto & ~conflict & (total >= settings.match_weight)
-    review = ~accept & ~conflict & (total >= settings.review_weight) & ~veto
+    review = ~accept & ~conflict & (total >= settings.review_weight) & ~veto & can
     if settings.thresholds.get("review_vetoed"):
         review |= vetoed_high
     status = np.where(accept, 0, np.where(review, 1, np.where(vetoed_high, 5, 2))).astype(np.int8)  # STATUSES
@@ -361,7 +396,9 @@ def cluster_records(prepared: Standardised, settings: LinkageSettings, pairs: Ca
     apart = scores.decided & ~scores.accept
     labels, report = cluster_persons(n, l[acc], r[acc], strength[acc], prepared.std, prepared.cols, settings,
                                      (l[apart], r[apart]),
-                                     years_apart=None if scores.vetoes_applied else settings.household_guards["min_age_gap_years"])
+                                     # no households: no parent and child of one name for the
+                                     # dates-of-birth rule to keep apart
+                                     years_apart=None if scores.vetoes_applied else math.inf)
     labels = pd.factorize(labels)[0].astype(np.int64) if n else labels
     return Persons(labels=labels, count=int(labels.max()) + 1 if n else 0, report=report)
 

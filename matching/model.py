@@ -176,7 +176,11 @@ def estimate_m(settings: LinkageSettings, levels: np.ndarray, u_random: list[np.
     return m, lam, iters, converged
 
 
-def fit(settings: LinkageSettings, cols: Columns, levels: np.ndarray, n_records: int) -> FittedModel:
+def fit(settings: LinkageSettings, cols: Columns, levels: np.ndarray, n_records: int,
+        possible_pairs: float | None = None) -> FittedModel:
+    """The model from the candidate pairs that can be matches (`levels`): u from random pairs,
+    m and the match share by EM, and the prior over `possible_pairs` (all record pairs that
+    can be one person; every pair of `n_records` when not given)."""
     tf_arrays: dict = {}
     for comp in settings.comparisons:
         for lv in comp.levels:
@@ -196,7 +200,7 @@ def fit(settings: LinkageSettings, cols: Columns, levels: np.ndarray, n_records:
             if lv.is_null:
                 w[i] = 0.0
         weights.append(w)
-    n_pairs_all = n_records * (n_records - 1) / 2
+    n_pairs_all = n_records * (n_records - 1) / 2 if possible_pairs is None else possible_pairs
     expected_matches = max(lam * len(levels), 1.0)
     p = min(expected_matches / max(n_pairs_all, 1.0), 0.5)
     tf = {f"{comp.name}.{lv.label}": lv.tf_adjust for comp in settings.comparisons for lv in comp.levels if lv.tf_adjust}

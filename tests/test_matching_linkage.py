@@ -276,3 +276,19 @@ def test_vetoes_stand_aside_where_the_data_show_no_households():
     always = LinkageSettings.from_dict({**FIXED, "household_guards": {"min_household_share": 0.0, "min_age_gap_years": 12}})
     res = link_records(rec, always, AS_OF)
     assert res.stats["vetoes_applied"] and person_of(res, "tw1") != person_of(res, "tw2")
+
+
+MISKEYED_DOB = [dict(source="police", record_id="md1", forename="Ottoline", surname="Brackenbury", dob="1961-08-14",
+                     sex="F", address="12 Tarn Lane", postcode="DD5 5TL", seen_date="2025-06-01"),
+                dict(source="housing", record_id="md2", forename="Ottoline", surname="Brackenbury", dob="1994-02-27",
+                     sex="F", address="12 Tarn Lane", postcode="DD5 5TL", seen_date="2025-06-01")]
+
+
+def test_a_wholly_different_date_of_birth_is_weighed_not_vetoed_where_there_are_no_households():
+    # Same rare name at the same address, dates of birth 33 years apart: in a register of
+    # individuals a mis-keyed date; where the data show households, a mother and daughter.
+    res = link_records(records_frame(background(400) + MISKEYED_DOB), LinkageSettings.from_dict(FIXED), AS_OF)
+    assert not res.stats["vetoes_applied"] and person_of(res, "md1") == person_of(res, "md2")
+    res = link_records(records_frame(background(400) + households(60) + MISKEYED_DOB),
+                       LinkageSettings.from_dict(FIXED), AS_OF)
+    assert res.stats["vetoes_applied"] and person_of(res, "md1") != person_of(res, "md2")

@@ -82,6 +82,11 @@ def write_run(dataset: int, folder: Path) -> Path:
     # A benchmark, not a council extract: its share of damaged fields is what it is.
     config = {"as_of": AS_OF, "criteria": "troubled-families-2015", "sources": sources, "output": "out",
               "max_rejected_share": 1.0, "max_warning_share": 1.0}
+    if len(sources) > 1:
+        # FEBRL 4 is two registers linked to each other, each holding one record per person
+        # (Splink's link_only): said so, a pair within one register is never a match and the
+        # prior is taken over the pairs across the two.
+        config["linkage"] = {"clustering": {"single_record_sources": sorted(sources)}}
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path

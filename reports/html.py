@@ -200,10 +200,20 @@ class _LinkageFacts:
     per_family: Figure | None
 
 
+# How persons were placed in families that are worth a second look (review_families.csv).
+_PLACEMENTS = (("moved_with_household", "Persons placed at their household's new address (their own records are older; see review_families.csv)"),
+               ("postcode_and_surname", "Persons with no address placed by postcode and surname (see review_families.csv)"))
+
+
 def _linkage_facts(f: _Facts, linkage: LinkageResult) -> _LinkageFacts:
     stats = linkage.stats
     rows = [[label, _n(stats[key])] for key, label in _LINK_STATS if isinstance(stats.get(key), (int, np.integer))]
     rows.append(["Pairs waiting for clerical review", _n(f.review_pairs)])
+    placed = stats.get("family_placements")
+    if isinstance(placed, dict):
+        for key, label in _PLACEMENTS:
+            if placed.get(key):
+                rows.append([label, _n(placed[key])])
     inc = stats.get("incremental")
     if isinstance(inc, dict):
         rows += [["Records new or changed since the previous run", _n(inc["records_new"] + inc["records_changed"])],

@@ -86,13 +86,14 @@ def _lag_of(source: pd.Series, lags: dict) -> np.ndarray:
     return days[np.where(codes >= 0, codes, len(names))].astype("timedelta64[D]")
 
 
-def _name_tokens(std: pd.DataFrame, person: np.ndarray, columns: tuple[str, ...]) -> dict[int, set]:
-    """Per person, every name token their records give in these token columns."""
+def _name_tokens(std: pd.DataFrame, person: np.ndarray, columns: tuple[str, ...], of: np.ndarray) -> dict[int, set]:
+    """Per person of `of`, every name token their records give in these token columns."""
     out: dict[int, set] = {}
+    at = np.flatnonzero(np.isin(person, of))
     for col in columns:
         if col not in std:
             continue
-        for p, toks in zip(person, std[col].to_numpy()):
+        for p, toks in zip(person[at], std[col].to_numpy()[at]):
             if isinstance(toks, tuple) and toks:
                 out.setdefault(int(p), set()).update(toks)
     return out
@@ -160,8 +161,9 @@ def follow_household(frame: pd.DataFrame, home: pd.Series, std: pd.DataFrame, se
     carer = np.where(child, known & (((pb - qb >= gap) & was_adult) | q_child), ~(known & (qb - pb >= gap)))
     pairs = pairs.assign(child=child)[carer]
     if rule["name_in_common"] and len(pairs):
-        mine = _name_tokens(std, frame["person"].to_numpy(), ("sur_tokens",))
-        theirs = _name_tokens(std, frame["person"].to_numpy(), ("sur_tokens", "fore_tokens"))
+        everyone = frame["person"].to_numpy()
+        mine = _name_tokens(std, everyone, ("sur_tokens",), pairs["person"].unique())
+        theirs = _name_tokens(std, everyone, ("sur_tokens", "fore_tokens"), pairs["person_q"].unique())
         share = [bool(mine.get(p, set()) & theirs.get(q, set())) for p, q in zip(pairs["person"], pairs["person_q"])]
         pairs = pairs[np.asarray(share, dtype=bool)]
     if not len(pairs):
@@ -208,8 +210,8 @@ def join_by_postcode_and_surname(std: pd.DataFrame, person: np.ndarray, family_h
     own_pc = np.where(pos >= 0, std["postcode"].to_numpy()[np.maximum(pos, 0)], None)
     at_home = f[has_home & (f["postcode"].to_numpy() == own_pc)]
     at_home = at_home.assign(home=family_home.to_numpy()[at_home["person"].to_numpy()])
-    households = at_home.groupby(["postcode", "tokens"])["home"].agg(lambda h: h.iloc[0] if h.nunique() == 1 else None)
-    households = households.dropna()
+    by = at_home.groupby(["postcode", "tokens"])["home"]
+    households = by.first()[by.nunique() == 1]
     # How many households at that postcode would share the surname by chance: the surname's
     # share of all households times the households there. A common surname in a large
     # postcode is left alone.
@@ -223,7 +225,8 @@ def join_by_postcode_and_surname(std: pd.DataFrame, person: np.ndarray, family_h
     if not len(lost) or not len(households):
         return out
     found = lost.join(households.rename("home"), on=["postcode", "tokens"]).dropna(subset=["home"])
-    one = found.groupby("person")["home"].agg(lambda h: h.iloc[0] if h.nunique() == 1 else None).dropna()
+    by_person = found.groupby("person")["home"]
+    one = by_person.first()[by_person.nunique() == 1]
     # And a member of that household whose address record shows where it is.
     lead = at_home.drop_duplicates("home").set_index("home")["person"]
     return pd.DataFrame({"to": one.to_numpy(), "with": lead.reindex(one.to_numpy()).to_numpy()},

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, Callable, ClassVar, TypeVar
+import functools
+from typing import Annotated, Any, Callable, ClassVar, Union
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Tag, TypeAdapter, ValidationError,
+                      model_validator)
 from pydantic_core import PydanticCustomError
 
 from schemas.errors import ConfigError
 from schemas.yaml_loading import (IMPLICIT_SCALAR_TAGS, MAP_TAG, Trail, YamlDocument, is_finite_number,
                                   key_name, node_value, written_text)
-
-Model = TypeVar("Model", bound=BaseModel)
-
 
 # ---------------------------------------------------------------------------------------------
 # The data a model checks: as written in the file
@@ -142,7 +141,7 @@ _WORDS: dict[str, Callable[[dict], str]] = {
 
 def _problem(error: dict) -> tuple[Trail, str, Trail]:
     """(trail, reason, trail whose line to give) of one pydantic error."""
-    loc = tuple(error["loc"])
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("<")))   # union arms
     if loc and loc[-1] == "[key]":
         return loc[:-2], "a key must be a plain name (text)", loc[:-2]
     if error["type"] == "config":
@@ -187,12 +186,18 @@ def located(trail: Trail, reason: str, doc: YamlDocument | None = None, *, line:
     return KeyedError(f"{where}{key + ': ' if key else ''}{reason}", tuple(trail), reason, line)
 
 
-def check(model: type[Model], data: Any, doc: YamlDocument | None = None, *, prefix: Trail = (),
-          context: dict | None = None, origin: str | None = None) -> Model:
-    """`data` checked by `model` (its keys at `prefix` in the file). The first mistake in the
-    file (the lowest line; the first found without a file) is raised as a KeyedError."""
+@functools.lru_cache(maxsize=None)
+def _adapter(model: Any) -> TypeAdapter:
+    return TypeAdapter(model)
+
+
+def check(model: Any, data: Any, doc: YamlDocument | None = None, *, prefix: Trail = (),
+          context: dict | None = None, origin: str | None = None) -> Any:
+    """`data` checked by `model` (a model, or a model with validators that make what the code
+    reads from it), its keys at `prefix` in the file. The first mistake in the file (the lowest
+    line; the first found without a file) is raised as a KeyedError."""
     try:
-        return model.model_validate(data, context=context)
+        return _adapter(model).validate_python(data, context=context)
     except ValidationError as exc:
         problems = [_problem(e) for e in exc.errors(include_url=False)]
     errors = [located(prefix + trail, reason, doc, line_of=prefix + line_of, origin=origin)
@@ -232,6 +237,23 @@ class ConfigModel(BaseModel):
                 hint = "" if key in cls.required_keys else ", or leave the key out"
                 raise invalid(f"has no value: give one{hint}", (key,))
         return data
+
+
+def under(key: str | int, fn: Callable[..., Any], *args: Any) -> Any:
+    """fn(*args), its errors placed one key down (`key`)."""
+    try:
+        return fn(*args)
+    except PydanticCustomError as exc:
+        if exc.type != "config":
+            raise
+        raise invalid(exc.context["reason"], (key,) + exc.context["within"], exc.context["line_of"]) from None
+
+
+def word_or(mapping: Any, word: Any) -> Any:
+    """A value written either as a word or as a mapping (`window: any_time`, `window: {last_months:
+    12}`), each checked by its own type."""
+    return Annotated[Union[Annotated[mapping, Tag("<mapping>")], Annotated[word, Tag("<word>")]],
+                     Discriminator(lambda v: "<mapping>" if isinstance(v, dict) else "<word>")]
 
 
 def _plain(fn: Callable[[Any], Any]) -> Any:

@@ -125,6 +125,10 @@ def wrong(value: Any, want: str, quote_hint: str = "", within: Trail = ()) -> Py
     return invalid(f"must be {want}, not {found(value)}{hint}", within)
 
 
+def _items(n: int) -> str:
+    return f"{n} item" + ("s" if n != 1 else "")
+
+
 # pydantic's own errors (structure: mappings, lists, keys), in our words.
 _WORDS: dict[str, Callable[[dict], str]] = {
     "missing": lambda e: "missing: give it",
@@ -134,8 +138,8 @@ _WORDS: dict[str, Callable[[dict], str]] = {
     "dict_type": lambda e: f"must be a mapping, not {found(e.get('input'))}",
     "model_type": lambda e: f"must be a mapping, not {found(e.get('input'))}",
     "string_type": lambda e: f"must be text, not {found(e.get('input'))}",
-    "too_short": lambda e: f"must hold at least {e['ctx']['min_length']}",
-    "too_long": lambda e: f"must hold at most {e['ctx']['max_length']}",
+    "too_short": lambda e: f"must hold at least {_items(e['ctx']['min_length'])}",
+    "too_long": lambda e: f"must hold at most {_items(e['ctx']['max_length'])}",
 }
 
 
@@ -229,10 +233,9 @@ class ConfigModel(BaseModel):
         data = cls.short_form(data)
         if not isinstance(data, dict):
             raise wrong(data, cls.want)
-        keys = {f.alias or name: name for name, f in cls.model_fields.items()}
         for key, value in data.items():
-            if key not in keys:
-                raise invalid(f"unknown key; {cls.takes} {', '.join(sorted(keys))}", (key,))
+            if key not in cls.model_fields:
+                raise invalid(f"unknown key; {cls.takes} {', '.join(sorted(cls.model_fields))}", (key,))
             if value is None and cls.blank_is_error:
                 hint = "" if key in cls.required_keys else ", or leave the key out"
                 raise invalid(f"has no value: give one{hint}", (key,))
@@ -288,8 +291,8 @@ def whole_check(minimum: int | None = None, maximum: int | None = None) -> Calla
     return check_whole
 
 
-def number_check(minimum: float | None = None, maximum: float | None = None, *, above: bool = False,
-                 note: str = "", as_given: bool = False) -> Callable[[Any], float]:
+def _number_check(minimum: float | None = None, maximum: float | None = None, *, above: bool = False,
+                  note: str = "", as_given: bool = False) -> Callable[[Any], float]:
     """A finite number in [minimum, maximum] (strictly inside with `above`); `note` helps read
     it ("0.05 means 5%"). A float, or with `as_given` a whole number stays an int."""
     if minimum is not None and maximum is not None:
@@ -310,14 +313,14 @@ def number_check(minimum: float | None = None, maximum: float | None = None, *, 
     return check_number
 
 
-def check_flag(value: Any) -> bool:
+def _check_flag(value: Any) -> bool:
     if not isinstance(value, bool):
         raise wrong(value, "true or false")
     return value
 
 
 Text = _plain(text_check())
-Flag = _plain(check_flag)
+Flag = _plain(_check_flag)
 
 
 def Choice(*choices: str, lower: bool = False) -> Any:
@@ -330,5 +333,5 @@ def Whole(minimum: int | None = None, maximum: int | None = None) -> Any:
 
 def Number(minimum: float | None = None, maximum: float | None = None, *, above: bool = False,
            note: str = "", as_given: bool = False) -> Any:
-    return _plain(number_check(minimum, maximum, above=above, note=note, as_given=as_given))
+    return _plain(_number_check(minimum, maximum, above=above, note=note, as_given=as_given))
 

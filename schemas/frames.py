@@ -56,7 +56,6 @@ def _range_index(frame: pd.DataFrame) -> bool:
 
 
 _RANGE_INDEX = pa.Check(_range_index, error="the index is not a RangeIndex from 0")
-_DIGITS = r"^[0-9]+$"
 _PERSON_FIELDS = {
     "forename": text(), "surname": text(), "sex": text(isin=("M", "F", "U")), "address": text(),
     "postcode": text(pattern=POSTCODE), "uprn": text(pattern=r"^[1-9][0-9]{0,11}$"),

@@ -10,17 +10,18 @@ import datetime as dt
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Optional
 
 import pandas as pd
-import yaml
+from pydantic import AfterValidator, BeforeValidator, ValidationInfo, model_validator
 
 from criteria.engine import _as_date, score_families
-from criteria.language import (SETS_DIR, SETTINGS_DEFAULTS, CriteriaSet, Criterion, Indicator,
-                               _Checker, _indicator, compose_top, load_criteria)
+from criteria.language import (SETS_DIR, SETTINGS_DEFAULTS, CriteriaSet, Criterion, Indicator, IndicatorRules,
+                               Names, _Rules, indicators_from_rules, load_criteria, not_empty, rules_data)
 from criteria.terms import Term, term_containing
+from schemas.config_models import Choice, Text, Whole, check, invalid, under, whole_check, word_or
 from schemas.errors import ConfigError, InputDataError
-from schemas.yaml_loading import YamlDocument, load_yaml_file
+from schemas.yaml_loading import YamlDocument, load_yaml_file, parse_yaml
 
 OUTCOMES_SUFFIX = ".outcomes.yaml"
 CHECKED = ("month", "term")
@@ -64,7 +65,6 @@ class Measure:
     applies_when: tuple[str, ...] = ()
     checked: str = "month"
     sustain: Sustain = Sustain()
-    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -121,171 +121,176 @@ def load_outcomes(criteria_name_or_path: str | Path, settings: dict[str, Any] | 
     return parse_outcomes(doc, cs, origin, settings=settings)
 
 
-_TOP_KEYS = ("name", "title", "description", "settings", "indicators", "measures", "claim_routes")
-_MEASURE_KEYS = ("title", "description", "applies_when", "none_of", "any_of", "reduce", "checked", "sustain")
+def _share_fraction(value: Any) -> Fraction:
+    """A fraction above 0 and at most 1 (0.6, 1/3)."""
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ValueError
+        frac = Fraction(str(value).strip())
+    except (ValueError, ZeroDivisionError):
+        raise invalid("expected a fraction such as 0.6 or 1/3") from None
+    if not 0 < frac <= 1:
+        raise invalid("must be above 0 and at most 1")
+    return frac
+
+
+class _Reduce(_Rules):
+    takes = "reduce takes"
+    count: Text
+    by_at_least: Annotated[Any, BeforeValidator(_share_fraction)]
+
+
+def _months_or_setting(value: Any) -> Any:
+    """A whole number, or the name of one of the file's settings (sustain_months)."""
+    return value if isinstance(value, str) else whole_check(0)(value)
+
+
+class _Sustain(_Rules):
+    takes = "sustain takes"
+    months: Optional[Annotated[Any, BeforeValidator(_months_or_setting)]] = None
+    terms: Optional[Annotated[Any, BeforeValidator(_months_or_setting)]] = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "_Sustain":
+        if len(self.model_fields_set) != 1:
+            raise invalid("give exactly one of months, terms (or none)")
+        return self
+
+
+class _Measure(_Rules):
+    takes = "a measure takes"
+    title: Optional[Text] = None
+    description: Optional[Text] = None
+    applies_when: Optional[Names] = None
+    none_of: Optional[Names] = None
+    any_of: Optional[Names] = None
+    reduce: Optional[_Reduce] = None
+    checked: Choice(*CHECKED) = "month"
+    sustain: Optional[word_or(_Sustain, Text)] = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "_Measure":
+        state = self.none_of is not None or self.any_of is not None
+        if self.reduce is not None and state:
+            raise invalid("give none_of/any_of or reduce, not both")
+        if self.reduce is None and not state:
+            raise invalid("give none_of/any_of or reduce")
+        if state and self.none_of is None and self.applies_when is None:
+            raise invalid("a measure with only any_of needs applies_when (which problem it answers)")
+        return self
+
+
+class _Route(_Rules):
+    takes = "a claim route takes"
+    title: Optional[Text] = None
+    all_of: Optional[Names] = None
+    every_applicable: Optional[Names] = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "_Route":
+        if (self.all_of is None) == (self.every_applicable is None):
+            raise invalid("give exactly one of all_of, every_applicable")
+        return self
+
+
+class _OutcomesFile(_Rules):
+    takes = "outcome rules take"
+    name: Optional[Text] = None
+    title: Optional[Text] = None
+    description: Optional[Text] = None
+    settings: dict[str, Whole(0)] = {}
+    # The file's own indicators as the engine reads them, once checked against their agencies.
+    indicators: Annotated[dict[str, IndicatorRules], AfterValidator(indicators_from_rules)] = {}
+    measures: Annotated[dict[str, _Measure], not_empty("measure")]
+    claim_routes: Annotated[dict[str, _Route], not_empty("claim route")]
 
 
 def parse_outcomes(text: str | YamlDocument, criteria_set: CriteriaSet, origin: str = "<outcomes>",
                    settings: dict[str, Any] | None = None) -> OutcomeSet:
-    c, root, top = compose_top(text, origin)
-    for k_name, (k_node, _) in top.items():
-        if k_name not in _TOP_KEYS:
-            raise c.fail(k_node, k_name, f"unknown top-level key (allowed: {', '.join(_TOP_KEYS)})")
-    name = c.text(top["name"][1], "name") if "name" in top else criteria_set.name
-    title = c.text(top["title"][1], "title") if "title" in top else name
-    description = c.text(top["description"][1], "description") if "description" in top else ""
+    doc = text if isinstance(text, YamlDocument) else parse_yaml(text, origin)
+    context = {"criteria_set": criteria_set, "settings": settings or {}, "origin": origin}
+    return check(_OutcomeSet, rules_data(doc), doc, context=context, origin=origin)
 
-    merged: dict[str, int] = {}
-    if "settings" in top:
-        for s_name, (_, v_node) in c.mapping(top["settings"][1], "settings").items():
-            merged[s_name] = c.integer(v_node, f"settings.{s_name}", minimum=0)
-    for s_name, value in (settings or {}).items():
+
+def _outcome_set(f: _OutcomesFile, info: ValidationInfo) -> OutcomeSet:
+    cs, origin = info.context["criteria_set"], info.context["origin"]
+    merged = dict(f.settings)
+    for s_name, value in info.context["settings"].items():
         if s_name not in merged:
             raise ConfigError(f"{origin}: unknown outcome setting {s_name} "
                               f"(allowed: {', '.join(merged) or 'none'})")
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"{origin}: outcome setting {s_name} must be a whole number of at least 0")
         merged[s_name] = value
-
-    own: dict[str, Indicator] = {}
-    if "indicators" in top:
-        for i_name, (k_node, v_node) in c.mapping(top["indicators"][1], "indicators").items():
-            if i_name in criteria_set.indicators:
-                raise c.fail(k_node, f"indicators.{i_name}",
-                             f"already an indicator of criteria set {criteria_set.name}: choose another name")
-            own[i_name] = _indicator(c, i_name, k_node, v_node)
-    known_indicators = {**criteria_set.indicators, **own}
-
-    m_node = c.require(top, "measures", root, "")
-    measures = {n: _measure(c, n, k, v, criteria_set, known_indicators, merged)
-                for n, (k, v) in c.mapping(m_node, "measures").items()}
-    if not measures:
-        raise c.fail(m_node, "measures", "define at least one measure")
-
-    r_node = c.require(top, "claim_routes", root, "")
+    for i_name in f.indicators:
+        if i_name in cs.indicators:
+            raise invalid(f"already an indicator of criteria set {cs.name}: choose another name", ("indicators", i_name))
+    known = {**cs.indicators, **f.indicators}
+    measures = {n: under("measures", under, n, _measure, n, m, cs, known, merged) for n, m in f.measures.items()}
     routes: dict[str, ClaimRoute] = {}
-    for r_name, (_, v_node) in c.mapping(r_node, "claim_routes").items():
-        key = f"claim_routes.{r_name}"
-        rm = c.mapping(v_node, key)
-        c.only_keys(rm, ("title", "all_of", "every_applicable"), key, "claim route")
-        forms = [f for f in ("all_of", "every_applicable") if f in rm]
-        if len(forms) != 1:
-            raise c.fail(v_node, key, "give exactly one of all_of, every_applicable")
-        names = []
-        for m_name, n in c.names(rm[forms[0]][1], f"{key}.{forms[0]}"):
+    for r_name, r in f.claim_routes.items():
+        form = "all_of" if r.all_of is not None else "every_applicable"
+        for i, m_name in enumerate(getattr(r, form)):
             if m_name not in measures:
-                raise c.fail(n, f"{key}.{forms[0]}", f"unknown measure {m_name}")
-            names.append(m_name)
-        r_title = c.text(rm["title"][1], f"{key}.title") if "title" in rm else r_name
-        routes[r_name] = ClaimRoute(r_name, r_title, forms[0], tuple(dict.fromkeys(names)))
-    if not routes:
-        raise c.fail(r_node, "claim_routes", "define at least one claim route")
-
-    used = {i for m in measures.values() for i in _measure_indicators(m, criteria_set)}
-    for i_name, ind in own.items():
+                raise invalid(f"unknown measure {m_name}", ("claim_routes", r_name, form, i))
+        routes[r_name] = ClaimRoute(r_name, r.title or r_name, form, tuple(dict.fromkeys(getattr(r, form))))
+    used = {i for m in measures.values() for i in _measure_indicators(m, cs)}
+    for i_name in f.indicators:
         if i_name not in used:
-            raise ConfigError(f"{origin}, line {ind.line}, key indicators.{i_name}: not used by any measure")
-    return OutcomeSet(name=name, title=title, description=description, criteria_name=criteria_set.name,
-                      indicators=own, measures=measures, routes=routes, settings=merged, source_file=origin)
+            raise invalid("not used by any measure", ("indicators", i_name))
+    name = f.name or cs.name
+    return OutcomeSet(name=name, title=f.title or name, description=f.description or "", criteria_name=cs.name,
+                      indicators=f.indicators, measures=measures, routes=routes, settings=merged,
+                      source_file=origin)
 
 
-def _measure(c: _Checker, name: str, k_node: yaml.Node, node: yaml.Node, cs: CriteriaSet,
-             indicators: dict[str, Indicator], settings: dict[str, int]) -> Measure:
-    key = f"measures.{name}"
-    m = c.mapping(node, key)
-    c.only_keys(m, _MEASURE_KEYS, key, "measure")
-    title = c.text(m["title"][1], f"{key}.title") if "title" in m else name
-    description = c.text(m["description"][1], f"{key}.description") if "description" in m else ""
+_OutcomeSet = Annotated[_OutcomesFile, AfterValidator(_outcome_set)]
 
-    def items(k: str) -> tuple[str, ...]:
-        out = []
-        for i_name, n in c.names(m[k][1], f"{key}.{k}"):
+
+def _measure(name: str, m: _Measure, cs: CriteriaSet, indicators: dict[str, Indicator],
+             settings: dict[str, int]) -> Measure:
+    def items(key: str) -> tuple[str, ...]:
+        names = getattr(m, key) or ()
+        for i, i_name in enumerate(names):
             if i_name not in cs.criteria and i_name not in indicators:
-                raise c.fail(n, f"{key}.{k}", f"unknown criterion or indicator {i_name}")
-            out.append(i_name)
-        return tuple(dict.fromkeys(out))
+                raise invalid(f"unknown criterion or indicator {i_name}", (key, i))
+        return tuple(dict.fromkeys(names))
 
-    def indicator(mapping: dict, k: str, parent: str) -> str:
-        n = mapping[k][1]
-        i_name = c.text(n, f"{parent}.{k}")
-        if i_name not in indicators:
-            raise c.fail(n, f"{parent}.{k}", f"unknown indicator {i_name}")
-        return i_name
-
-    if "reduce" in m and ("none_of" in m or "any_of" in m):
-        raise c.fail(node, key, "give none_of/any_of or reduce, not both")
-    if "reduce" not in m and "none_of" not in m and "any_of" not in m:
-        raise c.fail(node, key, "give none_of/any_of or reduce")
     kwargs: dict[str, Any] = {}
-    if "reduce" in m:
-        form = "reduce"
-        r_key = f"{key}.reduce"
-        rm = c.mapping(m["reduce"][1], r_key)
-        c.only_keys(rm, ("count", "by_at_least"), r_key, "reduce")
-        c.require(rm, "count", m["reduce"][1], r_key)
-        count = indicator(rm, "count", r_key)
+    if m.reduce is not None:
+        form, count = "reduce", m.reduce.count
+        if count not in indicators:
+            raise invalid(f"unknown indicator {count}", ("reduce", "count"))
         ind = indicators[count]
         if ind.threshold.kind != "records" or ind.threshold.at_least != 1:
-            raise c.fail(rm["count"][1], f"{r_key}.count",
-                         f"indicator {count} must count records (threshold at_least_records: 1)")
+            raise invalid(f"indicator {count} must count records (threshold at_least_records: 1)", ("reduce", "count"))
         if ind.window.kind not in ("months", "days"):
-            raise c.fail(rm["count"][1], f"{r_key}.count",
-                         f"indicator {count} needs a last_months or last_days window to compare periods")
-        b_node = c.require(rm, "by_at_least", m["reduce"][1], r_key)
-        by = _fraction(c, b_node, f"{r_key}.by_at_least")
-        kwargs.update(count=count, by_at_least=by)
+            raise invalid(f"indicator {count} needs a last_months or last_days window to compare periods",
+                          ("reduce", "count"))
+        kwargs.update(count=count, by_at_least=m.reduce.by_at_least)
     else:
         form = "state"
-        kwargs.update(none_of=items("none_of") if "none_of" in m else (),
-                      any_of=items("any_of") if "any_of" in m else ())
-        if not kwargs["none_of"] and "applies_when" not in m:
-            raise c.fail(node, key, "a measure with only any_of needs applies_when (which problem it answers)")
-
-    applies = items("applies_when") if "applies_when" in m else ()
-    checked = "month"
-    if "checked" in m:
-        checked = c.text(m["checked"][1], f"{key}.checked")
-        if checked not in CHECKED:
-            raise c.fail(m["checked"][1], f"{key}.checked", f"must be one of {', '.join(CHECKED)}")
-    sustain = Sustain()
-    if "sustain" in m:
-        sustain = _sustain(c, m["sustain"][1], f"{key}.sustain", checked, settings)
-    return Measure(name=name, title=title, form=form, description=description, applies_when=applies,
-                   checked=checked, sustain=sustain, line=k_node.start_mark.line + 1, **kwargs)
+        kwargs.update(none_of=items("none_of"), any_of=items("any_of"))
+    sustain = under("sustain", _sustain, m.sustain, m.checked, settings) if m.sustain is not None else Sustain()
+    return Measure(name=name, title=m.title or name, form=form, description=m.description or "",
+                   applies_when=items("applies_when"), checked=m.checked, sustain=sustain, **kwargs)
 
 
-def _fraction(c: _Checker, node: yaml.Node, key: str) -> Fraction:
-    value = c.scalar(node, key)
-    try:
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ValueError
-        frac = Fraction(str(value).strip())
-    except (ValueError, ZeroDivisionError):
-        raise c.fail(node, key, "expected a fraction such as 0.6 or 1/3") from None
-    if not 0 < frac <= 1:
-        raise c.fail(node, key, "must be above 0 and at most 1")
-    return frac
-
-
-def _sustain(c: _Checker, node: yaml.Node, key: str, checked: str, settings: dict[str, int]) -> Sustain:
-    if isinstance(node, yaml.ScalarNode) and c.scalar(node, key) == "none":
+def _sustain(s: _Sustain | str, checked: str, settings: dict[str, int]) -> Sustain:
+    if isinstance(s, str):
+        if s != "none":
+            raise invalid("must be none, {months: N} or {terms: N}")
         return Sustain()
-    m = c.mapping(node, key)
-    c.only_keys(m, ("months", "terms"), key, "sustain")
-    if len(m) != 1:
-        raise c.fail(node, key, "give exactly one of months, terms (or none)")
-    (unit, (_, v_node)), = m.items()
+    unit = "months" if s.months is not None else "terms"
+    value = getattr(s, unit)
     if (unit == "terms") != (checked == "term"):
-        raise c.fail(v_node, f"{key}.{unit}", f"a measure checked each {checked} is sustained in "
-                                              f"{'terms' if checked == 'term' else 'months'}")
-    value = c.scalar(v_node, f"{key}.{unit}")
+        raise invalid(f"a measure checked each {checked} is sustained in {'terms' if checked == 'term' else 'months'}",
+                      (unit,))
     if isinstance(value, str):
         if value not in settings:
-            raise c.fail(v_node, f"{key}.{unit}", f"unknown setting {value}")
-        n = settings[value]
-    else:
-        n = c.integer(v_node, f"{key}.{unit}", minimum=0)
-    return Sustain(unit, n) if n else Sustain()
+            raise invalid(f"unknown setting {value}", (unit,))
+        value = settings[value]
+    return Sustain(unit, value) if value else Sustain()
 
 
 def _expand(item: str, cs: CriteriaSet) -> tuple[str, ...]:

@@ -1,12 +1,12 @@
-"""What every linkage setting is checked with: the error that names its key, the standardised
-columns a setting may name, and the number and column checks. Below both matching.settings and
-matching.levels, which check level tests, so that neither imports the other's caller."""
+"""The standardised columns a linkage setting may name, and the checks of a comparison-level
+test's arguments (matching.levels) with the error that names their key. Below both
+matching.settings and matching.levels, so that neither imports the other's caller."""
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from schemas.errors import ConfigError
+from schemas.config_models import KeyedError, trail_of
 
 # Standardised columns a blocking key or a comparison may name (made by matching.standardise).
 STANDARD_COLUMNS = {
@@ -22,14 +22,12 @@ TOKEN_COLUMNS = {"fore_tokens", "fore1_tokens", "sur_tokens"}
 FLAG_COLUMNS = {"sur_shared", "sur_chain_name", "dob_placeholder"}
 
 
-class SettingError(ConfigError):
-    """A linkage setting that is wrong: `key` says where (linkage.blocking.passes[0].keys), so
-    that the run config can point at its line, and `reason` what is wrong."""
+class SettingError(KeyedError):
+    """A level test's argument that is wrong: `key` says where (t.threshold), `reason` what is
+    wrong; matching.settings places it under the level's key."""
 
     def __init__(self, key: str, reason: str):
-        super().__init__(f"{key}: {reason}")
-        self.key = key
-        self.reason = reason
+        super().__init__(f"{key}: {reason}", trail_of(key), reason)
 
 
 def number(v: Any, key: str, lo: float | None = None, hi: float | None = None, integer: bool = False) -> float:

@@ -6,7 +6,7 @@ import pytest
 
 from criteria import engine
 from matching.families import member_roles
-from matching.setting_checks import SettingError
+from schemas.config_models import KeyedError
 from matching.settings import DEFAULTS_PATH, LinkageSettings
 from schemas.people import ADULT_AGE, is_child
 from schemas.yaml_loading import load_yaml_file
@@ -41,7 +41,7 @@ def test_child_age_is_no_linkage_setting():
     # a config that still says 18 runs as before
     LinkageSettings.from_dict({"families": {"child_age": ADULT_AGE}})
     for bad in (16, "eighteen"):
-        with pytest.raises(SettingError) as e:
+        with pytest.raises(KeyedError) as e:
             LinkageSettings.from_dict({"families": {"child_age": bad}})
         assert e.value.key == "linkage.families.child_age"
 

@@ -58,6 +58,6 @@ def test_show_a_custom_file_and_errors_exit_2(tmp_path):
     bad.write_text(path.read_text().replace("agency: dv", "agency: dvx"), encoding="utf-8")
     result = CliRunner().invoke(criteria, ["show", str(bad)])
     assert result.exit_code == 2
-    assert f"{bad}, line 4, key indicators.dv.agency: unknown agency kind dvx" in result.output
+    assert f"{bad}, line 4: indicators.dv.agency: unknown agency kind dvx" in result.output
     result = CliRunner().invoke(criteria, ["show", "no-such-set"])
     assert result.exit_code == 2 and "no such built-in set" in result.output

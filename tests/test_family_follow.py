@@ -182,12 +182,12 @@ def test_review_families_lists_the_uncertain_placements():
 
 def test_family_settings_are_checked():
     import pytest
-    from matching.setting_checks import SettingError
+    from schemas.config_models import KeyedError
     for bad in ({"address_lag_days": {"schools": -1}}, {"address_lag_days": {"police": "soon"}},
                 {"follow_household": {"together_days": True}}, {"follow_household": {"enabled": "yes"}},
                 {"follow_household": {"min_movers_for_an_adult": 0}}, {"join_by_postcode_and_surname": {"enabled": 1}}, {"join_by_postcode_and_surname": {"max_chance": 2}},
                 {"follow_household": {"bogus": 1}}):
-        with pytest.raises(SettingError):
+        with pytest.raises(KeyedError):
             LinkageSettings.from_dict({"families": bad})
     # a council's own source can be given a lag
     s = LinkageSettings.from_dict({"families": {"address_lag_days": {"social_care": 60}}})

@@ -8,6 +8,7 @@ import pytest
 from matching import levels
 from matching.compare import Columns, compare_pairs, run_test
 from matching.setting_checks import STANDARD_COLUMNS, SettingError, column
+from schemas.config_models import KeyedError
 from matching.settings import LinkageSettings
 
 YAML_SPELLINGS = {"missing", "equal", "swapped", "overlap", "jaro_winkler", "initial", "flag_both", "flag_any",
@@ -153,7 +154,7 @@ def test_a_new_kind_touches_one_place(monkeypatch):
     got = compare_pairs([comp], Columns(std), l, r)[:, 0].tolist()
     assert got == [2, 3, 0, 2, 2, 2, 0, 1, 2]
 
-    with pytest.raises(SettingError) as e:
+    with pytest.raises(KeyedError) as e:
         LinkageSettings.from_dict({"comparisons": comparisons[:-1] + [
             {"name": "toy", "levels": [{"label": "x", "test": {"same_length": "shoe_size"}}, {"label": "else"}]}]})
     assert e.value.key.endswith("levels[0].test.same_length")

@@ -74,6 +74,8 @@ RECORDS = pa.DataFrameSchema({
     **{k: v for k, v in _PERSON_FIELDS.items() if k not in ("forename", "surname")},
     "ethnicity": text(), "tenancy_ref": text(), "claim_ref": text(),
     "seen_date": timestamp(),
+    # A benefit claim's end, or the reference date while it is open: when its address is held.
+    "held_until": timestamp(),
 }, ordered=True, strict=True, unique=["source", "record_id"], checks=[_RANGE_INDEX], name="records")
 
 # matching.standardise.standardise: the columns blocking passes and comparison levels read
@@ -91,6 +93,7 @@ STANDARDISED = pa.DataFrameSchema({
     **{c: _PERSON_FIELDS[c] for c in ("sex", "postcode", "uprn", "nhs_number", "ni_number", "upn")},
     "postcode_outward": text(pattern=r"^[A-Z]{1,2}[0-9][0-9A-Z]?$"),
     "source": text(nullable=False), "record_id": text(nullable=False), "seen_date": timestamp(),
+    "held_until": timestamp(),
 }, strict=False, checks=[_RANGE_INDEX], name="standardised records")
 
 # LinkageResult.record_links: the first four columns are a contract other tools read.

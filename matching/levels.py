@@ -355,6 +355,31 @@ class OverlapAcross(_TwoColumns):
 
 
 @register
+class Crossed(OverlapAcross):
+    """{crossed: [a, b]}: each record's a tokens share a word with the other's b tokens (both
+    ways round at once): names recorded in the other order, one side with an extra name."""
+    name = "crossed"
+
+    def check(self, test, where):
+        out = _TwoColumns.check(self, test, where)
+        if not set(out[self.name]) <= TOKEN_COLUMNS:
+            raise SettingError(f"{where}.crossed", f"must name token columns ({sorted(TOKEN_COLUMNS)})")
+        return out
+
+    def evaluate(self, test, cols, l, r):
+        # "Zain | Haider" and "Haider | Mohammad Zain": each first forename among the other's
+        # surname words
+        codes, values = cols.token_pair(*test["crossed"])
+        return _on_unique_pairs(codes[l], codes[r], values,
+                                lambda x, y: bool(x[0]) and bool(y[0]) and not set(x[0]).isdisjoint(y[1] or ())
+                                and not set(y[0]).isdisjoint(x[1] or ()))
+
+    def label(self, test):
+        a, b = test["crossed"]
+        return f"{a} of each record share a word with {b} of the other"
+
+
+@register
 class SwappedSimilar(_TwoColumns):
     """{swapped_similar: [a, b], threshold: t}: this record's a is similar to the other's b and
     its b to the other's a (Jaro-Winkler >= t both ways)."""

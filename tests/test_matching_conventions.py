@@ -100,3 +100,30 @@ def test_first_forename_tokens_hold_only_the_first_name():
     assert std["fore1_tokens"].iloc[0] == ("guled",)
     assert {"abdul", "abdulrahman", "rahman"} <= set(std["fore1_tokens"].iloc[1])
     assert "uddin" not in std["fore1_tokens"].iloc[1]
+
+
+def test_name_order_swapped_with_an_extra_name_is_not_taken_for_twins():
+    """ "Zain | Haider" and "Haider | Mohammad Zain" (same date of birth and home): the first
+    forenames are crossed, so the forename is not `else` and the twins veto does not fire."""
+    import datetime as dt
+
+    from matching.linkage import link_records, records_frame
+    from matching.settings import LinkageSettings
+    from test_matching_linkage import FIXED, background
+    rows = background(400) + [
+        {"source": "housing", "record_id": "x1", "forename": "Zain", "surname": "Haider", "dob": "1991-10-21", "sex": "M",
+         "address": "8 Marsh Street", "postcode": "KK5 5KE", "seen_date": "2025-06-01"},
+        {"source": "benefits", "record_id": "x2", "forename": "Haider", "surname": "Mohammad Zain", "dob": "1991-10-21",
+         "sex": "M", "address": "8 Marsh St", "postcode": "KK5 5KE", "seen_date": "2025-07-01"},
+        # twins: one surname, different first names, one date of birth and home: still two people
+        {"source": "housing", "record_id": "t1", "forename": "Zain", "surname": "Haider", "dob": "2001-02-03", "sex": "M",
+         "address": "9 Marsh Street", "postcode": "KK5 5KE", "seen_date": "2025-06-01"},
+        {"source": "police", "record_id": "t2", "forename": "Ali", "surname": "Haider", "dob": "2001-02-03", "sex": "M",
+         "address": "9 Marsh Street", "postcode": "KK5 5KE", "seen_date": "2025-06-01"},
+    ]
+    # the vetoes guard households whatever share of these few records live in one
+    settings = LinkageSettings.from_dict({**FIXED, "household_guards": {"min_household_share": 0.0}})
+    res = link_records(records_frame(rows), settings, dt.date(2026, 9, 30))
+    rl = res.record_links.set_index("record_id")["person_id"]
+    assert rl["x1"] == rl["x2"]
+    assert rl["t1"] != rl["t2"]

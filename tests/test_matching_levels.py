@@ -12,7 +12,7 @@ from schemas.config_models import KeyedError
 from matching.settings import LinkageSettings
 
 YAML_SPELLINGS = {"missing", "equal", "swapped", "overlap", "jaro_winkler", "initial", "flag_both", "flag_any",
-                  "date_swapped", "parts_equal", "edit_distance", "overlap_across", "swapped_similar", "all"}
+                  "date_swapped", "parts_equal", "edit_distance", "overlap_across", "crossed", "swapped_similar", "all"}
 
 
 def _default_tests():

@@ -110,16 +110,36 @@ class CarriedForward:
     members: pd.DataFrame
     id_changes: pd.DataFrame | None       # how IDs changed (None: no previous quarter)
     baselines: pd.DataFrame | None        # last quarter's baselines under this quarter's family IDs
+    review_pairs: pd.DataFrame | None = None   # the clerical review queue under the carried person IDs
 
 
-def carry_forward(previous: Previous | None, record_links: pd.DataFrame, members: pd.DataFrame) -> CarriedForward:
-    """Last quarter's IDs on this quarter's persons and families, the changes, and the
-    baselines that follow the families; without a previous quarter, the links as they are."""
+def carry_forward(previous: Previous | None, record_links: pd.DataFrame, members: pd.DataFrame,
+                  review_pairs: pd.DataFrame | None = None) -> CarriedForward:
+    """Last quarter's IDs on this quarter's persons and families (and on the review queue's
+    person pairs), the changes, and the baselines that follow the families; without a previous
+    quarter, the links as they are."""
     if previous is None:
-        return CarriedForward(record_links=record_links, members=members, id_changes=None, baselines=None)
+        return CarriedForward(record_links=record_links, members=members, id_changes=None, baselines=None,
+                              review_pairs=review_pairs)
     links, mem, changes = carry_ids_forward(record_links, members, previous)
     return CarriedForward(record_links=links, members=mem, id_changes=changes,
-                          baselines=carry_baselines(previous.baselines, changes))
+                          baselines=carry_baselines(previous.baselines, changes),
+                          review_pairs=queue_person_ids(review_pairs, links))
+
+
+def queue_person_ids(review_pairs: pd.DataFrame | None, record_links: pd.DataFrame) -> pd.DataFrame | None:
+    """The review queue's `person_id_l`/`person_id_r` as `record_links` has them: each side's
+    person is the person of the record pair shown."""
+    if review_pairs is None or "person_id_l" not in review_pairs:
+        return review_pairs
+    person = pd.Series(record_links["person_id"].to_numpy(),
+                       index=pd.MultiIndex.from_arrays([record_links["source"].astype(str),
+                                                        record_links["record_id"].astype(str)]))
+    out = review_pairs.copy()
+    for side in ("l", "r"):
+        keys = pd.MultiIndex.from_arrays([out[f"source_{side}"].astype(str), out[f"record_id_{side}"].astype(str)])
+        out[f"person_id_{side}"] = person.reindex(keys).to_numpy()
+    return out
 
 
 def carry_baselines(baselines: pd.DataFrame | None, id_changes: pd.DataFrame | None) -> pd.DataFrame | None:

@@ -281,12 +281,13 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
             if linkage.stats["mode"] == "full":
                 linkage = dataclasses.replace(linkage, stats={**linkage.stats, "full_because": why})
         if prev is None:
-            carried = carry_forward(None, linkage.record_links, linkage.members)
+            carried = carry_forward(None, linkage.record_links, linkage.members, linkage.review_pairs)
         else:
             with clock.stage("carry IDs forward"):
-                carried = carry_forward(prev, linkage.record_links, linkage.members)
+                carried = carry_forward(prev, linkage.record_links, linkage.members, linkage.review_pairs)
         # From here on the persons and families go by the IDs carried from last quarter.
-        linkage = dataclasses.replace(linkage, record_links=carried.record_links, members=carried.members)
+        linkage = dataclasses.replace(linkage, record_links=carried.record_links, members=carried.members,
+                                      review_pairs=carried.review_pairs)
         with clock.stage("linkage quality by group"):
             quality = quality_by_group(records, linkage, min_group=cfg.report.min_group_size)
         with clock.stage("criteria"):

@@ -123,10 +123,7 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
     record_links = _record_links(prepared, pairs, scores, persons, ids)
     members = _members(prepared.records, prepared.std, persons.labels, ids.person, ids.family, families.home,
                        settings, as_of, persons.count)
-    review_idx = np.flatnonzero(scores.review)
-    review_pairs = _review_frame(prepared.records, prepared.std, settings, pairs.left[review_idx],
-                                 pairs.right[review_idx], scores.total[review_idx], scores.probability[review_idx],
-                                 scores.weights[review_idx])
+    review_pairs = _review_frame(prepared, settings, pairs, scores, persons, ids, members)
     state = _state(prepared, settings, pairs, compared.levels)
     incremental = compared.incremental
     del compared                        # the levels live on in the state only
@@ -486,7 +483,8 @@ def _stats(settings: LinkageSettings, model: FittedModel, model_dict: dict, pair
         "household_share": round(scores.household_share, 4),
         "vetoes_applied": scores.vetoes_applied,
         "links_stopped_by_identifier_conflict": int((scores.conflict & (scores.total >= settings.match_weight)).sum()),
-        "review_pairs": int(review_pairs),
+        "review_pairs": int(review_pairs),                       # person pairs in the queue
+        "review_record_pairs": int(scores.review.sum()),          # record pairs in the band
         "clerical_decisions_applied": int(scores.decided.sum()),
         "clerical_decisions_unknown_records": pairs.clerical.unknown,
         "persons": persons.count,
@@ -590,21 +588,54 @@ REVIEW_FIELDS = (("forename", "fore_std"), ("surname", "sur_std"), ("dob", "dob"
                  ("nhs_number", "nhs_number"), ("ni_number", "ni_number"), ("upn", "upn"))
 
 
-def _review_frame(records, std, settings, l, r, total, prob, weights) -> pd.DataFrame:
-    order = np.lexsort((r, l, -prob)) if len(l) else np.empty(0, np.int64)
-    l, r, total, prob, weights = l[order], r[order], total[order], prob[order], weights[order]
+def _review_frame(prepared: Standardised, settings: LinkageSettings, pairs: CandidatePairs, scores: PairScores,
+                  persons: Persons, ids: Ids, members: pd.DataFrame) -> pd.DataFrame:
+    """The clerical review queue: one row per pair of persons with record pairs in the uncertain
+    band, shown by its strongest record pair (the decision file's columns), most probable first.
+    Record pairs already inside one person are not asked, nor are persons an earlier decision
+    on any record pair between them has settled (a decision is on the two persons)."""
+    records, std = prepared.records, prepared.std
+    band = np.flatnonzero(scores.review)
+    person_l, person_r = persons.labels[pairs.left[band]], persons.labels[pairs.right[band]]
+    band = band[person_l != person_r]
+    lo = np.minimum(persons.labels[pairs.left[band]], persons.labels[pairs.right[band]])
+    hi = np.maximum(persons.labels[pairs.left[band]], persons.labels[pairs.right[band]])
+    width = max(persons.count, 1)
+    person_pair = lo * width + hi
+    decided = np.flatnonzero(scores.decided)
+    if len(decided):
+        d_l, d_r = persons.labels[pairs.left[decided]], persons.labels[pairs.right[decided]]
+        settled = np.minimum(d_l, d_r) * width + np.maximum(d_l, d_r)
+        keep = ~np.isin(person_pair, settled)
+        band, person_pair = band[keep], person_pair[keep]
+    # The strongest record pair of each person pair (ties: the first in record order), and how
+    # many record pairs of the band it stands for.
+    order = np.lexsort((pairs.right[band], pairs.left[band], -scores.probability[band], person_pair))
+    band, person_pair = band[order], person_pair[order]
+    first = np.r_[True, person_pair[1:] != person_pair[:-1]] if len(band) else np.empty(0, bool)
+    counts = np.diff(np.r_[np.flatnonzero(first), len(band)]) if len(band) else np.empty(0, np.int64)
+    shown = band[first]
+    shown_order = np.lexsort((pairs.right[shown], pairs.left[shown], -scores.probability[shown]))
+    shown, counts = shown[shown_order], counts[shown_order]
+    l, r = pairs.left[shown], pairs.right[shown]
+    agencies = members.set_index("person_id")["agencies"]
     out = {}
     for side, idx in (("l", l), ("r", r)):
         out[f"source_{side}"] = records["source"].astype(str).to_numpy()[idx]
         out[f"record_id_{side}"] = records["record_id"].astype(str).to_numpy()[idx]
+    for side, idx in (("l", l), ("r", r)):
+        out[f"person_id_{side}"] = ids.person[idx]
+    out["record_pairs"] = counts.astype(np.int64)
+    for side, idx in (("l", l), ("r", r)):
+        out[f"agencies_{side}"] = agencies.reindex(ids.person[idx]).to_numpy()
     for name, col in REVIEW_FIELDS:
         for side, idx in (("l", l), ("r", r)):
             out[f"{name}_{side}"] = std[col].to_numpy()[idx]
     frame = pd.DataFrame(out)
-    frame["match_probability"] = np.round(prob, 6)
-    frame["match_weight"] = np.round(total, 4)
+    frame["match_probability"] = np.round(scores.probability[shown], 6)
+    frame["match_weight"] = np.round(scores.total[shown], 4)
     for j, comp in enumerate(settings.comparisons):
-        frame[f"w_{comp.name}"] = np.round(weights[:, j], 3)
+        frame[f"w_{comp.name}"] = np.round(scores.weights[shown, j], 3)
     frame["decision"] = ""
     return frame
 

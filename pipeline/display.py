@@ -106,7 +106,7 @@ class Display:
                 ["records rejected", sum(s["rejected"] for s in c["sources"])],
                 ["persons", c["persons"]],
                 ["families", c["families"]],
-                ["pairs for clerical review", c["review_pairs"]],
+                ["person pairs for clerical review", c["review_pairs"]],
                 ["eligible families", c["eligible_families"]]]
         inc = record.linkage.stats.get("incremental")
         if inc:

@@ -10,6 +10,7 @@ when it moves house. Every change is listed in id_changes.csv.
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ from matching.incremental import STATE_FOLDER, LinkageState, read_state
 from matching.settings import LinkageSettings
 from schemas.columns import DECISION_COLUMNS, WITHDRAW, normalise_decision
 from schemas.errors import InputDataError
+
+log = logging.getLogger("hnf_match")
 
 ID_CHANGE_COLUMNS = ["id_type", "old_id", "new_id", "kind"]
 BASELINE_FILE_COLUMNS = ["family_id", "baseline_date", "baseline_source"]
@@ -75,7 +78,15 @@ def read_previous(folder: Path, settings: LinkageSettings | None = None, *, full
                     decisions=decisions, baselines=baselines, state=state, full_because=why)
 
 
-def read_decisions(path: Path | None) -> pd.DataFrame | None:
+@dataclass(frozen=True)
+class DecisionsFile:
+    """This quarter's review decisions file, read and checked: the rows with a decision, each
+    with `row`, its row number in the file (the header is row 1)."""
+    path: Path
+    rows: pd.DataFrame
+
+
+def read_decisions(path: Path | None) -> DecisionsFile | None:
     """This quarter's review decisions file (the analyst's verdicts on last run's review pairs):
     the rows with a decision, each checked; None without a file."""
     if path is None:
@@ -88,19 +99,86 @@ def read_decisions(path: Path | None) -> pd.DataFrame | None:
     if missing:
         raise InputDataError(f"{path}: review decisions file lacks column(s) {', '.join(sorted(missing))}")
     word = frame["decision"].map(normalise_decision)
-    decided = frame[word != ""].copy()
+    decided = frame.loc[word != "", DECISION_COLUMNS].copy()
     bad = word[word != ""].isna()
     if bad.any():
         row = int(decided.index[bad.to_numpy()][0]) + 2
         raise InputDataError(f"{path}, row {row}, column decision: must be match, non-match or withdraw")
     decided["decision"] = word[word != ""]
-    return decided
+    decided["row"] = decided.index + 2
+    return DecisionsFile(path=Path(path), rows=decided.reset_index(drop=True))
 
 
-def decisions_in_force(previous: Previous | None, decisions_file: Path | None) -> pd.DataFrame | None:
+def _keys(source: pd.Series, record_id: pd.Series) -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays([source.astype(str).to_numpy(), record_id.astype(str).to_numpy()])
+
+
+def _without_zeros(record_id: pd.Series) -> pd.Series:
+    return record_id.astype(str).str.lstrip("0")
+
+
+def resolve_decisions(decisions: DecisionsFile, records: pd.DataFrame,
+                      previous_links: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The file's decisions on this run's records. A record ID that lost its leading zeros (a
+    file opened and saved in Excel: 00001804 becomes 1804) names the record of that source whose
+    ID is the same without its zeros, when exactly one record is (a warning names the rows). A
+    record in last quarter's record links but not sent this quarter has left the data: its
+    decision is kept, and linking leaves it aside. Any other record not in this run stops the
+    run (InputDataError naming the file and row)."""
+    rows = decisions.rows.copy()
+    known = _keys(records["source"], records["record_id"])
+    restored = np.zeros(len(rows), dtype=bool)
+    unique_without_zeros = None
+    for side in ("l", "r"):
+        source, record_id = rows[f"source_{side}"].astype(str), rows[f"record_id_{side}"].astype(str)
+        missing = known.get_indexer(_keys(source, record_id)) < 0
+        if not missing.any():
+            continue
+        if unique_without_zeros is None:
+            stripped = pd.DataFrame({"source": records["source"].astype(str).to_numpy(),
+                                     "stripped": _without_zeros(records["record_id"]).to_numpy(),
+                                     "record_id": records["record_id"].astype(str).to_numpy()})
+            n = stripped.groupby(["source", "stripped"])["record_id"].transform("size")
+            unique_without_zeros = stripped[n == 1].set_index(["source", "stripped"])["record_id"]
+            ambiguous = set(map(tuple, stripped.loc[n > 1, ["source", "stripped"]].to_numpy()))
+        at = np.flatnonzero(missing)
+        wanted = _keys(source.iloc[at], _without_zeros(record_id.iloc[at]))
+        found = unique_without_zeros.reindex(wanted).to_numpy()
+        hit = pd.notna(found)
+        rows.loc[rows.index[at[hit]], f"record_id_{side}"] = found[hit]
+        restored[at[hit]] = True
+        left_over = at[~hit]
+        if not len(left_over):
+            continue
+        gone = np.zeros(len(left_over), dtype=bool)
+        if previous_links is not None and len(previous_links):
+            before = _keys(previous_links["source"], _without_zeros(previous_links["record_id"]))
+            gone = np.asarray(_keys(source.iloc[left_over], _without_zeros(record_id.iloc[left_over])).isin(before))
+        for i in left_over[~gone][:1]:
+            row = int(rows["row"].iloc[i])
+            why = ("matches more than one record once leading zeros are dropped"
+                   if (source.iloc[i], record_id.iloc[i].lstrip("0")) in ambiguous else
+                   "is not in this run's extracts" + (" nor in the previous run's" if previous_links is not None else ""))
+            raise InputDataError(f"{decisions.path}, row {row}, columns source_{side} and record_id_{side}: "
+                                 f"the record {why}")
+    if restored.any():
+        listed = rows["row"].to_numpy()[restored]
+        more = f" and {len(listed) - 20} more" if len(listed) > 20 else ""
+        log.warning("%s, row(s) %s%s: record IDs matched to this run's records once their leading zeros were "
+                    "restored (a file saved by Excel drops them)", decisions.path,
+                    ", ".join(str(r) for r in listed[:20]), more)
+    return rows
+
+
+def decisions_in_force(previous: Previous | None, decisions: DecisionsFile | None,
+                       records: pd.DataFrame) -> pd.DataFrame | None:
     """The clerical decisions this run links with (and leaves for the next quarter): last
-    quarter's, overridden pair by pair by this quarter's decisions file."""
-    return merge_decisions(previous.decisions if previous is not None else None, read_decisions(decisions_file))
+    quarter's, overridden pair by pair by this quarter's decisions file, whose records are
+    first found among this run's (`resolve_decisions`)."""
+    current = None
+    if decisions is not None:
+        current = resolve_decisions(decisions, records, previous.record_links if previous is not None else None)
+    return merge_decisions(previous.decisions if previous is not None else None, current)
 
 
 @dataclass(frozen=True)
@@ -110,16 +188,36 @@ class CarriedForward:
     members: pd.DataFrame
     id_changes: pd.DataFrame | None       # how IDs changed (None: no previous quarter)
     baselines: pd.DataFrame | None        # last quarter's baselines under this quarter's family IDs
+    review_pairs: pd.DataFrame | None = None   # the clerical review queue under the carried person IDs
 
 
-def carry_forward(previous: Previous | None, record_links: pd.DataFrame, members: pd.DataFrame) -> CarriedForward:
-    """Last quarter's IDs on this quarter's persons and families, the changes, and the
-    baselines that follow the families; without a previous quarter, the links as they are."""
+def carry_forward(previous: Previous | None, record_links: pd.DataFrame, members: pd.DataFrame,
+                  review_pairs: pd.DataFrame | None = None) -> CarriedForward:
+    """Last quarter's IDs on this quarter's persons and families (and on the review queue's
+    person pairs), the changes, and the baselines that follow the families; without a previous
+    quarter, the links as they are."""
     if previous is None:
-        return CarriedForward(record_links=record_links, members=members, id_changes=None, baselines=None)
+        return CarriedForward(record_links=record_links, members=members, id_changes=None, baselines=None,
+                              review_pairs=review_pairs)
     links, mem, changes = carry_ids_forward(record_links, members, previous)
     return CarriedForward(record_links=links, members=mem, id_changes=changes,
-                          baselines=carry_baselines(previous.baselines, changes))
+                          baselines=carry_baselines(previous.baselines, changes),
+                          review_pairs=queue_person_ids(review_pairs, links))
+
+
+def queue_person_ids(review_pairs: pd.DataFrame | None, record_links: pd.DataFrame) -> pd.DataFrame | None:
+    """The review queue's `person_id_l`/`person_id_r` as `record_links` has them: each side's
+    person is the person of the record pair shown."""
+    if review_pairs is None or "person_id_l" not in review_pairs:
+        return review_pairs
+    person = pd.Series(record_links["person_id"].to_numpy(),
+                       index=pd.MultiIndex.from_arrays([record_links["source"].astype(str),
+                                                        record_links["record_id"].astype(str)]))
+    out = review_pairs.copy()
+    for side in ("l", "r"):
+        keys = pd.MultiIndex.from_arrays([out[f"source_{side}"].astype(str), out[f"record_id_{side}"].astype(str)])
+        out[f"person_id_{side}"] = person.reindex(keys).to_numpy()
+    return out
 
 
 def carry_baselines(baselines: pd.DataFrame | None, id_changes: pd.DataFrame | None) -> pd.DataFrame | None:

@@ -235,7 +235,7 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
     from matching.linkage import link_records
     from matching.quality import quality_by_group
     from matching.settings import LinkageSettings
-    from pipeline.quarters import carry_forward, decisions_in_force, read_previous
+    from pipeline.quarters import carry_forward, decisions_in_force, read_decisions, read_previous
     from reports.outputs import write_run_outputs
 
     previous_dir = previous or cfg.previous
@@ -247,7 +247,9 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
     settings = LinkageSettings.from_dict(cfg.linkage)
     # Last quarter is read once, here: IDs, decisions, baselines and the linkage state.
     prev = read_previous(previous_dir, settings, full=full) if previous_dir else None
-    decisions = decisions_in_force(prev, cfg.review_decisions)
+    # This quarter's decisions file is checked now; its records are looked up once the
+    # extracts are read.
+    decisions_file = read_decisions(cfg.review_decisions)
     outcome_set = load_outcomes(cfg.criteria, settings=cfg.outcome_settings or None, criteria_set=criteria_set)
     case_starts = None
     if cfg.baselines is not None:
@@ -267,6 +269,7 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
             raise
         with clock.stage("stack records"):
             records = stack_person_records(validated, cfg.as_of)
+            decisions = decisions_in_force(prev, decisions_file, records)
         with clock.stage("link"):
             why = prev.full_because if prev is not None else "no previous run given"
             if prev is not None and prev.state is not None:
@@ -281,12 +284,13 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
             if linkage.stats["mode"] == "full":
                 linkage = dataclasses.replace(linkage, stats={**linkage.stats, "full_because": why})
         if prev is None:
-            carried = carry_forward(None, linkage.record_links, linkage.members)
+            carried = carry_forward(None, linkage.record_links, linkage.members, linkage.review_pairs)
         else:
             with clock.stage("carry IDs forward"):
-                carried = carry_forward(prev, linkage.record_links, linkage.members)
+                carried = carry_forward(prev, linkage.record_links, linkage.members, linkage.review_pairs)
         # From here on the persons and families go by the IDs carried from last quarter.
-        linkage = dataclasses.replace(linkage, record_links=carried.record_links, members=carried.members)
+        linkage = dataclasses.replace(linkage, record_links=carried.record_links, members=carried.members,
+                                      review_pairs=carried.review_pairs)
         with clock.stage("linkage quality by group"):
             quality = quality_by_group(records, linkage, min_group=cfg.report.min_group_size)
         with clock.stage("criteria"):

@@ -208,7 +208,7 @@ _PLACEMENTS = (("moved_with_household", "Persons placed at their household's new
 def _linkage_facts(f: _Facts, linkage: LinkageResult) -> _LinkageFacts:
     stats = linkage.stats
     rows = [[label, _n(stats[key])] for key, label in _LINK_STATS if isinstance(stats.get(key), (int, np.integer))]
-    rows.append(["Pairs waiting for clerical review", _n(f.review_pairs)])
+    rows.append(["Person pairs waiting for clerical review", _n(f.review_pairs)])
     placed = stats.get("family_placements")
     if isinstance(placed, dict):
         for key, label in _PLACEMENTS:

@@ -37,11 +37,12 @@ def pseudonym(key: bytes, value: str, prefix: str) -> str:
 
 
 def pseudonymise(frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
-    """Replace person_id and family_id by keyed HMAC-SHA256 pseudonyms: the same key gives the
-    same pseudonym every quarter; without the key they cannot be reversed or recomputed."""
+    """Replace person_id and family_id (and the review queue's person_id_l and person_id_r) by
+    keyed HMAC-SHA256 pseudonyms: the same key gives the same pseudonym every quarter; without
+    the key they cannot be reversed or recomputed."""
     out = frame.copy()
-    for col in ID_COLUMNS:
-        if col in out.columns:
+    for col in out.columns:
+        if col in ID_COLUMNS or col.removesuffix("_l").removesuffix("_r") in ID_COLUMNS:
             prefix = col[0].upper() + "-"
             uniq = out[col].dropna().unique()
             table = {v: pseudonym(key, str(v), prefix) for v in uniq}

@@ -126,17 +126,32 @@ MEMBERS = pa.DataFrameSchema({
 _REVIEWED_FIELDS = ("forename", "surname", "dob", "sex", "address", "postcode", "uprn", "nhs_number", "ni_number",
                     "upn")
 
-# LinkageResult.review_pairs: the uncertain band side by side, a weight per comparison, an empty
-# decision for the clerk (the record pair and the decision are the decision file's columns).
+
+def _one_row_per_person_pair(frame: pd.DataFrame) -> bool:
+    left, right = frame["person_id_l"].astype(str), frame["person_id_r"].astype(str)
+    pair = left.where(left < right, right) + "\x1f" + right.where(left < right, left)
+    return bool((left != right).all() and pair.is_unique)
+
+
+# LinkageResult.review_pairs: the clerical review queue, one row per pair of persons in the
+# uncertain band shown by its strongest record pair (the decision file's columns), the number of
+# record pairs it stands for, each side's agencies, the fields side by side, a weight per
+# comparison and an empty decision for the clerk.
 REVIEW_PAIRS = pa.DataFrameSchema({
     **{c: text(nullable=False) for c in DECISION_COLUMNS[:4]},
+    "person_id_l": text(nullable=False, pattern=PERSON_ID),
+    "person_id_r": text(nullable=False, pattern=PERSON_ID),
+    "record_pairs": pa.Column(int, pa.Check.ge(1)),
+    "agencies_l": text(nullable=False),
+    "agencies_r": text(nullable=False),
     **{f"{f}_{side}": (timestamp() if f == "dob" else text()) for f in _REVIEWED_FIELDS for side in ("l", "r")},
     "match_probability": pa.Column(float, pa.Check.in_range(0, 1)),
     "match_weight": pa.Column(float),
     "^w_.+$": pa.Column(None, pa.Check(lambda s: pd.api.types.is_float_dtype(s), error="not a number"),
                         regex=True),
     "decision": text(nullable=False, isin=("",)),
-}, ordered=True, strict=True, checks=[_RANGE_INDEX], name="review pairs")
+}, ordered=True, strict=True, name="review pairs",
+    checks=[_RANGE_INDEX, pa.Check(_one_row_per_person_pair, error="a person pair asked twice or within one person")])
 
 
 @lru_cache(maxsize=None)

@@ -1,7 +1,8 @@
 """Carrying IDs from one quarter to the next, and clerical decisions that persist."""
 import pandas as pd
 
-from pipeline.quarters import Previous, carry_forward, carry_ids_forward, decisions_in_force, merge_decisions, read_previous
+from pipeline.quarters import (Previous, carry_forward, carry_ids_forward, decisions_in_force, merge_decisions,
+                               read_decisions, read_previous)
 
 
 def links(rows):
@@ -142,9 +143,11 @@ def test_decisions_in_force_and_carry_forward(tmp_path):
     prev = read_previous(folder, settings)
     cols = ["source_l", "record_id_l", "source_r", "record_id_r", "decision"]
     pd.DataFrame([("housing", "2", "housing", "0", "match")], columns=cols).to_csv(tmp_path / "new.csv", index=False)
-    assert decisions_in_force(prev, tmp_path / "new.csv")["decision"].tolist() == ["match"]   # this quarter wins
-    assert decisions_in_force(prev, None)["decision"].tolist() == ["non-match"]
-    assert decisions_in_force(None, None) is None
+    records = result.record_links[["source", "record_id"]]
+    new = read_decisions(tmp_path / "new.csv")
+    assert decisions_in_force(prev, new, records)["decision"].tolist() == ["match"]   # this quarter wins
+    assert decisions_in_force(prev, None, records)["decision"].tolist() == ["non-match"]
+    assert decisions_in_force(None, None, records) is None
     # The same records again: every ID is kept, nothing changes, the baseline follows its family.
     carried = carry_forward(prev, result.record_links, result.members)
     assert carried.record_links["person_id"].tolist() == result.record_links["person_id"].tolist()

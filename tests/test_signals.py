@@ -1,5 +1,6 @@
 """Stop signals at any moment of any subcommand: exit 5, the previous outputs intact, nothing
 left behind. Run as cron runs it: the console script in its own process, with a real Excel source."""
+import json
 import os
 import signal
 import subprocess
@@ -58,6 +59,12 @@ def test_signal_at_any_point_of_a_run_exits_5_with_previous_outputs_intact(mixed
         pytest.skip("the run finished before the signal could be sent")
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=300)
+    manifest = out / "manifest.json"
+    if proc.returncode == 0 and manifest.read_bytes() != before["manifest.json"] \
+            and json.loads(manifest.read_text()).get("status") == "ok":
+        # poll() saw it running, but it was already leaving (os._exit): the signal came after
+        # the process had ended (a warm run is faster than the first one that timed it)
+        pytest.skip("the run finished as the signal was sent")
     assert proc.returncode == 5, (sig, delay, err[-2000:])
     assert "Traceback" not in err
     if "after the command had finished its work" in err:    # the signal came after the swap

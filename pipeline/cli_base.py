@@ -20,7 +20,15 @@ class Group(click.Group):
     def invoke(self, ctx):
         stopping.install()      # also for callers that do not come through pipeline.entry (tests)
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except Exception as exc:
+                if stopping.received() is None or isinstance(exc, (click.exceptions.Exit, click.Abort,
+                                                                   click.ClickException)):
+                    raise
+                # A stop signal whose exception a library turned into its own (pydantic building
+                # a model when the signal landed gives a SchemaError): the run was stopped.
+                stopping.check()
         except HnfError as exc:
             # The message on stderr; the log file (cron) gets it too.
             log.error("%s (exit code %d)", exc.message, exc.exit_code, extra={"file_only": True})

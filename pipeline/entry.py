@@ -18,8 +18,14 @@ def main() -> None:
             code = 0
     except BaseException as exc:  # a signal before the command line could handle it
         from schemas.errors import InterruptedRun
-        if not isinstance(exc, (InterruptedRun, KeyboardInterrupt)):
+        # (or one a library turned into its own error while importing: pydantic building a model)
+        if not isinstance(exc, (InterruptedRun, KeyboardInterrupt)) and stopping.received() is None:
             raise
+        if not isinstance(exc, (InterruptedRun, KeyboardInterrupt)):
+            try:
+                stopping.check()
+            except InterruptedRun as stopped:
+                exc = stopped
         print(f"Error: {exc if isinstance(exc, InterruptedRun) else 'interrupted'}; nothing was written",
               file=sys.stderr)
         code = 5

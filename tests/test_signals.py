@@ -88,3 +88,32 @@ def test_ctrl_c_during_validate_exits_5(mixed_set, tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 5, err
     assert "Traceback" not in err
+
+
+def test_a_signal_a_library_turned_into_its_own_error_still_exits_5():
+    """pydantic building a model when a signal lands reports a SchemaError, not our exception:
+    the command group sees the signal was received and exits 5, not 1 ("internal error")."""
+    import click
+    from click.testing import CliRunner
+
+    from pipeline import stopping
+    from pipeline.cli_base import Group
+
+    @click.group(cls=Group)
+    def group():
+        pass
+
+    @group.command()
+    def work():
+        try:
+            stopping._handler(signal.SIGTERM, None)
+        except BaseException:
+            raise ValueError("a library's own error") from None
+
+    stopping.reset()
+    try:
+        r = CliRunner().invoke(group, ["work"])
+    finally:
+        stopping.reset()
+    assert r.exit_code == 5, r.output
+    assert "stopped by signal SIGTERM" in r.output

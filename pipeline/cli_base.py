@@ -37,6 +37,11 @@ class Group(click.Group):
         except (InterruptedRun, KeyboardInterrupt) as exc:
             message = exc.message if isinstance(exc, InterruptedRun) else \
                 "interrupted; previous outputs left as they were"
+            done = stopping.committed_folders()
+            if done:
+                # The outputs were swapped in before the signal: they are this run's, complete.
+                message = ("a stop signal arrived after the command had finished its work; what it wrote is "
+                           f"complete ({', '.join(done)})")
             log.error("%s (exit code %d)", message, EXIT_INTERRUPTED, extra={"file_only": True})
             click.echo(f"Error: {message}", err=True)
             ctx.exit(EXIT_INTERRUPTED)

@@ -307,6 +307,7 @@ class OutputFolder:
                 stopping.check()      # a signal some library swallowed still stops the swap
                 self._seal()
                 self._swap()
+                stopping.committed(self.output)
             else:
                 self._discard_tmp()
         except BaseException as failure:

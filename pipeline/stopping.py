@@ -58,9 +58,24 @@ def check() -> None:
         raise InterruptedRun(_message(_received[0]))
 
 
+# Output folders this command has swapped into place: a signal after that stops nothing, and
+# must not be reported as if the previous outputs were still there.
+_committed: list[str] = []
+
+
+def committed(folder) -> None:
+    """Record that `folder` now holds this command's complete outputs."""
+    _committed.append(str(folder))
+
+
+def committed_folders() -> list[str]:
+    return list(_committed)
+
+
 def reset() -> None:
     """Forget earlier signals (for a caller that runs several commands in one process: tests)."""
     _received.clear()
+    _committed.clear()
 
 
 class deferred:

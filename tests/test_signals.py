@@ -117,3 +117,33 @@ def test_a_signal_a_library_turned_into_its_own_error_still_exits_5():
         stopping.reset()
     assert r.exit_code == 5, r.output
     assert "stopped by signal SIGTERM" in r.output
+
+
+def test_a_signal_after_the_outputs_were_swapped_in_says_they_are_complete(tmp_path):
+    """Between the swap and the end of the command the outputs are this run's: the message must
+    not say the previous outputs were left as they were."""
+    import click
+    from click.testing import CliRunner
+
+    from pipeline import stopping
+    from pipeline.cli_base import Group
+    from pipeline.outputs import OutputFolder
+
+    @click.group(cls=Group)
+    def group():
+        pass
+
+    @group.command()
+    def work():
+        with OutputFolder(tmp_path / "out") as tmp:
+            (tmp / "manifest.json").write_text('{"tool": "hnf-match"}')
+        stopping._handler(signal.SIGHUP, None)
+
+    stopping.reset()
+    try:
+        r = CliRunner().invoke(group, ["work"])
+    finally:
+        stopping.reset()
+    assert r.exit_code == 5, r.output
+    assert "after the command had finished its work" in r.output and "left as they were" not in r.output
+    assert (tmp_path / "out" / "manifest.json").exists()

@@ -90,9 +90,8 @@ def test_ctrl_c_during_validate_exits_5(mixed_set, tmp_path):
     assert "Traceback" not in err
 
 
-def test_a_signal_a_library_turned_into_its_own_error_still_exits_5():
-    """pydantic building a model when a signal lands reports a SchemaError, not our exception:
-    the command group sees the signal was received and exits 5, not 1 ("internal error")."""
+def _run_in_command_group(body):
+    """Run `body` as a command of the group every hnf-match command runs in."""
     import click
     from click.testing import CliRunner
 
@@ -103,18 +102,26 @@ def test_a_signal_a_library_turned_into_its_own_error_still_exits_5():
     def group():
         pass
 
-    @group.command()
+    group.command("work")(body)
+    stopping.reset()
+    try:
+        return CliRunner().invoke(group, ["work"])
+    finally:
+        stopping.reset()
+
+
+def test_a_signal_a_library_turned_into_its_own_error_still_exits_5():
+    """pydantic building a model when a signal lands reports a SchemaError, not our exception:
+    the command group sees the signal was received and exits 5, not 1 ("internal error")."""
+    from pipeline import stopping
+
     def work():
         try:
             stopping._handler(signal.SIGTERM, None)
         except BaseException:
             raise ValueError("a library's own error") from None
 
-    stopping.reset()
-    try:
-        r = CliRunner().invoke(group, ["work"])
-    finally:
-        stopping.reset()
+    r = _run_in_command_group(work)
     assert r.exit_code == 5, r.output
     assert "stopped by signal SIGTERM" in r.output
 
@@ -122,28 +129,15 @@ def test_a_signal_a_library_turned_into_its_own_error_still_exits_5():
 def test_a_signal_after_the_outputs_were_swapped_in_says_they_are_complete(tmp_path):
     """Between the swap and the end of the command the outputs are this run's: the message must
     not say the previous outputs were left as they were."""
-    import click
-    from click.testing import CliRunner
-
     from pipeline import stopping
-    from pipeline.cli_base import Group
     from pipeline.outputs import OutputFolder
 
-    @click.group(cls=Group)
-    def group():
-        pass
-
-    @group.command()
     def work():
         with OutputFolder(tmp_path / "out") as tmp:
             (tmp / "manifest.json").write_text('{"tool": "hnf-match"}')
         stopping._handler(signal.SIGHUP, None)
 
-    stopping.reset()
-    try:
-        r = CliRunner().invoke(group, ["work"])
-    finally:
-        stopping.reset()
+    r = _run_in_command_group(work)
     assert r.exit_code == 5, r.output
     assert "after the command had finished its work" in r.output and "left as they were" not in r.output
     assert (tmp_path / "out" / "manifest.json").exists()

@@ -102,16 +102,18 @@ def _name_tokens(std: pd.DataFrame, person: np.ndarray, columns: tuple[str, ...]
 def follow_household(frame: pd.DataFrame, home: pd.Series, std: pd.DataFrame, settings: LinkageSettings,
                      as_of: dt.date | None) -> pd.DataFrame:
     """Members left behind by a household move: per such person, the household key the rest of
-    their household moved to (`to`), and the date the household was first seen there.
+    their household moved to (`to`), the date the household was first seen there (`moved_on`)
+    and one mover (`with`), whose address record shows the new home.
 
     A person whose latest record is at address A follows the others seen at A with them
-    (`together_days`) who now live at one address B, when the person has no record at A after
-    that move (allowing for their agency's address lag), when those movers outnumber everyone
-    else still living at A (and number at least `min_movers_for_an_adult` for an adult), when a mover could be the person's carer or partner (a child follows
-    someone 12+ years older, an adult someone not 12+ years younger: parents do not follow a
-    grown-up child who left, nor children an older sibling) and, with `name_in_common`, when a mover shares a name
-    with the person. Everything about a person's own later records wins: a young adult with a
-    record of their own at another address is not at A in the first place."""
+    (`together_days`) who now live at one address B, when: the movers were firmly seen at A (two
+    records, or one with a date of birth); the person has no record at A after the move,
+    allowing for their agency's address lag; the movers outnumber those still seen at A after
+    the move, and number at least `min_movers_for_an_adult` for an adult; a mover could be the
+    person's carer, partner or sibling (a child follows an adult 12+ years older who was already
+    an adult at A, or another child; an adult nobody 12+ years younger); and, with
+    `name_in_common`, a mover shares a name with the person. A person with a later record of
+    their own elsewhere (a young adult who left home) is not at A in the first place."""
     fam = settings.families
     rule = fam["follow_household"]
     empty = pd.DataFrame({"to": pd.Series(dtype=object), "moved_on": pd.Series(dtype="datetime64[ns]"),
@@ -240,8 +242,7 @@ def form_families(std: pd.DataFrame, person: np.ndarray, n_persons: int, setting
     date (`home_pos`, `home_seen`: for a member who moved with the household, a record of the
     member they followed), the person's own latest addressed record (`own_latest_pos`), how the
     person was placed (`basis`: uprn, address, moved_with_household, postcode_and_surname, or
-    none) and the household
-    hints that joined them to someone else (`hints`)."""
+    none) and the household hints that joined them to someone else (`hints`)."""
     # The date of a record's address: its own date, or for a claim the last day it holds it.
     seen = pd.to_datetime(std["seen_date"])
     if "held_until" in std:

@@ -18,6 +18,7 @@ from .blocking import block, incremental_candidates, sorted_unique
 from .cluster import cluster_persons
 from .compare import Columns, compare_pairs
 from .families import age_at, form_families, member_roles, person_agencies
+from .exclusive import one_to_one
 from .households import household_share
 from .incremental import LinkageState, fingerprints, plan, settings_hash
 from .model import FittedModel, fit, pair_weights, probability
@@ -321,6 +322,7 @@ class PairScores:
     vetoed_high: np.ndarray   # above the threshold but held back by a veto
     household_share: float    # records at an address shared with someone born years apart
     vetoes_applied: bool      # the data show households, so the vetoes guard them
+    one_to_one: dict = field(default_factory=dict)  # "source > other": its match rate, where rescored
 
 
 def score_pairs(prepared: Standardised, settings: LinkageSettings, model: FittedModel, pairs: CandidatePairs,
@@ -356,6 +358,15 @@ def score_pairs(prepared: Standardised, settings: LinkageSettings, model: Fitted
         conflict &= possible.mask         # counted as impossible, not as conflicting identifiers
         veto &= possible.mask
     can = possible.mask if possible is not None and possible.mask is not None else True
+    single = list(settings.clustering["single_record_sources"])
+    excl = one_to_one(prepared.std["source"].astype(str).to_numpy(), single, l, r,
+                      total - model.prior_weight, prob, ~conflict & can) if len(single) > 1 else None
+    if excl is not None:
+        # Between two one-record-per-person sources a record is at most one of the other's
+        # (matching/exclusive.py): those pairs are judged on that, not on the pairwise prior.
+        total = total.copy()
+        total[excl.pairs] = excl.total
+        prob = probability(total)
     accept = (total >= settings.match_weight) & ~conflict & ~veto & can
     vetoed_high = veto & ~conflict & (total >= settings.match_weight)
     review = ~accept & ~conflict & (total >= settings.review_weight) & ~veto & can
@@ -372,7 +383,8 @@ def score_pairs(prepared: Standardised, settings: LinkageSettings, model: Fitted
         status[pos] = np.where(pairs.clerical.is_match, 3, 4)
     return PairScores(weights=weights, total=total, probability=prob, status=status, accept=accept,
                       review=review, decided=decided, conflict=conflict, vetoed_high=vetoed_high,
-                      household_share=share, vetoes_applied=bool(guarded))
+                      household_share=share, vetoes_applied=bool(guarded),
+                      one_to_one={} if excl is None else {f"{a} > {b}": v for (a, b), v in sorted(excl.match_rate.items())})
 
 
 @dataclass(frozen=True)
@@ -482,6 +494,9 @@ def _stats(settings: LinkageSettings, model: FittedModel, model_dict: dict, pair
         "links_vetoed": int(scores.vetoed_high.sum()),
         "household_share": round(scores.household_share, 4),
         "vetoes_applied": scores.vetoes_applied,
+        # One-record-per-person sources judged one to one (matching/exclusive.py): the share
+        # of each source's records the model expects to have a match in the other.
+        **({"one_to_one_match_rate": scores.one_to_one} if scores.one_to_one else {}),
         "links_stopped_by_identifier_conflict": int((scores.conflict & (scores.total >= settings.match_weight)).sum()),
         "review_pairs": int(review_pairs),                       # person pairs in the queue
         "review_record_pairs": int(scores.review.sum()),          # record pairs in the band

@@ -68,16 +68,14 @@ def one_to_one(source: np.ndarray, single: list[str], l: np.ndarray, r: np.ndarr
         uniq, at = np.unique(key, return_inverse=True)
         mass = np.bincount(at, bf, len(uniq))[at]
         direction = mine * k + theirs
-        pi = np.minimum(expected[lo * k + hi] / n_self, 1.0)
+        # The share of this side's records that have a match over there: the mean chance that
+        # a record is one of its candidates (EM for the rate), never all of them for certain.
+        cap = 1.0 - 1.0 / np.maximum(n_self, 2.0)
+        pi = np.minimum(expected[lo * k + hi] / n_self, cap)
         for _ in range(_ITERATIONS):
-            # The share of this side's records that have a match over there: the mean chance
-            # that a record is one of its candidates (EM for the rate), never all of them for
-            # certain (at most 1 - 1/n).
-            pi = np.minimum(pi, 1.0 - 1.0 / np.maximum(n_self, 2.0))
             share = pi / n_other
             chance = share * bf / ((1.0 - pi) + share * mass)
-            new = np.bincount(direction, chance, k * k)[direction] / n_self
-            new = np.minimum(new, 1.0 - 1.0 / np.maximum(n_self, 2.0))
+            new = np.minimum(np.bincount(direction, chance, k * k)[direction] / n_self, cap)
             done = np.abs(new - pi).max() < 1e-6
             pi = new
             if done:

@@ -17,8 +17,8 @@ from schemas.errors import InputDataError
 from .blocking import block, incremental_candidates, sorted_unique
 from .cluster import cluster_persons
 from .compare import Columns, compare_pairs
-from .families import age_at, form_families, member_roles, person_agencies
 from .exclusive import one_to_one
+from .families import age_at, form_families, member_roles, person_agencies
 from .households import household_share
 from .incremental import LinkageState, fingerprints, plan, settings_hash
 from .model import FittedModel, fit, pair_weights, probability

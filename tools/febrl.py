@@ -139,8 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     import logging
     logging.getLogger("hnf_match").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [measure(d, Path(tmp)) for d in (args.datasets or [1, 2, 3, 4])]
-        passes = {r["dataset"]: blocking(int(r["dataset"].split()[-1]), Path(tmp)) for r in rows}
+        datasets = args.datasets or [1, 2, 3, 4]
+        rows = [measure(d, Path(tmp)) for d in datasets]
+        passes = {r["dataset"]: blocking(d, Path(tmp)) for d, r in zip(datasets, rows)}
     print(f"{'set':<9}{'records':>9}{'accepted':>10}{'true':>7}{'found':>7}{'right':>7}"
           f"{'precision':>11}{'recall':>8}{'F1':>8}{'secs':>7}")
     for r in rows:

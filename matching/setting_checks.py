@@ -11,10 +11,11 @@ from schemas.config_models import KeyedError, trail_of
 # Standardised columns a blocking key or a comparison may name (made by matching.standardise).
 STANDARD_COLUMNS = {
     "fore_std", "fore1", "fore_canon", "fore_tokens", "fore_mp", "fore_initial", "fore1_tokens",
-    "sur_std", "sur_whole", "sur_canon", "sur_tokens", "sur_mp", "sur_nysiis", "sur_shared", "sur_chain_name",
+    "sur_std", "sur_whole", "sur_canon", "sur_tokens", "sur_mp", "sur_nysiis", "sur_shared", "sur_chain_name", "sur_initial",
     "name_pair_key", "name_sort_key",
     "dob_key", "dob_year", "dob_month", "dob_day", "dob_placeholder", "birth_year",
     "sex", "postcode", "postcode_outward", "addr_key", "addr_house_street", "addr_street",
+    "addr_flat_house", "addr_sorted",
     "uprn", "nhs_number", "ni_number", "upn", "tenancy_ref", "claim_ref",
 }
 # Columns that hold a tuple of tokens (only the token tests read them).

@@ -367,6 +367,7 @@ def standardise(records: pd.DataFrame) -> pd.DataFrame:
                    "sur_shared": 6, "sur_chain_name": 8}
     for name, k in sur_columns.items():
         out[name] = sur.take(sur.parts[k])
+    out["sur_initial"] = sur.take(_objects([v[0] if isinstance(v, str) and v else None for v in sur.parts[1]]))
 
     # Keys made of forename and surname together: computed once per distinct combination.
     combo, inverse = np.unique(fore.index * (len(sur.parts[0]) + 1) + sur.index, return_inverse=True)
@@ -417,6 +418,11 @@ def standardise(records: pd.DataFrame) -> pd.DataFrame:
     out["addr_key"] = addr.take(akey)
     out["addr_house_street"] = addr.take(hs)
     out["addr_street"] = addr.take(street)
+    # The flat and house number together ("3|12", "|12"), and the address's words in sorted
+    # order: a pair at one house whose text was mis-keyed or written in another order ("8
+    # Reader Court, Villa 2" / "8 Villa 2, Reader Court") compares on these.
+    out["addr_flat_house"] = addr.take(_objects([f"{f or ''}|{h}" if h else None for f, h in zip(flat, house)]))
+    out["addr_sorted"] = addr.take(_objects([" ".join(sorted(t.split())) if t else None for t in atext]))
     out["uprn"] = _clean_id(records["uprn"], strip_zeros=True)
     for c in ("nhs_number", "ni_number", "upn", "tenancy_ref", "claim_ref"):
         out[c] = _clean_id(records[c]) if c in records else None

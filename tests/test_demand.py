@@ -343,3 +343,11 @@ def test_demand_on_the_sample_against_its_truth():
     dv = dv[(dv["risk_level"] == "high") & dv["event_date"].between(lo, hi)]
     want = pd.Series([family_of.get(("dv", str(i))) for i in dv["record_id"]]).dropna().value_counts()
     assert fd["dv_high"][fd["dv_high"] > 0].sort_index().to_dict() == want.sort_index().to_dict()
+
+
+def test_a_condition_on_demand_is_described_in_plain_english():
+    from criteria.describe import describe
+    text = describe(parse_criteria(DEMAND_SET.replace("at_least: 300", "at_least: 5000"), "demand.yaml"))
+    assert "Family condition top: top\n  Met by a family with a place in the top 33% of families by estimated cost" in text
+    assert "Met by a family with at least 2 agencies involved with its members" in text
+    assert "Met by a family with an estimated annual cost of recorded demand of at least £5,000" in text

@@ -83,3 +83,30 @@ def test_the_top_families_are_not_listed_in_the_shareable_profile(sample_run):
     assert "Not listed in this output profile" in text
     assert not re.search(r"\bF\d{6}\b", text)
     assert "Carried by the top 3%" in text
+
+
+def test_a_local_top_three_percent_rule_on_the_sample(sample_run):
+    """Westminster's "top 3%" written as a local criterion: eligible are exactly the families in
+    need_matrix.csv's top 3% (by rank) known to three agencies or more."""
+    from criteria import parse_criteria, score_families
+    record, _, _, matrix, _ = sample_run
+    cs = parse_criteria("""
+indicators:
+  asb_any: {agency: asb, window: {last_months: 12}}
+criteria:
+  asb: {any_of: [asb_any]}
+conditions:
+  top3: {estimated_cost: {top_percent: 3}}
+  known_to_three: {agencies_involved: {at_least: 3}}
+rule: {all: [top3, known_to_three]}
+""", "top3.yaml")
+    demand = record.demand
+    scored = score_families({n: v.accepted for n, v in record.validated.items()},
+                            {n: v.kind for n, v in record.validated.items()}, record.linkage.record_links,
+                            record.linkage.members, cs, record.config.as_of,
+                            demand=demand.agencies.merge(demand.family_demand[["family_id", "estimated_cost"]]))
+    eligible = set(scored.need_matrix.loc[scored.need_matrix["eligible"] == 1, "family_id"])
+    cut = math.ceil(len(matrix) * 3 / 100)
+    want = set(matrix[(matrix["rank"] <= cut) & (matrix["estimated_cost"] > 0) & (matrix["agencies_involved"] >= 3)]
+               ["family_id"])
+    assert eligible == want and len(want) == 9

@@ -120,7 +120,17 @@ def describe(cs: CriteriaSet, as_of: dt.date | None = None) -> str:
             ways.append(f"a member under {f.children_under} on the reference date")
         for i in f.or_indicators:
             ways.append(f"{i}: {describe_indicator(cs.indicators[i], as_of)}")
-        lines.append("  Met by " + "; or ".join(ways))
+        if f.on_demand:
+            demand = []
+            if f.agencies_at_least is not None:
+                demand.append(f"at least {f.agencies_at_least} agencies involved with its members")
+            if f.cost_at_least is not None:
+                demand.append(f"an estimated annual cost of recorded demand of at least £{float(f.cost_at_least):,.0f}")
+            if f.cost_top_percent is not None:
+                demand.append(f"a place in the top {float(f.cost_top_percent):g}% of families by estimated cost")
+            lines.append("  Met by a family with " + " and ".join(demand))
+        else:
+            lines.append("  Met by " + "; or ".join(ways))
     lines += ["", "Family rule: a family is eligible when it meets " + describe_rule(cs.rule, cs) + "."]
     if cs.settings:
         lines += ["", "Settings: " + ", ".join(f"{k} = {v}" for k, v in cs.settings.items())]

@@ -10,6 +10,7 @@ import pandas as pd
 
 from criteria.language import (SPAN_FIELDS, AllOf, AnyOf, CriteriaSet, Indicator, RuleNode,
                                window_bounds)
+from criteria.demand import in_top_percent, rank_families
 from criteria.terms import last_complete_terms, term_of
 from schemas.fields import AGENCY_KINDS, FLAG, UPPER_CASE_ENUMS, ENUM, TEXT, fields_for
 from schemas.people import ADULT_AGE, is_child
@@ -303,6 +304,18 @@ def _rule_value(node: RuleNode, crit: pd.DataFrame, cond: dict[str, pd.Series],
     return count >= node.n
 
 
+def _demand_condition(fc, ranked: pd.DataFrame) -> pd.Series:
+    """Every part of a condition on demand that is given, met."""
+    value = pd.Series(True, index=ranked.index)
+    if fc.agencies_at_least is not None:
+        value &= ranked["agencies_involved"].astype(int) >= fc.agencies_at_least
+    if fc.cost_at_least is not None:
+        value &= ranked["estimated_cost"].astype(float) >= float(fc.cost_at_least)
+    if fc.cost_top_percent is not None:
+        value &= in_top_percent(ranked["rank"], ranked["estimated_cost"], float(fc.cost_top_percent))
+    return value
+
+
 def _postcode_districts(family_ids: pd.Series, postcodes: pd.Series) -> pd.Series:
     """family_id -> outward code of the family's most common member postcode (ties: the
     alphabetically first)."""
@@ -320,8 +333,12 @@ def _postcode_districts(family_ids: pd.Series, postcodes: pd.Series) -> pd.Serie
 
 
 def score_families(extracts: dict[str, pd.DataFrame], kinds: dict[str, str], record_links: pd.DataFrame,
-                   members: pd.DataFrame, criteria_set: CriteriaSet, as_of) -> CriteriaResult:
-    """The need matrix, evidence, no-data list and summary for every family in `members`."""
+                   members: pd.DataFrame, criteria_set: CriteriaSet, as_of,
+                   demand: pd.DataFrame | None = None) -> CriteriaResult:
+    """The need matrix, evidence, no-data list and summary for every family in `members`.
+    `demand` (family_id, agencies_involved, agencies, estimated_cost; criteria.demand) adds
+    those columns and each family's rank and top_share band, and is what conditions on demand
+    read."""
     as_of = _as_date(as_of)
     warnings: list[str] = []
     members = members.copy()
@@ -359,9 +376,24 @@ def score_families(extracts: dict[str, pd.DataFrame], kinds: dict[str, str], rec
             "indicators_without_data": ";".join(without),
         })
 
+    criteria_met = (crit == 1).sum(axis=1).astype("Int64")
+    ranked = None
+    if demand is not None:
+        d = demand.set_index("family_id").reindex(families)
+        d["agencies_involved"] = d["agencies_involved"].fillna(0).astype("Int64")
+        d["agencies"] = d["agencies"].fillna("")
+        d["estimated_cost"] = d["estimated_cost"].fillna(0.0)
+        ranked = rank_families(pd.Series(families), d["estimated_cost"], d["agencies_involved"],
+                               criteria_met.reindex(families)).set_index("family_id")
+        ranked = d[["agencies_involved", "agencies", "estimated_cost"]].join(ranked)
     cond: dict[str, pd.Series] = {}
     age_or_role = persons.reset_index()
     for f_name, fc in criteria_set.conditions.items():
+        if fc.on_demand:
+            if ranked is None:
+                raise ValueError(f"condition {f_name} is on service demand, but no demand was counted")
+            cond[f_name] = _demand_condition(fc, ranked)
+            continue
         value = pd.Series(False, index=families)
         if fc.children_under is not None:
             under = (age_or_role["age"] < fc.children_under).where(age_or_role["age"].notna(),
@@ -389,8 +421,11 @@ def score_families(extracts: dict[str, pd.DataFrame], kinds: dict[str, str], rec
     matrix["postcode_district"] = districts.reindex(families).to_numpy()
     for c_name in criteria_set.criteria:
         matrix[c_name] = crit[c_name].to_numpy()
-    matrix["criteria_met"] = (crit == 1).sum(axis=1).astype("Int64").to_numpy()
+    matrix["criteria_met"] = criteria_met.to_numpy()
     matrix["eligible"] = eligible.astype("Int64").to_numpy()
+    if ranked is not None:
+        for col in ("agencies_involved", "agencies", "estimated_cost", "rank", "top_share"):
+            matrix[col] = ranked[col].to_numpy()
 
     ev_parts = []
     for c_name, c in criteria_set.criteria.items():

@@ -90,11 +90,21 @@ class Criterion:
 @dataclass(frozen=True)
 class FamilyCondition:
     """A fact about the family itself: at least one member under `children_under` on the
-    reference date, or any of `or_indicators` met (e.g. expectant parents, where data exists)."""
+    reference date, or any of `or_indicators` met (e.g. expectant parents, where data exists).
+    Or, on its recorded service demand (criteria.demand), every one given of: at least
+    `agencies_at_least` agencies involved, an estimated annual cost of at least `cost_at_least`
+    pounds, a place in the top `cost_top_percent` per cent of families by rank."""
     name: str
     title: str
     children_under: int | None
     or_indicators: tuple[str, ...] = ()
+    agencies_at_least: int | None = None
+    cost_at_least: Fraction | None = None
+    cost_top_percent: Fraction | None = None
+
+    @property
+    def on_demand(self) -> bool:
+        return any(v is not None for v in (self.agencies_at_least, self.cost_at_least, self.cost_top_percent))
 
 
 @dataclass(frozen=True)
@@ -235,11 +245,34 @@ class _Criterion(_Rules):
     any_of: Names
 
 
+class _AgenciesInvolved(_Rules):
+    takes = "agencies_involved takes"
+    at_least: Whole(1)
+
+
+class _EstimatedCost(_Rules):
+    takes = "estimated_cost takes"
+    at_least: Optional[Exact] = None
+    top_percent: Optional[Exact] = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "_EstimatedCost":
+        if len(self.model_fields_set) != 1:
+            raise invalid("give exactly one of at_least (pounds a year) or top_percent (of families)")
+        if self.at_least is not None and self.at_least <= 0:
+            raise invalid("must be a number of pounds above 0", ("at_least",))
+        if self.top_percent is not None and not 0 < self.top_percent <= 100:
+            raise invalid("must be above 0 and at most 100", ("top_percent",))
+        return self
+
+
 class _Condition(_Rules):
     takes = "a condition takes"
     title: Optional[Text] = None
     children_under: Optional[Whole(1)] = None
     or_indicators: Optional[Names] = None
+    agencies_involved: Optional[_AgenciesInvolved] = None
+    estimated_cost: Optional[_EstimatedCost] = None
 
 
 class _Rule(_Rules):
@@ -439,9 +472,18 @@ def _condition(name: str, r: _Condition, criteria: dict, indicators: dict[str, I
     for i, i_name in enumerate(r.or_indicators or ()):
         if i_name not in indicators:
             raise invalid(f"unknown indicator {i_name}", ("or_indicators", i))
-    if r.children_under is None and not r.or_indicators:
-        raise invalid("give children_under, or_indicators or both")
-    return FamilyCondition(name, r.title or name, r.children_under, tuple(r.or_indicators or ()))
+    on_demand = r.agencies_involved is not None or r.estimated_cost is not None
+    if on_demand and (r.children_under is not None or r.or_indicators):
+        key = "children_under" if r.children_under is not None else "or_indicators"
+        raise invalid("a condition is on the family's members (children_under, or_indicators) or on its "
+                      "service demand (agencies_involved, estimated_cost), not both: make two conditions", (key,))
+    if not on_demand and r.children_under is None and not r.or_indicators:
+        raise invalid("give children_under, or_indicators or both; or agencies_involved, estimated_cost or both")
+    cost = r.estimated_cost
+    return FamilyCondition(name, r.title or name, r.children_under, tuple(r.or_indicators or ()),
+                           agencies_at_least=r.agencies_involved.at_least if r.agencies_involved else None,
+                           cost_at_least=cost.at_least if cost else None,
+                           cost_top_percent=cost.top_percent if cost else None)
 
 
 def _rule(r: _Rule | str, criteria: dict, conditions: dict, counting_default: str) -> RuleNode:

@@ -16,10 +16,12 @@ from typing import Annotated, Any, Optional
 
 from pydantic import AfterValidator, BeforeValidator, ValidationInfo, model_validator
 
+from criteria.demand import (DEFAULT_COSTS, DEFAULT_PRICE_YEAR, DEFAULT_WINDOW_MONTHS, deflator_years,
+                             list_builtin_costs, load_deflators)
 from criteria.language import COUNTING, SETS_DIR, list_builtin
 from matching.settings import LinkageSettings
 from schemas.config_models import (Choice, ConfigModel, Flag, KeyedError, Number, Text, Whole, as_written, check,
-                                   invalid, located, text_check, written_data, wrong)
+                                   invalid, located, text_check, whole_check, written_data, wrong)
 from schemas.errors import ConfigError
 from schemas.fields import AGENCY_FIELDS, COUNT, ENUM, FLAG, MONEY, Field, fields_for
 from schemas.yaml_loading import file_problem, is_finite_number, key_name, load_yaml_file, read_key_file
@@ -225,6 +227,33 @@ class ReportOptions(ConfigModel):
     min_group_size: Whole(1) = DEFAULT_MIN_GROUP_SIZE   # smallest group in linkage quality by group
 
 
+def _costs(value: Any, info: ValidationInfo) -> str:
+    """A built-in unit-cost table by name, or the path of a council's own YAML file."""
+    name = text_check()(value)
+    if name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name:
+        return str(_input_file("unit-cost table")(value, info))
+    if name not in list_builtin_costs():
+        raise invalid(f"unknown unit-cost table '{name}'; built-in tables: {', '.join(list_builtin_costs())}, "
+                      "or give the path of a YAML file")
+    return name
+
+
+def _price_year(value: Any) -> int:
+    year = whole_check(1900, 2100)(value)
+    deflators = load_deflators()
+    if year not in deflators:
+        raise invalid(f"no GDP deflator for {year} in the built-in table (years: {deflator_years(deflators)})")
+    return year
+
+
+class DemandOptions(ConfigModel):
+    """Service demand and its estimated cost (criteria/demand.py)."""
+    takes = "demand takes"
+    window_months: Whole(1, 120) = DEFAULT_WINDOW_MONTHS
+    costs: Annotated[str, BeforeValidator(_costs)] = DEFAULT_COSTS
+    price_year: Annotated[int, BeforeValidator(_price_year)] = DEFAULT_PRICE_YEAR
+
+
 class _CriteriaSettings(ConfigModel):
     takes = "criteria settings are"
     count_needs_by: Choice(*COUNTING) = "criteria"
@@ -324,6 +353,7 @@ class _RunFile(ConfigModel):
     linkage: Annotated[dict[str, Any], BeforeValidator(_linkage)] = {}
     outputs: OutputOptions = OutputOptions()
     report: ReportOptions = ReportOptions()
+    demand: DemandOptions = DemandOptions()
     previous: _paths(_folder) = None
 
 
@@ -362,6 +392,7 @@ class RunConfig:
     outcome_settings: dict[str, Any] = field(default_factory=dict)
     baselines: Path | None = None          # a council's case starts: family_id, baseline_date
     report: ReportOptions = field(default_factory=ReportOptions)
+    demand: DemandOptions = field(default_factory=DemandOptions)
     raw: dict[str, Any] = field(default_factory=dict)   # the config as written, for the manifest
 
     def rejected_limit(self, source: str) -> float:
@@ -406,4 +437,4 @@ def load_config(path: str | Path, as_of: dt.date | None = None, output: str | Pa
                      review_decisions=top.review_decisions, linkage=linkage, outputs=top.outputs,
                      previous=top.previous, criteria_settings=top.criteria_settings.model_dump(exclude_unset=True),
                      outcome_settings=top.outcome_settings, baselines=top.baselines, report=top.report,
-                     raw=doc.data)
+                     demand=top.demand, raw=doc.data)

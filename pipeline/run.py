@@ -129,6 +129,7 @@ def protected_inputs(cfg: RunConfig, previous: Path | None = None) -> dict[str, 
         "the review decisions file": [cfg.review_decisions],
         "the case starts (baselines) file": [cfg.baselines],
         "the criteria file": [criteria, criteria.with_suffix(".outcomes.yaml")] if criteria.is_file() else [],
+        "the unit-cost table": [Path(cfg.demand.costs)] if Path(cfg.demand.costs).is_file() else [],
         "the log file": [Path(p) for p in LOG_FILES],
     }
 
@@ -230,6 +231,7 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
     changed records are blocked and compared (the result is the same either way). Returns the
     run's record, as the writers read it."""
     from criteria import load_criteria
+    from criteria.demand import DemandSettings, count_demand, load_costs
     from criteria.engine import score_families
     from criteria.outcomes import load_outcomes, next_baselines, parse_case_starts, track_outcomes
     from matching.linkage import link_records
@@ -245,6 +247,9 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
     # Check what can be checked before any work: the criteria set and the linkage settings.
     criteria_set = load_criteria(cfg.criteria, settings=cfg.criteria_settings or None)
     settings = LinkageSettings.from_dict(cfg.linkage)
+    costs = load_costs(cfg.demand.costs, cfg.demand.price_year)
+    demand_settings = DemandSettings(window_months=cfg.demand.window_months, costs=cfg.demand.costs,
+                                     price_year=cfg.demand.price_year)
     # Last quarter is read once, here: IDs, decisions, baselines and the linkage state.
     prev = read_previous(previous_dir, settings, full=full) if previous_dir else None
     # This quarter's decisions file is checked now; its records are looked up once the
@@ -296,7 +301,11 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
         with clock.stage("criteria"):
             extracts = {name: v.accepted for name, v in validated.items()}
             kinds = {name: v.kind for name, v in validated.items()}
-            scored = score_families(extracts, kinds, linkage.record_links, linkage.members, criteria_set, cfg.as_of)
+            demand = count_demand(extracts, kinds, linkage.record_links, linkage.members, cfg.as_of,
+                                  demand_settings, costs)
+            scored = score_families(extracts, kinds, linkage.record_links, linkage.members, criteria_set, cfg.as_of,
+                                    demand=demand.agencies.merge(demand.family_demand[["family_id", "estimated_cost"]],
+                                                                 on="family_id", how="left"))
         scored = dataclasses.replace(
             scored, need_matrix=with_last_record_date(scored.need_matrix, records, linkage.record_links))
         # Outcomes are tracked from each family's baseline: the quarter it was first eligible
@@ -312,7 +321,7 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
             config=cfg, started=started, layout=layout or cfg.outputs.layout, validated=validated,
             records=records, criteria_set=criteria_set, linkage=linkage, decisions=decisions,
             id_changes=carried.id_changes, quality_by_group=quality, scored=scored, baselines=baselines,
-            outcomes=outcomes, thresholds=run_thresholds(cfg, settings),
+            outcomes=outcomes, demand=demand, thresholds=run_thresholds(cfg, settings),
             counts=run_counts(validated, records, linkage, scored, previous=previous_dir, tracked=tracked,
                               outcomes=outcomes, id_changes=carried.id_changes),
             times=clock.times())

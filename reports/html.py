@@ -24,6 +24,7 @@ import pandas as pd
 from criteria.language import AllOf, AnyOf, CriteriaSet, Criterion, RuleNode
 from matching.linkage import LinkageResult
 from reports import charts
+from reports.demand import demand_facts
 from reports.record import RunRecord
 
 MIN_CELL = 5              # smallest district count shown as a number
@@ -41,6 +42,7 @@ _PERSONAL = {"forename", "surname", "dob", "address", "postcode", "uprn", "nhs_n
 
 SECTIONS = (("summary", "Summary"), ("run", "The run"), ("data-quality", "Data quality"),
             ("linkage", "Linking records into persons and families"), ("need", "Need"),
+            ("demand", "Service demand and estimated cost"),
             ("linkage-quality", "Linkage quality by group"), ("explanations", "What the words mean"))
 
 
@@ -53,6 +55,7 @@ def render_report(record: RunRecord, *, generated: dt.datetime | None = None) ->
         f=facts, run=_run_facts(record), quality=_quality_facts(record.validated),
         linkage=_linkage_facts(facts, record.linkage), need=_need_facts(facts, record),
         groups=_group_facts(record.quality_by_group), explained=_explained(record.criteria_set),
+        demand=demand_facts(record, _table, Figure),
         MIN_CELL=MIN_CELL, TOP_FAMILY_SIZE=TOP_FAMILY_SIZE)
 
 

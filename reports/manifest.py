@@ -39,7 +39,7 @@ def write_validation_files(validated: dict[str, Validated], folder: Path, mode: 
 
 
 def manifest(cfg, validated: dict[str, Validated], counts: dict, times, *, criteria_hash: str | None,
-             thresholds: dict, started: dt.datetime, status: str) -> dict:
+             thresholds: dict, started: dt.datetime, status: str, demand: dict | None = None) -> dict:
     """The audit record of a run: what went in, with what settings, what came out. No personal
     data: counts, hashes, settings and timings only. `cfg`: the run config; `times`: the
     stages' StageTimes (reports.record)."""
@@ -66,6 +66,7 @@ def manifest(cfg, validated: dict[str, Validated], counts: dict, times, *, crite
         "config_file": str(cfg.path),
         "config": cfg.raw,
         "criteria": {"set": cfg.criteria, "sha256": criteria_hash},
+        "demand": demand,
         "thresholds": thresholds,
         "inputs": inputs,
         "counts": counts,

@@ -101,11 +101,29 @@ def write_run_outputs(folder: Path, record: RunRecord) -> None:
         out(record.id_changes, "id_changes.csv")
     if record.quality_by_group is not None:
         write_csv(record.quality_by_group, folder / "linkage_quality_by_group.csv", bom=bom, mode=mode)
+    if record.demand is not None:
+        out(record.demand.family_demand, "family_demand.csv")
+        out(record.demand.member_demand, "member_demand.csv")
     write_text(render_report(record), folder / "report.html", mode=mode)
     write_json(manifest(cfg, record.validated, record.counts, record.times,
                         criteria_hash=criteria_sha256(cfg.criteria), thresholds=record.thresholds.recorded,
-                        started=record.started, status="ok"),
+                        started=record.started, status="ok", demand=demand_manifest(record.demand)),
                folder / "manifest.json", mode=mode)
+
+
+def demand_manifest(demand) -> dict | None:
+    """What manifest.json records of the demand count: its settings, the window, and the unit-cost
+    table used (its SHA-256 and every figure as uplifted)."""
+    if demand is None:
+        return None
+    costs = demand.costs
+    return {"window_months": demand.settings.window_months, "window": [d.isoformat() for d in demand.window],
+            "school_terms": list(demand.terms), "price_year": costs.price_year,
+            "costs": {"table": costs.origin, "sha256": costs.sha256,
+                      "figures": {n: {"gbp": c.gbp, "per": c.per, "price_year": c.price_year,
+                                      "uplifted_gbp_per_unit": round(c.uplifted_gbp, 2)}
+                                  for n, c in costs.costs.items()},
+                      "not_costed": sorted(costs.not_costed)}}
 
 
 def _write_carry_forward(folder: Path, record: RunRecord, out, *, with_state: bool) -> None:

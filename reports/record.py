@@ -15,6 +15,7 @@ from typing import Any, Mapping, Protocol
 
 import pandas as pd
 
+from criteria.demand import DemandResult
 from criteria.engine import CriteriaResult
 from criteria.language import CriteriaSet
 from criteria.outcomes import OutcomeResult
@@ -86,3 +87,6 @@ class RunRecord:
     counts: dict[str, Any]               # as manifest.json records them
     times: StageTimes
     output: Path | None = None           # the output folder, once the outputs are in place
+    # Service demand per family and member, its estimated cost and the agencies involved (the
+    # criteria stage counts it; None only for a record built without it, as in report tests).
+    demand: DemandResult | None = None

@@ -54,6 +54,10 @@ outputs:
   key_permissions: warn
 report:
   min_group_size: 10
+demand:
+  window_months: 12
+  costs: unit-costs-uk
+  price_year: 2024
 """
 
 # Wrong values, as YAML text. "text" is a word no key takes as it stands.
@@ -109,6 +113,10 @@ ACCEPTS = {
     ("outputs", "key_permissions"): set(),
     ("report",): set(),
     ("report", "min_group_size"): {"number"},
+    ("demand",): set(),
+    ("demand", "window_months"): set(),        # 2026 months is over the 120 allowed
+    ("demand", "costs"): set(),
+    ("demand", "price_year"): set(),           # 2026: no deflator for it in the built-in table
 }
 
 
@@ -151,7 +159,8 @@ CASES = [(trail, kind) for trail, ok in ACCEPTS.items() for kind in WRONG if kin
 
 def test_every_key_is_in_the_generated_test():
     sections = {(): TOP_KEYS, ("sources", "housing"): SOURCE_KEYS, ("outputs",): OUTPUT_KEYS,
-                ("report",): {"min_group_size"}, ("criteria_settings",): {"count_needs_by"}}
+                ("report",): {"min_group_size"}, ("criteria_settings",): {"count_needs_by"},
+                ("demand",): {"window_months", "costs", "price_year"}}
     for prefix, keys in sections.items():
         assert {t[len(prefix)] for t in ACCEPTS if t[:len(prefix)] == prefix and len(t) > len(prefix)} == keys
 
@@ -166,6 +175,7 @@ def test_the_full_config_is_valid(folder):
     assert cfg.outputs.key_permissions == "warn" and cfg.outputs.file_mode == 0o600
     assert cfg.report.min_group_size == 10 and cfg.outcome_settings == {"sustain_months": 6}
     assert cfg.previous == folder / "previous" and cfg.baselines == folder / "baselines.csv"
+    assert (cfg.demand.window_months, cfg.demand.costs, cfg.demand.price_year) == (12, "unit-costs-uk", 2024)
 
 
 @pytest.mark.parametrize("trail,kind", CASES, ids=[f"{'.'.join(t)}={k}" for t, k in CASES])

@@ -20,6 +20,7 @@ from .compare import Columns, compare_pairs
 from .exclusive import one_to_one
 from .families import age_at, form_families, member_roles, person_agencies
 from .households import household_share
+from .memory import peak_mb, reset_peak
 from .incremental import LinkageState, fingerprints, plan, settings_hash
 from .model import FittedModel, fit, pair_weights, probability
 from .settings import LinkageSettings
@@ -119,6 +120,7 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
     persons = cluster_records(prepared, settings, pairs, scores)
     clock.step("families")
     families = group_families(prepared, settings, persons, as_of)
+    clock.step("tables")
 
     ids = _ids(prepared, persons, families)
     record_links = _record_links(prepared, pairs, scores, persons, ids)
@@ -133,16 +135,19 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
     clock.step("done")
     model_dict = model.to_dict()
     stats = _stats(settings, model, model_dict, pairs, scores, persons, families, incremental,
-                   records=prepared.n, review_pairs=len(review_pairs), timings=clock.timings)
+                   records=prepared.n, review_pairs=len(review_pairs), timings=clock.timings,
+                   memory=clock.memory_mb)
     return LinkageResult(record_links, members, review_pairs, all_pairs, stats, model_dict, state)
 
 
 class _StepClock:
-    """Seconds per step (each step runs until the next one starts), and the progress callback."""
+    """Seconds and peak memory per step (each step runs until the next one starts), and the
+    progress callback."""
 
     def __init__(self, progress: Callable[[str], None] | None):
         self.progress = progress
         self.timings: dict[str, float] = {}
+        self.memory_mb: dict[str, float] = {}
         self._current: str | None = None
         self._t0 = time.perf_counter()
 
@@ -150,7 +155,9 @@ class _StepClock:
         now = time.perf_counter()
         if self._current is not None:
             self.timings[self._current] = round(now - self._t0, 3)
+            self.memory_mb[self._current] = round(peak_mb(), 1)
         self._t0, self._current = now, name
+        reset_peak()
         if self.progress is not None:
             self.progress(name)
 
@@ -482,7 +489,7 @@ def _state(prepared: Standardised, settings: LinkageSettings, pairs: CandidatePa
 
 def _stats(settings: LinkageSettings, model: FittedModel, model_dict: dict, pairs: CandidatePairs,
            scores: PairScores, persons: Persons, families: Families, incremental: dict | None, *,
-           records: int, review_pairs: int, timings: dict) -> dict:
+           records: int, review_pairs: int, timings: dict, memory: dict) -> dict:
     return {
         "records": records,
         "blocking": pairs.per_pass,
@@ -510,6 +517,7 @@ def _stats(settings: LinkageSettings, model: FittedModel, model_dict: dict, pair
                               pd.Series(families.home["basis"]).value_counts().sort_index().items()},
         **persons.report,
         "timings_seconds": timings,
+        "peak_memory_mb": memory,          # per step, its own peak (the process's resident set)
         "em": {"iterations": model.em_iterations, "converged": model.em_converged,
                "match_share_in_candidates": model.match_share_in_candidates,
                "prior_weight": model.prior_weight,

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from matching.memory import peak_mb, reset_peak
 from pipeline import stopping
 from pipeline.config import RunConfig
 from pipeline.outputs import OutputFolder, check_output_path
@@ -43,10 +43,6 @@ class ValidationRun:
     output: Path
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 class _Clock:
     """Times each stage and its peak memory, tells the progress display, and ends the run at
     the next stage after a stop signal a library swallowed."""
@@ -67,6 +63,7 @@ class _Clock:
             def __enter__(self_inner):
                 stopping.check()    # a stop signal a library swallowed ends the run here
                 self_inner.t0 = time.perf_counter()
+                reset_peak()        # each stage reports its own peak, not the run's so far
                 log.info("stage %s: started", name)
                 if clock.progress:
                     clock.progress(name)
@@ -74,9 +71,10 @@ class _Clock:
             def __exit__(self_inner, *exc):
                 secs = time.perf_counter() - self_inner.t0
                 clock.seconds[name] = round(secs, 3)
-                clock.memory_mb[name] = round(_peak_mb(), 1)
+                peak = round(peak_mb(), 1)
+                clock.memory_mb[name] = peak
                 if exc[0] is None:
-                    log.info("stage %s: done in %.1fs (peak memory %.0f MB)", name, secs, _peak_mb())
+                    log.info("stage %s: done in %.1fs (peak memory %.0f MB)", name, secs, peak)
                 return False
         return _Stage()
 

@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BeforeValidator, ValidationInfo, model_vali
 
 from criteria.language import COUNTING, SETS_DIR, list_builtin
 from matching.settings import LinkageSettings
+from matching.workers import all_cores
 from schemas.config_models import (Choice, ConfigModel, Flag, KeyedError, Number, Text, Whole, as_written, check,
                                    invalid, located, text_check, written_data, wrong)
 from schemas.errors import ConfigError
@@ -29,6 +30,7 @@ DEFAULT_CRITERIA = "troubled-families-2015"
 DEFAULT_MAX_REJECTED_SHARE = 0.05
 DEFAULT_MAX_WARNING_SHARE = 0.05
 DEFAULT_MIN_GROUP_SIZE = 10
+MAX_WORKERS = 256
 PROFILES = ("full", "shareable")
 LAYOUTS = ("families-as-rows", "families-as-columns")
 KEY_PERMISSIONS = ("warn", "refuse")
@@ -325,6 +327,9 @@ class _RunFile(ConfigModel):
     outputs: OutputOptions = OutputOptions()
     report: ReportOptions = ReportOptions()
     previous: _paths(_folder) = None
+    # Processes for comparing pairs and standardising values (the outputs do not depend on it);
+    # not given: every core the run may use.
+    workers: Optional[Whole(1, MAX_WORKERS)] = None
 
 
 TOP_KEYS, SOURCE_KEYS, OUTPUT_KEYS = set(_RunFile.model_fields), set(_Source.model_fields), set(OutputOptions.model_fields)
@@ -362,6 +367,7 @@ class RunConfig:
     outcome_settings: dict[str, Any] = field(default_factory=dict)
     baselines: Path | None = None          # a council's case starts: family_id, baseline_date
     report: ReportOptions = field(default_factory=ReportOptions)
+    workers: int = 1
     raw: dict[str, Any] = field(default_factory=dict)   # the config as written, for the manifest
 
     def rejected_limit(self, source: str) -> float:
@@ -406,4 +412,4 @@ def load_config(path: str | Path, as_of: dt.date | None = None, output: str | Pa
                      review_decisions=top.review_decisions, linkage=linkage, outputs=top.outputs,
                      previous=top.previous, criteria_settings=top.criteria_settings.model_dump(exclude_unset=True),
                      outcome_settings=top.outcome_settings, baselines=top.baselines, report=top.report,
-                     raw=doc.data)
+                     workers=top.workers if top.workers is not None else all_cores(), raw=doc.data)

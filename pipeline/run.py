@@ -276,7 +276,7 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
                 log.info("linking in full: %s", why)
             linkage = link_records(records, settings, cfg.as_of, decisions=decisions,
                                    progress=(lambda step: progress(f"link: {step}")) if progress else None,
-                                   earlier=prev.state if prev is not None else None)
+                                   earlier=prev.state if prev is not None else None, workers=cfg.workers)
             if prev is not None:
                 prev = dataclasses.replace(prev, state=None)    # consumed by linking: let it go
             if linkage.stats["mode"] == "full":

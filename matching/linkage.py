@@ -20,7 +20,7 @@ from .compare import Columns, compare_pairs
 from .exclusive import one_to_one
 from .families import age_at, form_families, member_roles, person_agencies
 from .households import household_share
-from .memory import peak_mb, reset_peak
+from .memory import peak_mb, release_free_memory, reset_peak
 from .incremental import LinkageState, fingerprints, plan, settings_hash
 from .model import FittedModel, fit, pair_weights, probability
 from .settings import LinkageSettings
@@ -157,6 +157,7 @@ class _StepClock:
         if self._current is not None:
             self.timings[self._current] = round(now - self._t0, 3)
             self.memory_mb[self._current] = round(peak_mb(), 1)
+            release_free_memory()
         self._t0, self._current = now, name
         reset_peak()
         if self.progress is not None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from matching.memory import peak_mb, reset_peak
+from matching.memory import peak_mb, release_free_memory, reset_peak
 from pipeline import stopping
 from pipeline.config import RunConfig
 from pipeline.outputs import OutputFolder, check_output_path
@@ -73,6 +73,7 @@ class _Clock:
                 clock.seconds[name] = round(secs, 3)
                 peak = round(peak_mb(), 1)
                 clock.memory_mb[name] = peak
+                release_free_memory()
                 if exc[0] is None:
                     log.info("stage %s: done in %.1fs (peak memory %.0f MB)", name, secs, peak)
                 return False

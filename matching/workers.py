@@ -7,6 +7,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterator, TypeVar
 
 T = TypeVar("T")
@@ -31,8 +32,8 @@ def slices(n: int, workers: int, smallest: int) -> list[tuple[int, int]]:
 
 
 def _worker_signals() -> None:
-    """A worker leaves stop signals to the run: Ctrl-C goes to the main process, which ends
-    the workers, and a worker ended by the pool just ends (not the run's stop handler)."""
+    """A worker leaves stop signals to the run: Ctrl-C and a hang-up go to the main process,
+    which ends the workers, and a worker ended by it just ends (not the run's stop handler)."""
     for sig in (signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -53,14 +54,20 @@ def each_slice(fn: Callable[[int, int], T], n: int, workers: int, smallest: int)
             yield (start, stop), fn(start, stop)
         return
     _TASK = fn
-    pool = multiprocessing.get_context("fork").Pool(min(workers, len(bounds)), initializer=_worker_signals)
+    # An executor, not a Pool: a worker that dies (the kernel's out-of-memory killer) fails the
+    # run with BrokenProcessPool instead of leaving it waiting for ever.
+    pool = ProcessPoolExecutor(min(workers, len(bounds)), mp_context=multiprocessing.get_context("fork"),
+                               initializer=_worker_signals)
     try:
-        yield from zip(bounds, pool.imap(_run, bounds, chunksize=1))
-        pool.close()
+        yield from zip(bounds, pool.map(_run, bounds))
+    except BaseException:
+        # A stopped run does not wait for its workers to finish their slices.
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.terminate()
+        raise
     finally:
         _TASK = None
-        pool.terminate()
-        pool.join()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def map_slices(fn: Callable[[int, int], T], n: int, workers: int, smallest: int) -> list[T]:

@@ -59,3 +59,15 @@ def test_workers_end_quietly_under_the_runs_stop_handlers(capfd):
             signal.signal(sig, handler)
     assert sum(parts) == 100
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_worker_that_dies_fails_the_work_instead_of_hanging():
+    import os
+    from concurrent.futures.process import BrokenProcessPool
+
+    def dies(start, stop):
+        if start == 0:
+            os._exit(9)             # as the out-of-memory killer would end it
+        return stop - start
+    with pytest.raises(BrokenProcessPool):
+        map_slices(dies, 100, 2, smallest=10)

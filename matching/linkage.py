@@ -20,7 +20,7 @@ from .compare import Columns, compare_pairs
 from .exclusive import one_to_one
 from .families import age_at, form_families, member_roles, person_agencies
 from .households import household_share
-from .memory import peak_mb, release_free_memory, reset_peak
+from .memory import Stretch, release_free_memory
 from .incremental import LinkageState, fingerprints, plan, settings_hash
 from .model import FittedModel, fit, pair_weights, probability
 from .settings import LinkageSettings
@@ -151,15 +151,16 @@ class _StepClock:
         self.memory_mb: dict[str, float] = {}
         self._current: str | None = None
         self._t0 = time.perf_counter()
+        self._memory: Stretch | None = None
 
     def step(self, name: str) -> None:
         now = time.perf_counter()
         if self._current is not None:
             self.timings[self._current] = round(now - self._t0, 3)
-            self.memory_mb[self._current] = round(peak_mb(), 1)
+            self.memory_mb[self._current] = self._memory.stop()
             release_free_memory()
         self._t0, self._current = now, name
-        reset_peak()
+        self._memory = None if name == "done" else Stretch()    # "done" is the end, not a step
         if self.progress is not None:
             self.progress(name)
 

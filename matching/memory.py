@@ -27,20 +27,40 @@ def _lifetime_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def reset_peak() -> None:
-    """Start a new stretch: the high-water mark is set back to the memory held now (Linux; where
-    that cannot be done, peaks are the process's peak so far)."""
+class Stretch:
+    """A stretch of work whose peak is wanted. Stretches nest (a linking step inside the link
+    stage): setting the mark back for an inner one first carries the mark so far into every
+    stretch still open, so the outer one's peak still covers its inner ones."""
+    _open: list["Stretch"] = []
+
+    def __init__(self):
+        self.carried_kb = 0
+        _set_back()
+        Stretch._open.append(self)
+
+    def peak_mb(self) -> float:
+        """Peak resident memory (MB) since the stretch started (where the mark cannot be set
+        back: the process's peak so far)."""
+        kb = _hwm_kb()
+        if kb is None:
+            return _lifetime_peak_mb()
+        return max(self.carried_kb, kb) / 1024
+
+    def stop(self) -> float:
+        peak = round(self.peak_mb(), 1)
+        if self in Stretch._open:
+            Stretch._open.remove(self)
+        return peak
+
+
+def _set_back() -> None:
+    kb = _hwm_kb() or 0
+    for stretch in Stretch._open:
+        stretch.carried_kb = max(stretch.carried_kb, kb)
     try:
         _CLEAR_REFS.write_text("5")
     except OSError:
         pass
-
-
-def peak_mb() -> float:
-    """Peak resident memory (MB) since the last `reset_peak`, or since the process started."""
-    kb = _hwm_kb()
-    return kb / 1024 if kb is not None else _lifetime_peak_mb()
-
 
 
 @lru_cache(maxsize=1)

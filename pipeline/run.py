@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from matching.memory import peak_mb, release_free_memory, reset_peak
+from matching.memory import Stretch, release_free_memory
 from pipeline import stopping
 from pipeline.config import RunConfig
 from pipeline.outputs import OutputFolder, check_output_path
@@ -63,7 +63,7 @@ class _Clock:
             def __enter__(self_inner):
                 stopping.check()    # a stop signal a library swallowed ends the run here
                 self_inner.t0 = time.perf_counter()
-                reset_peak()        # each stage reports its own peak, not the run's so far
+                self_inner.memory = Stretch()   # each stage reports its own peak, not the run's so far
                 log.info("stage %s: started", name)
                 if clock.progress:
                     clock.progress(name)
@@ -71,7 +71,7 @@ class _Clock:
             def __exit__(self_inner, *exc):
                 secs = time.perf_counter() - self_inner.t0
                 clock.seconds[name] = round(secs, 3)
-                peak = round(peak_mb(), 1)
+                peak = self_inner.memory.stop()
                 clock.memory_mb[name] = peak
                 release_free_memory()
                 if exc[0] is None:

@@ -1,17 +1,27 @@
 """Peak memory per stretch of work: the high-water mark is set back at each start."""
 import numpy as np
 
-from matching.memory import peak_mb, reset_peak
+from matching.memory import Stretch
 
 
 def test_a_stretch_reports_its_own_peak_not_the_processes():
-    reset_peak()
+    first = Stretch()
     big = np.ones(64 * 1024 * 1024 // 8)        # 64 MB touched
-    with_big = peak_mb()
+    with_big = first.stop()
     del big
-    reset_peak()
-    after = peak_mb()
+    after = Stretch().stop()
     assert with_big - after > 40
+
+
+def test_an_outer_stretch_covers_the_peaks_of_the_ones_inside_it():
+    stage = Stretch()
+    step = Stretch()
+    big = np.ones(64 * 1024 * 1024 // 8)
+    step_peak = step.stop()
+    del big
+    quiet_step = Stretch()
+    assert step_peak - quiet_step.stop() > 40
+    assert stage.stop() >= step_peak - 1          # (what the two reads themselves allocate)
 
 
 def test_freed_blocks_go_back_to_the_system():

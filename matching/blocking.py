@@ -184,6 +184,13 @@ def _report(settings: LinkageSettings, passes: np.ndarray, infos: dict) -> dict:
     return per_pass
 
 
+def positions(pair: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pair codes (left * n + right) back to record positions: 32-bit where the records allow
+    (half the memory of the largest arrays of a run; arithmetic on them widens first)."""
+    dtype = np.int32 if n < (1 << 31) else np.int64
+    return (pair // n).astype(dtype), (pair % n).astype(dtype)
+
+
 def _check(settings: LinkageSettings) -> None:
     if len(settings.passes) > 8 * np.dtype(BITS_DTYPE).itemsize:
         raise ValueError(f"at most {8 * np.dtype(BITS_DTYPE).itemsize} blocking passes are supported")
@@ -211,7 +218,7 @@ def block(std: pd.DataFrame, settings: LinkageSettings) -> Candidates:
         infos[bp.name] = {**info, "seconds": round(time.perf_counter() - t0, 3)}
     pair, passes = _union(codes, bits, n)
     del codes, bits
-    return Candidates(pair // n, pair % n, passes, skipped, _report(settings, passes, infos))
+    return Candidates(*positions(pair, n), passes, skipped, _report(settings, passes, infos))
 
 
 def incremental_candidates(std: pd.DataFrame, settings: LinkageSettings, dirty: np.ndarray,
@@ -274,7 +281,7 @@ def incremental_candidates(std: pd.DataFrame, settings: LinkageSettings, dirty: 
         pos = np.minimum(np.searchsorted(sorted_code, pair), len(kept_code) - 1)
         hit = sorted_code[pos] == pair
         reused[hit] = pos[hit] if in_order else kept_sorted[pos[hit]]
-    return Candidates(pair // n, pair % n, passes, skipped, _report(settings, passes, infos), reused)
+    return Candidates(*positions(pair, n), passes, skipped, _report(settings, passes, infos), reused)
 
 
 def candidate_pairs(std: pd.DataFrame, settings: LinkageSettings) -> tuple[np.ndarray, np.ndarray, dict]:

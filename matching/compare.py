@@ -12,6 +12,9 @@ import pandas as pd
 from . import levels
 from .levels import object_array
 from .settings import Comparison
+from .workers import each_slice
+
+PAIRS_A_SLICE = 2_000     # fewer pairs than this are not worth sending to another process
 
 
 class Columns:
@@ -219,28 +222,39 @@ def _worth_deduplicating(comp: Comparison) -> tuple[str, ...] | None:
 
 
 def compare_pairs(comparisons: list[Comparison], cols: Columns, l: np.ndarray, r: np.ndarray,
-                  chunk: int = 1_000_000) -> np.ndarray:
-    """Level matrix (pairs x comparisons, int8), computed chunk by chunk to keep memory flat.
+                  chunk: int = 1_000_000, workers: int = 1) -> np.ndarray:
+    """Level matrix (pairs x comparisons, int8), computed chunk by chunk to keep memory flat,
+    the chunks shared among `workers` processes (a pair's levels depend on it alone, so the
+    matrix is the same for any number).
 
     A comparison reads a few columns, and candidate pairs repeat the same values (a person's
     records agree with each other's names): each distinct pair of those values is compared
     once, through one representative pair, and its level given to every pair sharing it."""
-    out = np.empty((len(l), len(comparisons)), dtype=np.int8)
     reads = [_worth_deduplicating(comp) for comp in comparisons]
-    for start in range(0, len(l), chunk):
-        sl = slice(start, start + chunk)
-        lc, rc = l[sl], r[sl]
-        for j, comp in enumerate(comparisons):
-            if reads[j] is None or len(lc) < 2:
-                out[sl, j] = comparison_levels(comp, cols, lc, rc)
-                continue
-            key = cols.record_key(reads[j])
-            width = int(key.max()) + 1
-            which, distinct = pd.factorize(key[lc] * width + key[rc])
-            if len(distinct) > 0.7 * len(lc):
-                out[sl, j] = comparison_levels(comp, cols, lc, rc)
-                continue
-            rep = np.empty(len(distinct), dtype=np.int64)
-            rep[which] = np.arange(len(lc))      # any pair of a group stands for all of it
-            out[sl, j] = comparison_levels(comp, cols, lc[rep], rc[rep])[which]
+
+    def levels_of(first: int, stop: int) -> np.ndarray:
+        out = np.empty((stop - first, len(comparisons)), dtype=np.int8)
+        for start in range(first, stop, chunk):
+            sl = slice(start - first, min(start + chunk, stop) - first)
+            lc, rc = l[start:min(start + chunk, stop)], r[start:min(start + chunk, stop)]
+            for j, comp in enumerate(comparisons):
+                if reads[j] is None or len(lc) < 2:
+                    out[sl, j] = comparison_levels(comp, cols, lc, rc)
+                    continue
+                key = cols.record_key(reads[j])
+                width = int(key.max()) + 1
+                which, distinct = pd.factorize(key[lc] * width + key[rc])
+                if len(distinct) > 0.7 * len(lc):
+                    out[sl, j] = comparison_levels(comp, cols, lc, rc)
+                    continue
+                rep = np.empty(len(distinct), dtype=np.int64)
+                rep[which] = np.arange(len(lc))      # any pair of a group stands for all of it
+                out[sl, j] = comparison_levels(comp, cols, lc[rep], rc[rep])[which]
+        return out
+
+    if workers <= 1:
+        return levels_of(0, len(l))
+    out = np.empty((len(l), len(comparisons)), dtype=np.int8)
+    for (start, stop), part in each_slice(levels_of, len(l), workers, smallest=PAIRS_A_SLICE):
+        out[start:stop] = part
     return out

@@ -14,12 +14,13 @@ import pandas as pd
 from schemas.columns import DATE_RECORD_COLUMNS, DECISION_COLUMNS, MATCH, RECORD_COLUMNS, WITHDRAW, normalise_decision
 from schemas.errors import InputDataError
 
-from .blocking import block, incremental_candidates, sorted_unique
+from .blocking import block, incremental_candidates, positions, sorted_unique
 from .cluster import cluster_persons
 from .compare import Columns, compare_pairs
 from .exclusive import one_to_one
 from .families import age_at, form_families, member_roles, person_agencies
 from .households import household_share
+from .memory import Stretch, release_free_memory
 from .incremental import LinkageState, fingerprints, plan, settings_hash
 from .model import FittedModel, fit, pair_weights, probability
 from .settings import LinkageSettings
@@ -96,29 +97,31 @@ def _renumber(labels: np.ndarray, rank: np.ndarray, prefix: str) -> tuple[np.nda
 
 def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.date,
                  decisions: pd.DataFrame | None = None, progress: Callable[[str], None] | None = None,
-                 earlier: LinkageState | None = None) -> LinkageResult:
+                 earlier: LinkageState | None = None, workers: int = 1) -> LinkageResult:
     """Link records into persons and persons into families (see docs/linkage.md). With an
     earlier run's state, only pairs around new and changed records are blocked and compared;
     the result is the same as without it. The state is consumed: its arrays are released as
-    soon as they have been used, to keep memory flat at scale."""
+    soon as they have been used, to keep memory flat at scale. `workers` processes share
+    standardising and comparing (matching.workers); the result is the same for any number."""
     clock = _StepClock(progress)
     clock.step("standardise")
-    prepared = standardise_records(records)
+    prepared = standardise_records(records, workers)
     clock.step("block")
     pairs, stored = find_candidates(prepared, settings, decisions, earlier)
     clock.step("compare")
-    compared = compare_candidates(prepared, settings, pairs, stored, earlier)
+    compared = compare_candidates(prepared, settings, pairs, stored, earlier, workers)
     del stored                          # the stored levels are copied: the map is not needed again
     clock.step("estimate")
     possible = possible_pairs(prepared, settings, pairs)
     model = fit(settings, prepared.cols, compared.levels if possible.mask is None else compared.levels[possible.mask],
-                prepared.n, possible_pairs=possible.count)
+                prepared.n, possible_pairs=possible.count, workers=workers)
     clock.step("score")
     scores = score_pairs(prepared, settings, model, pairs, compared.levels, possible)
     clock.step("cluster")
     persons = cluster_records(prepared, settings, pairs, scores)
     clock.step("families")
     families = group_families(prepared, settings, persons, as_of)
+    clock.step("tables")
 
     ids = _ids(prepared, persons, families)
     record_links = _record_links(prepared, pairs, scores, persons, ids)
@@ -133,24 +136,31 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
     clock.step("done")
     model_dict = model.to_dict()
     stats = _stats(settings, model, model_dict, pairs, scores, persons, families, incremental,
-                   records=prepared.n, review_pairs=len(review_pairs), timings=clock.timings)
+                   records=prepared.n, review_pairs=len(review_pairs), timings=clock.timings,
+                   memory=clock.memory_mb)
     return LinkageResult(record_links, members, review_pairs, all_pairs, stats, model_dict, state)
 
 
 class _StepClock:
-    """Seconds per step (each step runs until the next one starts), and the progress callback."""
+    """Seconds and peak memory per step (each step runs until the next one starts), and the
+    progress callback."""
 
     def __init__(self, progress: Callable[[str], None] | None):
         self.progress = progress
         self.timings: dict[str, float] = {}
+        self.memory_mb: dict[str, float] = {}
         self._current: str | None = None
         self._t0 = time.perf_counter()
+        self._memory: Stretch | None = None
 
     def step(self, name: str) -> None:
         now = time.perf_counter()
         if self._current is not None:
             self.timings[self._current] = round(now - self._t0, 3)
+            self.memory_mb[self._current] = self._memory.stop()
+            release_free_memory()
         self._t0, self._current = now, name
+        self._memory = None if name == "done" else Stretch()    # "done" is the end, not a step
         if self.progress is not None:
             self.progress(name)
 
@@ -172,10 +182,12 @@ class Standardised:
         return len(self.records)
 
 
-def standardise_records(records: pd.DataFrame) -> Standardised:
-    input_order = _sort_rank(records.reset_index(drop=True))
-    ordered = records.reset_index(drop=True).iloc[np.argsort(input_order, kind="stable")].reset_index(drop=True)
-    std = standardise(ordered)
+def standardise_records(records: pd.DataFrame, workers: int = 1) -> Standardised:
+    input_order = _sort_rank(records)
+    # One copy of the records, in the new order (reset_index would make two more).
+    ordered = records.iloc[np.argsort(input_order, kind="stable")]
+    ordered.index = pd.RangeIndex(len(ordered))
+    std = standardise(ordered, workers)
     return Standardised(records=ordered, input_order=input_order, std=std, cols=Columns(std))
 
 
@@ -235,10 +247,10 @@ def find_candidates(prepared: Standardised, settings: LinkageSettings, decisions
     if len(dl):
         # Decided pairs the blocking missed are compared too, with no pass bits.
         width = max(n, 1)
-        codes = l * width + r
+        codes = l.astype(np.int64) * width + r
         allc = sorted_unique(np.concatenate([codes, dl * width + dr]))
         at = np.searchsorted(allc, codes)
-        l, r = allc // width, allc % width
+        l, r = positions(allc, width)
         passes_all = np.zeros(len(allc), dtype=passes.dtype)
         passes_all[at] = passes
         passes = passes_all
@@ -261,12 +273,13 @@ class Compared:
 
 
 def compare_candidates(prepared: Standardised, settings: LinkageSettings, pairs: CandidatePairs,
-                       stored: StoredLevels | None, earlier: LinkageState | None) -> Compared:
+                       stored: StoredLevels | None, earlier: LinkageState | None, workers: int = 1) -> Compared:
     """Compare: every candidate pair's level in each comparison, taken from the earlier state
     where it is stored there."""
     l, r = pairs.left, pairs.right
     if stored is None:
-        return Compared(levels=compare_pairs(settings.comparisons, prepared.cols, l, r), incremental=None)
+        return Compared(levels=compare_pairs(settings.comparisons, prepared.cols, l, r, workers=workers),
+                        incremental=None)
     reused = stored.rows
     levels = np.empty((len(l), len(settings.comparisons)), dtype=np.int8)
     chunk = 1 << 22                     # copy stored levels a slice at a time: memory stays flat
@@ -277,7 +290,7 @@ def compare_candidates(prepared: Standardised, settings: LinkageSettings, pairs:
     fresh = np.flatnonzero(reused < 0)
     n_reused = len(l) - len(fresh)
     earlier.levels = None
-    levels[fresh] = compare_pairs(settings.comparisons, prepared.cols, l[fresh], r[fresh])
+    levels[fresh] = compare_pairs(settings.comparisons, prepared.cols, l[fresh], r[fresh], workers=workers)
     return Compared(levels=levels, incremental={**stored.plan, "pairs_reused": int(n_reused),
                                                 "pairs_compared": int(len(fresh))})
 
@@ -372,11 +385,14 @@ def score_pairs(prepared: Standardised, settings: LinkageSettings, model: Fitted
     review = ~accept & ~conflict & (total >= settings.review_weight) & ~veto & can
     if settings.thresholds.get("review_vetoed"):
         review |= vetoed_high
-    status = np.where(accept, 0, np.where(review, 1, np.where(vetoed_high, 5, 2))).astype(np.int8)  # STATUSES
+    status = np.full(len(l), 2, dtype=np.int8)     # STATUSES: non-link unless one of these
+    status[vetoed_high] = 5
+    status[review] = 1
+    status[accept] = 0
     decided = np.zeros(len(l), dtype=bool)
     dl, dr = pairs.clerical.left, pairs.clerical.right
     if len(dl):
-        pos = np.searchsorted(l * max(n, 1) + r, dl * max(n, 1) + dr)
+        pos = np.searchsorted(l.astype(np.int64) * max(n, 1) + r, dl * max(n, 1) + dr)
         accept[pos] = pairs.clerical.is_match
         review[pos] = False
         decided[pos] = True
@@ -482,7 +498,7 @@ def _state(prepared: Standardised, settings: LinkageSettings, pairs: CandidatePa
 
 def _stats(settings: LinkageSettings, model: FittedModel, model_dict: dict, pairs: CandidatePairs,
            scores: PairScores, persons: Persons, families: Families, incremental: dict | None, *,
-           records: int, review_pairs: int, timings: dict) -> dict:
+           records: int, review_pairs: int, timings: dict, memory: dict) -> dict:
     return {
         "records": records,
         "blocking": pairs.per_pass,
@@ -510,6 +526,7 @@ def _stats(settings: LinkageSettings, model: FittedModel, model_dict: dict, pair
                               pd.Series(families.home["basis"]).value_counts().sort_index().items()},
         **persons.report,
         "timings_seconds": timings,
+        "peak_memory_mb": memory,          # per step, its own peak (the process's resident set)
         "em": {"iterations": model.em_iterations, "converged": model.em_converged,
                "match_share_in_candidates": model.match_share_in_candidates,
                "prior_weight": model.prior_weight,
@@ -585,16 +602,20 @@ def _members(records, std, person_lab, person_ids, family_ids, home, settings, a
 
 
 def _pairs_frame(records, settings, l, r, total, prob, weights, status) -> pd.DataFrame:
+    """Every scored pair. The weight columns are the pairs' weights matrix itself, rounded in
+    place (it is not needed unrounded again): one copy of the widest arrays, not two."""
     src = pd.Categorical(records["source"].astype(str))
     rid = pd.Categorical(records["record_id"].astype(str))
-    out = pd.DataFrame({
+    np.round(weights, 3, out=weights)
+    out = pd.DataFrame(weights, columns=[f"w_{comp.name}" for comp in settings.comparisons], copy=False)
+    front = {
         "source_l": src.take(l) if len(l) else src[:0], "record_id_l": rid.take(l) if len(l) else rid[:0],
         "source_r": src.take(r) if len(r) else src[:0], "record_id_r": rid.take(r) if len(r) else rid[:0],
         "match_weight": np.round(total, 4).astype(np.float32), "match_probability": prob.astype(np.float32),
         "status": pd.Categorical.from_codes(status, categories=list(STATUSES)),
-    })
-    for j, comp in enumerate(settings.comparisons):
-        out[f"w_{comp.name}"] = np.round(weights[:, j], 3)
+    }
+    for at, (name, column) in enumerate(front.items()):
+        out.insert(at, name, column)
     return out
 
 

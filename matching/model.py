@@ -68,7 +68,7 @@ def _level_shares(levels: np.ndarray, counts: np.ndarray, n_levels: int, null: n
 
 
 def estimate_u(settings: LinkageSettings, cols: Columns, n_records: int,
-               tf_arrays: dict | None = None) -> tuple[list[np.ndarray], int, dict]:
+               tf_arrays: dict | None = None, workers: int = 1) -> tuple[list[np.ndarray], int, dict]:
     """u-probabilities: level shares among random record pairs (almost all non-matches); and
     for each term-frequency adjusted level the typical (geometric mean) share of the values
     agreeing at that level among those pairs."""
@@ -81,7 +81,7 @@ def estimate_u(settings: LinkageSettings, cols: Columns, n_records: int,
     j = rng.integers(0, n_records, size=k)
     keep = i != j
     i, j = i[keep], j[keep]
-    levels_random = compare_pairs(settings.comparisons, cols, i, j)
+    levels_random = compare_pairs(settings.comparisons, cols, i, j, workers=workers)
     out = []
     for c, comp in enumerate(settings.comparisons):
         null = np.array([x.is_null for x in comp.levels])
@@ -104,20 +104,29 @@ def estimate_u(settings: LinkageSettings, cols: Columns, n_records: int,
     return out, int(len(i)), ref
 
 
-def level_patterns(levels: np.ndarray, n_levels: list[int]) -> tuple[np.ndarray, np.ndarray]:
+def level_patterns(levels: np.ndarray, n_levels: list[int], chunk: int = 1 << 22) -> tuple[np.ndarray, np.ndarray]:
     """Distinct rows of the level matrix and how often each occurs (rows packed into one
-    integer each, so that this is one sort of a flat array)."""
+    integer each, so that this is one sort of a flat array). Packed a chunk of rows at a time:
+    the level matrix widened to 64 bits whole would be eight times its size."""
     radix = np.cumprod([1] + n_levels[:-1]).astype(np.int64)
     space = float(np.prod(np.array(n_levels, dtype=float)))
     if space < 2 ** 62:
-        packed = levels.astype(np.int64) @ radix
-        if space <= 16 * len(packed) + 1_000_000:
+        chunks = (levels[start:start + chunk].astype(np.int64) @ radix for start in range(0, len(levels), chunk))
+        if space <= 16 * len(levels) + 1_000_000:
             # few possible patterns: count them directly (no sort of the pairs)
-            tally = np.bincount(packed, minlength=int(space))
+            tally = np.zeros(int(space), dtype=np.int64)
+            for packed in chunks:
+                tally += np.bincount(packed, minlength=int(space))
             uniq = np.flatnonzero(tally).astype(np.int64)
             counts = tally[uniq]
         else:
-            uniq, counts = np.unique(packed, return_counts=True)
+            parts = [np.unique(packed, return_counts=True) for packed in chunks]
+            if len(parts) == 1:
+                uniq, counts = parts[0]
+            else:
+                uniq, at = np.unique(np.concatenate([u for u, _ in parts]), return_inverse=True)
+                counts = np.bincount(at.reshape(-1), weights=np.concatenate([c for _, c in parts]),
+                                     minlength=len(uniq)).astype(np.int64)
         pats = (uniq[:, None] // radix[None, :]) % np.array(n_levels, dtype=np.int64)[None, :]
         return pats.astype(np.int64), counts
     pats, counts = np.unique(levels, axis=0, return_counts=True)
@@ -177,7 +186,7 @@ def estimate_m(settings: LinkageSettings, levels: np.ndarray, u_random: list[np.
 
 
 def fit(settings: LinkageSettings, cols: Columns, levels: np.ndarray, n_records: int,
-        possible_pairs: float | None = None) -> FittedModel:
+        possible_pairs: float | None = None, workers: int = 1) -> FittedModel:
     """The model from the candidate pairs that can be matches (`levels`): u from random pairs,
     m and the match share by EM, and the prior over `possible_pairs` (all record pairs that
     can be one person; every pair of `n_records` when not given)."""
@@ -186,7 +195,7 @@ def fit(settings: LinkageSettings, cols: Columns, levels: np.ndarray, n_records:
         for lv in comp.levels:
             if lv.tf_adjust and lv.tf_adjust not in tf_arrays:
                 tf_arrays[lv.tf_adjust] = term_frequencies(cols.std, lv.tf_adjust, cols._value_codes(lv.tf_adjust)[0])
-    u, n_u, tf_ref = estimate_u(settings, cols, n_records, tf_arrays)
+    u, n_u, tf_ref = estimate_u(settings, cols, n_records, tf_arrays, workers)
     m, lam, iters, conv = estimate_m(settings, levels, u)
     weights = []
     for c, comp in enumerate(settings.comparisons):
@@ -274,4 +283,12 @@ def _weights_of(settings, model, std, levels, l, r, tf_cache, out) -> None:
 
 
 def probability(total_weight: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp2(-np.clip(total_weight, -60, 60)))
+    """1 / (1 + 2 ** -weight), worked in place on one array (for all pairs: one array, not five)."""
+    p = np.clip(total_weight, -60, 60)
+    if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
+        return 1.0 / (1.0 + np.exp2(-p))        # one value, or whole numbers
+    np.negative(p, out=p)
+    np.exp2(p, out=p)
+    p += 1.0
+    np.divide(1.0, p, out=p)
+    return p

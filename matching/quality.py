@@ -46,17 +46,22 @@ def quality_by_group(records: pd.DataFrame, result: LinkageResult, min_group: in
     rid_pos = pos.reindex(rl["person_id"].to_numpy()).to_numpy()
     pl, pr = _pair_positions(pairs, rl, rid_pos)
     known = ~(np.isnan(pl) | np.isnan(pr))
-    pl = np.where(known, pl, 0).astype(np.int64)
-    pr = np.where(known, pr, 0).astype(np.int64)
+    # 32-bit positions and codes: these arrays are as long as the pairs, the largest of a run.
+    position = np.int32 if len(per) < (1 << 31) else np.int64
+    pl = np.where(known, pl, 0).astype(position)
+    pr = np.where(known, pr, 0).astype(position)
     is_link = pairs["status"].isin(LINK_STATUSES).to_numpy() & known
     is_review = (pairs["status"] == "review").to_numpy() & known
-    weight = pairs["match_weight"].to_numpy(dtype=float)
+    weight = pairs["match_weight"].to_numpy()      # float32 from linking, widened exactly where summed
+    if weight.dtype.kind != "f":
+        weight = weight.astype(float)
 
     rows = []
     for gtype in GROUP_TYPES:
         codes, labels = pd.factorize(per[gtype], sort=True)
         if not len(labels):
             continue
+        codes = codes.astype(position)
         k = len(labels)
         sizes = np.bincount(codes[codes >= 0], minlength=k)
         recs = per["records"].to_numpy()

@@ -13,7 +13,10 @@ import jellyfish
 import numpy as np
 import pandas as pd
 
+from .workers import map_slices
+
 DATA = Path(__file__).with_name("data")
+VALUES_A_SLICE = 2_000     # fewer distinct values than this are not worth another process
 
 STREET_TYPES = {
     "street", "road", "avenue", "lane", "drive", "close", "court", "crescent", "gardens", "grove",
@@ -321,10 +324,15 @@ class _Distinct:
     distinct value (the last slot: the result for a missing value), `index` each record's slot.
     Further columns are derived per distinct value too, and spread to records by `take`."""
 
-    def __init__(self, values: pd.Series, fn, n_out: int, many=None):
+    def __init__(self, values: pd.Series, fn, n_out: int, many=None, workers: int = 1):
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         uniques = np.asarray(uniques, dtype=object).tolist()    # plain str: quick to iterate
-        results = many(uniques) if many is not None else [fn(u) for u in uniques]
+
+        def results_of(start: int, stop: int) -> list:
+            part = uniques[start:stop]
+            return many(part) if many is not None else [fn(u) for u in part]
+        # Each value's result depends on it alone: the distinct values can be shared out.
+        results = [r for part in map_slices(results_of, len(uniques), workers, VALUES_A_SLICE) for r in part]
         results.append(fn(None))
         self.index = np.where(codes < 0, len(uniques), codes)
         self.parts = [_objects([r[k] for r in results]) for k in range(n_out)]
@@ -348,18 +356,19 @@ def _clean_id(s: pd.Series, strip_zeros: bool = False) -> pd.Series:
     return pd.Series(per_distinct[np.where(codes < 0, len(u), codes)], index=s.index, dtype=object)
 
 
-def standardise(records: pd.DataFrame) -> pd.DataFrame:
+def standardise(records: pd.DataFrame, workers: int = 1) -> pd.DataFrame:
     """One row per record (same index) with the standardised columns listed in
-    matching.setting_checks.STANDARD_COLUMNS, plus source/seen_date carried through."""
+    matching.setting_checks.STANDARD_COLUMNS, plus source/seen_date carried through. Names and
+    addresses are standardised once per distinct value, on `workers` processes."""
     n = len(records)
     out = pd.DataFrame(index=records.index)
-    fore = _Distinct(records["forename"], _forename_parts, 7)
+    fore = _Distinct(records["forename"], _forename_parts, 7, workers=workers)
     for k in (3, 6):
         fore.parts[k] = _objects([x if isinstance(x, tuple) else () for x in fore.parts[k]])
     for name, col in zip(("fore_std", "fore1", "fore_canon", "fore_tokens", "fore_mp", "fore_initial", "fore1_tokens"),
                          fore.parts):
         out[name] = fore.take(col)
-    sur = _Distinct(records["surname"], _surname_parts, 9)
+    sur = _Distinct(records["surname"], _surname_parts, 9, workers=workers)
     sur.parts[3] = _objects([x if isinstance(x, tuple) else () for x in sur.parts[3]])
     sur.parts[6] = np.array([v is True for v in sur.parts[6]], dtype=bool)
     sur.parts[8] = np.array([v is True for v in sur.parts[8]], dtype=bool)
@@ -411,7 +420,7 @@ def standardise(records: pd.DataFrame) -> pd.DataFrame:
     outward = _objects([v.split(" ")[0] if isinstance(v, str) else None for v in pc.parts[0]])
     out["postcode"] = pc.take(pc.parts[0])
     out["postcode_outward"] = pc.take(outward)
-    addr = _Distinct(records["address"], address_parts, 5, many=_many_address_parts)
+    addr = _Distinct(records["address"], address_parts, 5, many=_many_address_parts, workers=workers)
     flat, house, street, akey, atext = addr.parts
     hs = _objects([f"{h or ''}|{s or ''}" if (h or s) else None for h, s in zip(house, street)])
     out["address_std"] = addr.take(atext)

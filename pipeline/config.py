@@ -20,6 +20,7 @@ from criteria.demand import (DEFAULT_COSTS, DEFAULT_PRICE_YEAR, DEFAULT_WINDOW_M
                              list_builtin_costs, load_deflators)
 from criteria.language import COUNTING, SETS_DIR, list_builtin
 from matching.settings import LinkageSettings
+from matching.workers import all_cores
 from schemas.config_models import (Choice, ConfigModel, Flag, KeyedError, Number, Text, Whole, as_written, check,
                                    invalid, located, text_check, whole_check, written_data, wrong)
 from schemas.errors import ConfigError
@@ -31,6 +32,7 @@ DEFAULT_CRITERIA = "troubled-families-2015"
 DEFAULT_MAX_REJECTED_SHARE = 0.05
 DEFAULT_MAX_WARNING_SHARE = 0.05
 DEFAULT_MIN_GROUP_SIZE = 10
+MAX_WORKERS = 256
 PROFILES = ("full", "shareable")
 LAYOUTS = ("families-as-rows", "families-as-columns")
 KEY_PERMISSIONS = ("warn", "refuse")
@@ -355,6 +357,9 @@ class _RunFile(ConfigModel):
     report: ReportOptions = ReportOptions()
     demand: DemandOptions = DemandOptions()
     previous: _paths(_folder) = None
+    # Processes for comparing pairs and standardising values (the outputs do not depend on it);
+    # not given: every core the run may use.
+    workers: Optional[Whole(1, MAX_WORKERS)] = None
 
 
 TOP_KEYS, SOURCE_KEYS, OUTPUT_KEYS = set(_RunFile.model_fields), set(_Source.model_fields), set(OutputOptions.model_fields)
@@ -393,6 +398,7 @@ class RunConfig:
     baselines: Path | None = None          # a council's case starts: family_id, baseline_date
     report: ReportOptions = field(default_factory=ReportOptions)
     demand: DemandOptions = field(default_factory=DemandOptions)
+    workers: int = 1
     raw: dict[str, Any] = field(default_factory=dict)   # the config as written, for the manifest
 
     def rejected_limit(self, source: str) -> float:
@@ -437,4 +443,5 @@ def load_config(path: str | Path, as_of: dt.date | None = None, output: str | Pa
                      review_decisions=top.review_decisions, linkage=linkage, outputs=top.outputs,
                      previous=top.previous, criteria_settings=top.criteria_settings.model_dump(exclude_unset=True),
                      outcome_settings=top.outcome_settings, baselines=top.baselines, report=top.report,
-                     demand=top.demand, raw=doc.data)
+                     demand=top.demand,
+                     workers=top.workers if top.workers is not None else all_cores(), raw=doc.data)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from matching.memory import Stretch, release_free_memory
 from pipeline import stopping
 from pipeline.config import RunConfig
 from pipeline.outputs import OutputFolder, check_output_path
@@ -43,10 +43,6 @@ class ValidationRun:
     output: Path
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 class _Clock:
     """Times each stage and its peak memory, tells the progress display, and ends the run at
     the next stage after a stop signal a library swallowed."""
@@ -67,6 +63,7 @@ class _Clock:
             def __enter__(self_inner):
                 stopping.check()    # a stop signal a library swallowed ends the run here
                 self_inner.t0 = time.perf_counter()
+                self_inner.memory = Stretch()   # each stage reports its own peak, not the run's so far
                 log.info("stage %s: started", name)
                 if clock.progress:
                     clock.progress(name)
@@ -74,9 +71,11 @@ class _Clock:
             def __exit__(self_inner, *exc):
                 secs = time.perf_counter() - self_inner.t0
                 clock.seconds[name] = round(secs, 3)
-                clock.memory_mb[name] = round(_peak_mb(), 1)
+                peak = self_inner.memory.stop()
+                clock.memory_mb[name] = peak
+                release_free_memory()
                 if exc[0] is None:
-                    log.info("stage %s: done in %.1fs (peak memory %.0f MB)", name, secs, _peak_mb())
+                    log.info("stage %s: done in %.1fs (peak memory %.0f MB)", name, secs, peak)
                 return False
         return _Stage()
 
@@ -283,7 +282,7 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
                 log.info("linking in full: %s", why)
             linkage = link_records(records, settings, cfg.as_of, decisions=decisions,
                                    progress=(lambda step: progress(f"link: {step}")) if progress else None,
-                                   earlier=prev.state if prev is not None else None)
+                                   earlier=prev.state if prev is not None else None, workers=cfg.workers)
             if prev is not None:
                 prev = dataclasses.replace(prev, state=None)    # consumed by linking: let it go
             if linkage.stats["mode"] == "full":

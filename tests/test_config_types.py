@@ -26,6 +26,7 @@ review_decisions: decisions.csv
 previous: previous
 max_rejected_share: 0.05
 max_warning_share: 0.05
+workers: 2
 sources:
   housing:
     path: housing.csv
@@ -88,6 +89,7 @@ ACCEPTS = {
     ("previous",): {"text"},
     ("max_rejected_share",): set(),
     ("max_warning_share",): set(),
+    ("workers",): set(),                     # a whole number from 1 to 256: 2026 is too many
     ("sources",): set(),
     ("sources", "housing"): set(),
     ("sources", "housing", "path"): set(),
@@ -176,6 +178,16 @@ def test_the_full_config_is_valid(folder):
     assert cfg.report.min_group_size == 10 and cfg.outcome_settings == {"sustain_months": 6}
     assert cfg.previous == folder / "previous" and cfg.baselines == folder / "baselines.csv"
     assert (cfg.demand.window_months, cfg.demand.costs, cfg.demand.price_year) == (12, "unit-costs-uk", 2024)
+    assert cfg.workers == 2
+
+
+def test_workers_default_to_every_core(folder):
+    from matching.workers import all_cores
+    (folder / "c.yaml").write_text(FULL.replace("workers: 2\n", ""))
+    assert load_config(folder / "c.yaml").workers == all_cores()
+    (folder / "c.yaml").write_text(FULL.replace("workers: 2\n", "workers: 0\n"))
+    with pytest.raises(ConfigError, match="line 12.*workers"):
+        load_config(folder / "c.yaml")
 
 
 @pytest.mark.parametrize("trail,kind", CASES, ids=[f"{'.'.join(t)}={k}" for t, k in CASES])

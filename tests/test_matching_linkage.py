@@ -292,3 +292,12 @@ def test_a_wholly_different_date_of_birth_is_weighed_not_vetoed_where_there_are_
     res = link_records(records_frame(background(400) + households(60) + MISKEYED_DOB),
                        LinkageSettings.from_dict(FIXED), AS_OF)
     assert res.stats["vetoes_applied"] and person_of(res, "md1") != person_of(res, "md2")
+
+
+def test_pair_positions_are_32_bit_and_the_pairs_frame_holds_each_weight_once():
+    res = link_records(records_frame(background(300)), LinkageSettings.defaults(), AS_OF)
+    weights = res.pairs[[c for c in res.pairs.columns if c.startswith("w_")]]
+    assert len(res.pairs) and all(str(t) == "float32" for t in weights.dtypes)
+    assert res.state.left.dtype == np.int32 and res.state.right.dtype == np.int32
+    # rounded to three places, as the weights always were
+    assert np.allclose(weights.to_numpy(), np.round(weights.to_numpy(), 3), atol=1e-6)

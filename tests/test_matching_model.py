@@ -98,3 +98,15 @@ def test_a_shared_address_weighs_less_where_households_share_addresses():
     assert same_alone["weight"] > same_families["weight"] + 1.5
     # in both, m (how often one person's two records agree on the address) is learnt high
     assert same_alone["m"] > 0.8 and same_families["m"] > 0.8
+
+
+def test_level_patterns_counted_chunk_by_chunk_are_those_of_the_whole_matrix():
+    from matching.model import level_patterns
+    rng = np.random.default_rng(3)
+    # a pattern space small enough to tally, one to sort, and one too wide to pack
+    for n_levels in ([3, 4, 5], [10] * 8, [30] * 14):
+        levels = rng.integers(0, 3, size=(20_000, len(n_levels))).astype(np.int8)
+        whole, whole_counts = level_patterns(levels, n_levels, chunk=len(levels))
+        parts, part_counts = level_patterns(levels, n_levels, chunk=777)
+        assert np.array_equal(whole, parts) and np.array_equal(whole_counts, part_counts)
+        assert int(part_counts.sum()) == len(levels)

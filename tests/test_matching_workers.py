@@ -1,0 +1,73 @@
+"""Comparing and standardising shared among processes: the same result for any number of them."""
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from matching import standardise as standardise_module
+from matching.linkage import link_records
+from matching.settings import LinkageSettings
+from matching.workers import map_slices, slices
+from pipeline.stages import load_records
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "config.yaml"
+
+
+def test_slices_cover_the_range_in_order_and_are_not_too_small():
+    for n, workers, smallest in ((0, 2, 10), (5, 2, 10), (100, 2, 10), (10_001, 3, 7), (40, 8, 1)):
+        bounds = slices(n, workers, smallest)
+        assert bounds[0][0] == 0 and bounds[-1][1] == n
+        assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+        assert len(bounds) <= max(1, 4 * workers)
+        assert len(bounds) == 1 or all(stop - start >= min(smallest, n) for start, stop in bounds[:-1])
+
+
+def test_results_come_back_in_slice_order_from_forked_workers():
+    parts = map_slices(lambda start, stop: list(range(start, stop)), 1000, 2, smallest=10)
+    assert len(parts) > 1 and [x for p in parts for x in p] == list(range(1000))
+
+
+@pytest.fixture(scope="module")
+def sample_records():
+    cfg, _, records = load_records(SAMPLE)
+    return cfg, records
+
+
+def test_the_sample_links_the_same_with_one_worker_or_two(sample_records, monkeypatch):
+    cfg, records = sample_records
+    monkeypatch.setattr(standardise_module, "VALUES_A_SLICE", 50)   # share the sample's names out too
+    settings = LinkageSettings.from_dict(cfg.linkage)
+    one = link_records(records, settings, cfg.as_of, workers=1)
+    two = link_records(records, settings, cfg.as_of, workers=2)
+    assert one.stats["pairs_scored"] > 4 * 2_000              # enough pairs for several slices
+    for name in ("record_links", "members", "review_pairs", "pairs"):
+        pd.testing.assert_frame_equal(getattr(one, name), getattr(two, name))
+    assert (one.state.levels == two.state.levels).all()
+    assert one.model == two.model
+
+
+def test_workers_end_quietly_under_the_runs_stop_handlers(capfd):
+    import signal
+
+    from pipeline import stopping
+    before = {sig: signal.getsignal(sig) for sig in stopping.STOP_SIGNALS}
+    stopping.install()
+    try:
+        parts = map_slices(lambda start, stop: stop - start, 100, 2, smallest=10)
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+    assert sum(parts) == 100
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_worker_that_dies_fails_the_work_instead_of_hanging():
+    import os
+    from concurrent.futures.process import BrokenProcessPool
+
+    def dies(start, stop):
+        if start == 0:
+            os._exit(9)             # as the out-of-memory killer would end it
+        return stop - start
+    with pytest.raises(BrokenProcessPool):
+        map_slices(dies, 100, 2, smallest=10)

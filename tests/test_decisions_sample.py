@@ -54,8 +54,49 @@ def test_the_queue_asks_each_person_pair_once_and_none_within_a_person(sample):
     assert (left != right).all()
     assert len({frozenset(p) for p in zip(left, right)}) == len(queue)
     assert queue["record_pairs"].astype(int).sum() >= len(queue)
-    probability = queue["match_probability"].astype(float)
-    assert probability.is_monotonic_decreasing
+    # Pairs a match would change a family's eligibility for come first, then most probable first.
+    flag = queue["eligibility_if_match"].astype(int)
+    assert flag.is_monotonic_decreasing and set(flag) == {0, 1}
+    for value in (0, 1):
+        assert queue.loc[flag == value, "match_probability"].astype(float).is_monotonic_decreasing
+
+
+def test_the_queue_shows_families_recorded_values_weights_and_levels(sample):
+    _, out = sample
+    queue, links = read(out, "review_pairs.csv"), read(out, "record_links.csv")
+    family = links.set_index(["source", "record_id"])["family_id"]
+    for side in ("l", "r"):
+        keys = pd.MultiIndex.from_frame(queue[[f"source_{side}", f"record_id_{side}"]])
+        assert (family.reindex(keys).to_numpy() == queue[f"family_id_{side}"]).all()
+    # The recorded forename is the agency's own spelling; the standardised one is lower case.
+    recorded, std = queue["forename_recorded_l"], queue["forename_l"]
+    assert (recorded != std).any()
+    assert all(s.split()[0] in r.lower() for r, s in zip(recorded, std))
+    assert {c[2:] for c in queue.columns if c.startswith("w_")} == {c[6:] for c in queue.columns
+                                                                     if c.startswith("level_")}
+    assert (queue["level_forename"] != "").all()
+    # The weights and the prior add up to the match weight.
+    weights = queue[[c for c in queue.columns if c.startswith("w_")]].astype(float).sum(axis=1)
+    prior = queue["match_weight"].astype(float) - weights
+    assert prior.round(2).nunique() == 1
+
+
+def test_eligibility_if_match_says_what_a_match_decision_then_does(sample, tmp_path):
+    """A flagged pair, decided a match, changes a family's eligibility in the next run; an
+    unflagged pair leaves the eligibility of both families as it was."""
+    folder, out = sample
+    queue = read(out, "review_pairs.csv")
+    before = read(out, "need_matrix.csv").set_index("family_id")["eligible"]
+    for flag in ("1", "0"):
+        shown = queue[queue["eligibility_if_match"] == flag].iloc[0]
+        config = with_decisions(folder, [{**{c: shown[c] for c in DECISION_COLUMNS[:4]}, "decision": "match"}],
+                                f"what_if_{flag}")
+        result = run(config, tmp_path / flag, "--previous", str(out))
+        assert result.exit_code == 0, result.output
+        after = read(tmp_path / flag, "need_matrix.csv").set_index("family_id")["eligible"]
+        families = [shown["family_id_l"], shown["family_id_r"]]
+        changed = before.reindex(families).fillna("0").tolist() != after.reindex(families).fillna("0").tolist()
+        assert changed == (flag == "1"), (flag, before.reindex(families).tolist(), after.reindex(families).tolist())
 
 
 def test_a_decisions_file_saved_by_excel_still_applies(sample, tmp_path):

@@ -89,6 +89,7 @@ def write_run_outputs(folder: Path, record: RunRecord) -> None:
     if opts.profile == "full":
         # Clerical review needs the names side by side; the shareable profile has no use for it.
         out(record.linkage.review_pairs, "review_pairs.csv")
+        _write_review_page(folder, record, key)
         out(review_placements(record.linkage.members), "review_families.csv")
         write_validation_files(record.validated, folder, mode, bom)
     write_csv(reconciliation(record.validated), folder / "reconciliation.csv", bom=bom, mode=mode)
@@ -106,6 +107,16 @@ def write_run_outputs(folder: Path, record: RunRecord) -> None:
                         criteria_hash=criteria_sha256(cfg.criteria), thresholds=record.thresholds.recorded,
                         started=record.started, status="ok"),
                folder / "manifest.json", mode=mode)
+
+
+def _write_review_page(folder: Path, record: RunRecord, key: bytes | None) -> None:
+    """review.html beside review_pairs.csv: the same queue, to work through in a browser."""
+    from reports.review_page import render_review_page
+    queue = record.linkage.review_pairs if key is None else pseudonymise(record.linkage.review_pairs, key)
+    t = record.thresholds
+    write_text(render_review_page(queue, run_id=record.started.isoformat(), match_weight=t.match_weight,
+                                  review_weight=t.review_weight),
+               folder / "review.html", mode=record.config.outputs.file_mode)
 
 
 def _write_carry_forward(folder: Path, record: RunRecord, out, *, with_state: bool) -> None:

@@ -134,3 +134,55 @@ def test_an_unknown_record_in_the_decisions_file_is_exit_3_naming_the_file_and_r
     assert result.exit_code == 3, result.output
     assert "unknown_decisions.csv, row 3" in result.output and "NOT-A-RECORD" not in result.output
     assert not (tmp_path / "third").exists()
+
+
+def test_review_page_round_trips_two_decisions_in_headless_chromium(sample, tmp_path):
+    """Mark the first pair a match, skip one, mark the next a non-match, undo and redo it, save:
+    the saved file is a decisions file the next run applies."""
+    from browser import headless_chromium, wait_for_file
+    folder, out = sample
+    queue = read(out, "review_pairs.csv")
+    assert len(queue) >= 3
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    chrome = headless_chromium(downloads)
+    try:
+        from selenium.webdriver.common.by import By
+        chrome.get((out / "review.html").as_uri())
+        body = chrome.find_element(By.TAG_NAME, "body")
+        first = chrome.find_element(By.CSS_SELECTOR, "#fields tbody tr td").text
+        assert first == f"{queue['source_l'][0]} {queue['record_id_l'][0]}"
+        assert chrome.find_elements(By.CSS_SELECTOR, "tr.agree") and chrome.find_elements(By.CSS_SELECTOR, "svg.waterfall rect")
+        body.send_keys("m")
+        assert chrome.find_element(By.ID, "progress").text.startswith("Pair 2 of")
+        body.send_keys("s")
+        body.send_keys("n")
+        body.send_keys("u")                               # the non-match on pair 3 is taken back...
+        assert chrome.find_element(By.ID, "progress").text.startswith("Pair 3 of")
+        assert chrome.find_element(By.ID, "decision").text == "not decided"
+        body.send_keys("n")                               # ...and made again
+        chrome.find_element(By.ID, "save").click()
+        saved = wait_for_file(downloads / "review_decisions.csv")
+    finally:
+        chrome.quit()
+    decided = pd.read_csv(saved, dtype=str, keep_default_na=False)
+    assert list(decided.columns) == DECISION_COLUMNS
+    assert decided["decision"].tolist() == ["match", "non-match"]
+    for k, row in zip((0, 2), decided.itertuples(index=False)):
+        assert [getattr(row, c) for c in DECISION_COLUMNS[:4]] == queue.loc[k, DECISION_COLUMNS[:4]].tolist()
+    # The next run reads it as its decisions: the match joins, the non-match keeps apart, and
+    # neither is asked again.
+    shutil.copy(saved, folder / "from_the_page.csv")
+    cfg = yaml.safe_load((folder / "config.yaml").read_text())
+    cfg["review_decisions"] = "from_the_page.csv"
+    (folder / "from_the_page.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    result = run(folder / "from_the_page.yaml", tmp_path / "next", "--previous", str(out))
+    assert result.exit_code == 0, result.output
+    links = read(tmp_path / "next", "record_links.csv").set_index(["source", "record_id"])["person_id"]
+    person = [[links[(queue.loc[k, f"source_{s}"], queue.loc[k, f"record_id_{s}"])] for s in "lr"] for k in (0, 2)]
+    assert person[0][0] == person[0][1] and person[1][0] != person[1][1]
+    kept = read(tmp_path / "next", "clerical_decisions.csv")
+    assert len(kept) == 2
+    again = read(tmp_path / "next", "review_pairs.csv")
+    asked = {tuple(r) for r in again[DECISION_COLUMNS[:4]].itertuples(index=False)}
+    assert not asked & {tuple(queue.loc[k, DECISION_COLUMNS[:4]]) for k in (0, 2)}

@@ -11,6 +11,7 @@ import pandas as pd
 from schemas.columns import DECISION_COLUMNS
 from reports.manifest import manifest, reconciliation, write_validation_files
 from reports.record import RunRecord
+from matching.explain import explain_links
 from matching.families import review_placements
 from reports.writers import dir_mode, write_csv, write_json, write_text
 
@@ -86,6 +87,8 @@ def write_run_outputs(folder: Path, record: RunRecord) -> None:
     out(record.scored.evidence, "evidence.csv")
     out(record.linkage.record_links, "record_links.csv")
     out(record.linkage.members, "members.csv")
+    out(explain_links(record.linkage.pairs, record.linkage.record_links, record.linkage.members),
+        "link_explanations.csv")
     if opts.profile == "full":
         # Clerical review needs the names side by side; the shareable profile has no use for it.
         out(record.linkage.review_pairs, "review_pairs.csv")

@@ -24,6 +24,7 @@ import pandas as pd
 from criteria.language import AllOf, AnyOf, CriteriaSet, Criterion, RuleNode
 from matching.linkage import LinkageResult
 from reports import charts
+from reports.match_model import match_model
 from reports.record import RunRecord
 
 MIN_CELL = 5              # smallest district count shown as a number
@@ -53,6 +54,7 @@ def render_report(record: RunRecord, *, generated: dt.datetime | None = None) ->
         f=facts, run=_run_facts(record), quality=_quality_facts(record.validated),
         linkage=_linkage_facts(facts, record.linkage), need=_need_facts(facts, record),
         groups=_group_facts(record.quality_by_group), explained=_explained(record.criteria_set),
+        model=match_model(record.linkage.model),
         MIN_CELL=MIN_CELL, TOP_FAMILY_SIZE=TOP_FAMILY_SIZE)
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 from schemas.columns import DATE_RECORD_COLUMNS, DECISION_COLUMNS, MATCH, RECORD_COLUMNS, WITHDRAW, normalise_decision
 from schemas.errors import InputDataError
 
+from .accuracy import accuracy_from_decisions
 from .blocking import block, incremental_candidates, sorted_unique
 from .cluster import cluster_persons
 from .compare import Columns, compare_pairs
@@ -501,6 +502,10 @@ def _stats(settings: LinkageSettings, model: FittedModel, model_dict: dict, pair
         "review_pairs": int(review_pairs),                       # person pairs in the queue
         "review_record_pairs": int(scores.review.sum()),          # record pairs in the band
         "clerical_decisions_applied": int(scores.decided.sum()),
+        # The decided pairs are labels: how the model's weights fare against them.
+        **({"accuracy_from_decisions": accuracy_from_decisions(
+            scores.total[scores.decided], scores.accept[scores.decided], settings.match_weight,
+            settings.review_weight).to_dict()} if scores.decided.any() else {}),
         "clerical_decisions_unknown_records": pairs.clerical.unknown,
         "persons": persons.count,
         "families": families.count,

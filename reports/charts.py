@@ -295,3 +295,19 @@ def match_weights_chart(levels: Sequence[tuple[str, str, float, bool]]) -> str:
     ax.set_xlabel("match weight (log2 of m / u)")
     ax.set_ylim(-0.6, n - 0.4)
     return to_svg(fig, "Match weight of every comparison level, partial levels that outweigh exact agreement marked (!)")
+
+
+def threshold_chart(thresholds: np.ndarray, precision: np.ndarray, recall: np.ndarray,
+                    match_weight: float, review_weight: float) -> str:
+    """Precision and recall against the clerical decisions at every link threshold one could
+    choose, with the threshold in force and the start of the review band marked."""
+    fig, ax = plt.subplots(figsize=(7.0, 2.8))
+    ax.step(thresholds, precision, where="post", color=BLUE, label="precision")
+    ax.step(thresholds, recall, where="post", color=GREEN, label="recall")
+    ax.axvline(match_weight, color=VERMILION, lw=1.2, label=f"link threshold ({match_weight:.1f})")
+    ax.axvline(review_weight, color=ORANGE, lw=1.2, ls="--", label=f"review from ({review_weight:.1f})")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("link threshold (match weight)")
+    ax.set_ylabel("share of decided pairs")
+    ax.legend(loc="lower left", frameon=False, fontsize=8)
+    return to_svg(fig, "Precision and recall against the clerical decisions at each possible link threshold")

@@ -74,3 +74,36 @@ def match_model(model: dict) -> MatchModel | None:
                                "weight: log2(m/u), what the level adds to a pair's match weight")
     return MatchModel(table=table, chart=charts.match_weights_chart(bars), warnings=warnings,
                       prior_weight=float(model.get("prior_weight", 0.0)))
+
+
+@dataclass(frozen=True)
+class DecisionAccuracy:
+    table: ModelTable
+    chart: str
+
+
+def decision_accuracy(pairs, match_weight: float, review_weight: float) -> DecisionAccuracy | None:
+    """How the model fares against the clerical decisions in force (the run's pairs decided a
+    clerical match or non-match, by their model weight); None without decisions."""
+    from matching.accuracy import accuracy_from_decisions
+    status = pairs["status"].astype(str)
+    decided = status.isin(["clerical match", "clerical non-match"]).to_numpy()
+    if not decided.any():
+        return None
+    acc = accuracy_from_decisions(pairs["match_weight"].to_numpy(dtype=float)[decided],
+                                  (status.to_numpy()[decided] == "clerical match"), match_weight, review_weight)
+
+    def share(v):
+        return "n/a" if v is None else f"{v:.1%}"
+    rows = [["Record pairs decided (match / non-match)", f"{acc.decided:,} ({acc.matches:,} / {acc.decided - acc.matches:,})"],
+            ["Of those in the review band, decided a match (the band's precision, were it linked)",
+             f"{share(acc.band_precision)} of {acc.band_decided:,}"],
+            [f"Precision of the link threshold ({match_weight:.1f}) against the decisions", share(acc.precision)],
+            ["Recall of the link threshold: decided matches it links", share(acc.recall)]]
+    table = ModelTable(headers=["", "Value"], rows=rows, numeric=frozenset({1}),
+                       caption="Decisions are mostly on the review band, so they judge the band better than the "
+                               "pairs far above it")
+    curve = acc.curve
+    return DecisionAccuracy(table=table, chart=charts.threshold_chart(
+        curve["threshold"].to_numpy(float), curve["precision"].to_numpy(float),
+        curve["recall"].to_numpy(float), match_weight, review_weight))

@@ -186,3 +186,36 @@ def test_review_page_round_trips_two_decisions_in_headless_chromium(sample, tmp_
     again = read(tmp_path / "next", "review_pairs.csv")
     asked = {tuple(r) for r in again[DECISION_COLUMNS[:4]].itertuples(index=False)}
     assert not asked & {tuple(queue.loc[k, DECISION_COLUMNS[:4]]) for k in (0, 2)}
+
+
+def test_accuracy_from_decisions_made_by_the_ground_truth(sample, tmp_path):
+    """The queue's pairs and twenty linked pairs decided as the sample's truth has them: the run
+    reports the band's precision and the threshold's precision and recall those decisions give."""
+    import json
+    folder, out = sample
+    truth = pd.read_csv(SAMPLE / "truth.csv", dtype=str, keep_default_na=False)
+    truth = truth[truth["expect_reject"] != "1"]           # rejected rows (a duplicated ID) are not linked
+    person = dict(zip(zip(truth["source"], truth["record_id"]), truth["person_id"]))
+    queue = read(out, "review_pairs.csv")
+    links = read(out, "link_explanations.csv")
+    linked = links[links["kind"] == "person_link"].iloc[::50].head(20)
+    rows = []
+    for frame in (queue, linked):
+        for r in frame.itertuples(index=False):
+            same = person[(r.source_l, r.record_id_l)] == person[(r.source_r, r.record_id_r)]
+            rows.append({c: getattr(r, c) for c in DECISION_COLUMNS[:4]} | {"decision": "match" if same else "non-match"})
+    band_matches = sum(r["decision"] == "match" for r in rows[:len(queue)])
+    linked_matches = sum(r["decision"] == "match" for r in rows[len(queue):])
+    config = with_decisions(folder, rows, "truth_decisions")
+    result = run(config, tmp_path / "judged")
+    assert result.exit_code == 0, result.output
+    acc = json.loads((tmp_path / "judged" / "manifest.json").read_text())["counts"]["linkage"]["accuracy_from_decisions"]
+    assert acc["decided_pairs"] == len(rows) == len(queue) + 20
+    assert acc["decided_matches"] == band_matches + linked_matches
+    assert acc["band_decided_pairs"] == len(queue)
+    assert acc["band_precision"] == round(band_matches / len(queue), 4)
+    assert acc["precision_at_threshold"] == round(linked_matches / 20, 4)
+    assert acc["recall_at_threshold"] == round(linked_matches / (band_matches + linked_matches), 4)
+    assert "Accuracy from 26 clerical decisions" in result.output
+    report = (tmp_path / "judged" / "report.html").read_text()
+    assert "Accuracy from clerical decisions" in report and "Precision and recall against the decisions" in report

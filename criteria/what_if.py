@@ -8,28 +8,6 @@ import pandas as pd
 from criteria.engine import score_families
 from criteria.language import CriteriaSet
 
-_SEP = "|"
-
-
-def _scenario(key: str, families: list[tuple[str, pd.DataFrame]], links: pd.DataFrame,
-              rename: dict[str, str]) -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[str]]:
-    """Members and links of `families` under scenario IDs (`key|...`), with the persons in
-    `rename` taken as the person they map to."""
-    mem_parts, link_parts, names = [], [], []
-    for tag, fam in families:
-        if fam.empty:
-            continue
-        family_id = f"{key}{_SEP}{tag}"
-        m = fam.copy()
-        m["person_id"] = key + _SEP + m["person_id"].map(lambda p: rename.get(p, p))
-        m["family_id"] = family_id
-        mem_parts.append(m.drop_duplicates("person_id"))
-        names.append(family_id)
-    persons_in = {p for part in mem_parts for p in part["person_id"]}
-    mapped = links.assign(person_id=key + _SEP + links["person_id"].map(lambda p: rename.get(p, p)))
-    link_parts.append(mapped[mapped["person_id"].isin(persons_in)])
-    return mem_parts, link_parts, names
-
 
 def eligibility_if_match(pairs: pd.DataFrame, extracts: dict[str, pd.DataFrame], kinds: dict[str, str],
                          record_links: pd.DataFrame, members: pd.DataFrame, need_matrix: pd.DataFrame,
@@ -37,51 +15,76 @@ def eligibility_if_match(pairs: pd.DataFrame, extracts: dict[str, pd.DataFrame],
     """Per row of `pairs` (person_id_l, person_id_r): 1 when the two persons made one would
     change a family's eligibility, else 0. A person lives in one family, so the merged person is
     tried in each side's family in turn: with every record of both persons there, and gone from
-    the other family. Two persons of one family are tried once, as one person of that family."""
+    the other family. Two persons of one family are tried once, as one person of that family.
+    Every trial family of every pair is scored in one call of the engine."""
     out = np.zeros(len(pairs), dtype=np.int64)
     if len(pairs) == 0:
         return out
-    family_of = members.drop_duplicates("person_id").set_index("person_id")["family_id"]
-    by_family = {f: g for f, g in members.groupby("family_id", sort=False)}
+    mem = members.drop_duplicates("person_id").reset_index(drop=True)
+    position = pd.Series(np.arange(len(mem)), index=mem["person_id"].to_numpy())
+    family = mem["family_id"].to_numpy()
+    family_rows = mem.groupby("family_id", sort=False).indices
     eligible_now = need_matrix.set_index("family_id")["eligible"].fillna(0).astype(int)
-    links = record_links[["source", "record_id", "person_id", "family_id"]].copy()
-    links["source"], links["record_id"] = links["source"].astype(str), links["record_id"].astype(str)
-    links_by_person = links.groupby("person_id", sort=False)
 
-    mem_parts, link_parts, expected = [], [], []   # expected: (pair row, scenario family, its eligibility now)
-    for k, (pl, pr) in enumerate(zip(pairs["person_id_l"], pairs["person_id_r"])):
-        fa, fb = family_of.get(pl), family_of.get(pr)
-        if fa is None or fb is None:
+    # Each trial family: its members as rows of `mem`, each under the person it becomes.
+    rows, becomes, trial, expected = [], [], [], []       # expected: (pair row, trial, eligible now)
+    n_trials = 0
+
+    def add(k: int, member_rows: np.ndarray, as_person: np.ndarray, family_id) -> None:
+        nonlocal n_trials
+        rows.append(member_rows)
+        becomes.append(as_person)
+        trial.append(np.full(len(member_rows), n_trials, dtype=np.int64))
+        expected.append((k, n_trials, int(eligible_now.get(family_id, 0))))
+        n_trials += 1
+
+    left = position.reindex(pairs["person_id_l"].to_numpy()).to_numpy()
+    right = position.reindex(pairs["person_id_r"].to_numpy()).to_numpy()
+    for k, (il, ir) in enumerate(zip(left, right)):
+        if np.isnan(il) or np.isnan(ir):
             continue
-        fam_a, fam_b = by_family[fa], by_family[fb]
-        persons = set(fam_a["person_id"]) | set(fam_b["person_id"])
-        mine = pd.concat([links_by_person.get_group(p) for p in persons if p in links_by_person.groups])
+        il, ir = int(il), int(ir)
+        fa, fb = family[il], family[ir]
+        a, b = family_rows[fa], family_rows[fb]
         if fa == fb:
-            scenarios = [("same", [("a", fam_a)], {pr: pl})]
-        else:
-            l_rows, r_rows = fam_a[fam_a["person_id"] == pl], fam_b[fam_b["person_id"] == pr]
-            scenarios = [("in_l", [("a", pd.concat([fam_a, r_rows])), ("b", fam_b[fam_b["person_id"] != pr])],
-                          {pr: pl}),
-                         ("in_r", [("a", fam_a[fam_a["person_id"] != pl]), ("b", pd.concat([fam_b, l_rows]))],
-                          {pl: pr})]
-        for name, families, rename in scenarios:
-            key = f"{k}{_SEP}{name}"
-            m, lk, _ = _scenario(key, families, mine, rename)
-            mem_parts += m
-            link_parts += lk
-            before = [("a", fa)] if fa == fb else [("a", fa), ("b", fb)]
-            expected += [(k, f"{key}{_SEP}{tag}", int(eligible_now.get(fam, 0))) for tag, fam in before]
-    if not mem_parts:
+            add(k, a, np.where(a == ir, il, a), fa)
+            continue
+        add(k, np.r_[a, ir], np.r_[a, il], fa)            # the merged person in the left's family
+        add(k, b[b != ir], b[b != ir], fb)
+        add(k, np.r_[b, il], np.r_[b, ir], fb)            # and in the right's
+        add(k, a[a != il], a[a != il], fa)
+    if not rows:
         return out
-    scenario_members = pd.concat(mem_parts, ignore_index=True)
-    scenario_links = pd.concat(link_parts, ignore_index=True)
+    rows, becomes, trial = np.concatenate(rows), np.concatenate(becomes), np.concatenate(trial)
+    person_key = pd.Series(trial * len(mem) + becomes).map("S{}".format).to_numpy()
+    scenario_members = mem.iloc[rows].copy()
+    scenario_members["person_id"] = person_key
+    scenario_members["family_id"] = pd.Series(trial).map("W{}".format).to_numpy()
+    scenario_members = scenario_members.drop_duplicates("person_id").reset_index(drop=True)
+
+    # Each member row brings its own person's records, under the person it becomes.
+    links = record_links[["source", "record_id", "person_id", "family_id"]]
+    link_person = position.reindex(links["person_id"].to_numpy()).to_numpy()
+    known = ~np.isnan(link_person)
+    link_rows = np.flatnonzero(known)
+    link_person = link_person[known].astype(np.int64)
+    order = np.argsort(link_person, kind="stable")
+    link_rows, link_person = link_rows[order], link_person[order]
+    start = np.searchsorted(link_person, np.arange(len(mem)))
+    count = np.searchsorted(link_person, np.arange(len(mem)), side="right") - start
+    n = count[rows]
+    offsets = np.repeat(start[rows] - np.r_[0, np.cumsum(n)[:-1]], n) + np.arange(n.sum())
+    scenario_links = pd.DataFrame({"source": links["source"].astype(str).to_numpy()[link_rows[offsets]],
+                                   "record_id": links["record_id"].astype(str).to_numpy()[link_rows[offsets]],
+                                   "person_id": np.repeat(person_key, n), "family_id": ""})
+
     # Only the records of the families tried are scored: the rest of each extract cannot count.
     wanted = scenario_links.groupby("source")["record_id"].agg(set)
     small = {s: frame[frame["record_id"].astype(str).isin(wanted.get(s, set()))] for s, frame in extracts.items()}
     scored = score_families(small, kinds, scenario_links, scenario_members, criteria_set, as_of)
     eligible_then = scored.need_matrix.set_index("family_id")["eligible"].fillna(0).astype(int)
-    for k, family_id, now in expected:
-        if int(eligible_then.get(family_id, 0)) != now:      # a family left empty is not eligible
+    for k, t, now in expected:
+        if int(eligible_then.get(f"W{t}", 0)) != now:      # a family left empty is not eligible
             out[k] = 1
     return out
 

@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast validate accuracy bench bench-quarters sample clean
+.PHONY: run test test-fast validate accuracy bench bench-quarters sample clean browser
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 2; }
@@ -21,12 +21,21 @@ run: $(STAMP)
 validate: $(STAMP)
 	$(VENV)/bin/hnf-match validate --config sample_data/config.yaml
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -q
+
+# The review page's browser test drives Debian's chromium through its chromium-driver. They
+# are installed when missing and we are root; otherwise that test is skipped and says why.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium chromium-driver; \
+	else echo "chromium/chromium-driver missing and not root: the review page's browser test will be skipped"; fi
 
 # The inner loop: everything but the end-to-end runs, signals and benchmarks marked slow, on
 # both cores. `make test` (and CI) runs everything, one test at a time.
-test-fast: $(STAMP)
+test-fast: $(STAMP) browser
 	$(PY) -m pytest -q -m "not slow" -n 2
 
 accuracy: $(STAMP)

@@ -14,6 +14,7 @@ import pandas as pd
 from schemas.columns import DATE_RECORD_COLUMNS, DECISION_COLUMNS, MATCH, RECORD_COLUMNS, WITHDRAW, normalise_decision
 from schemas.errors import InputDataError
 
+from .accuracy import accuracy_from_decisions
 from .blocking import block, incremental_candidates, positions, sorted_unique
 from .cluster import cluster_persons
 from .compare import Columns, compare_pairs
@@ -127,7 +128,7 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
     record_links = _record_links(prepared, pairs, scores, persons, ids)
     members = _members(prepared.records, prepared.std, persons.labels, ids.person, ids.family, families.home,
                        settings, as_of, persons.count)
-    review_pairs = _review_frame(prepared, settings, pairs, scores, persons, ids, members)
+    review_pairs = _review_frame(prepared, settings, pairs, scores, persons, ids, members, compared.levels)
     state = _state(prepared, settings, pairs, compared.levels)
     incremental = compared.incremental
     del compared                        # the levels live on in the state only
@@ -517,6 +518,10 @@ def _stats(settings: LinkageSettings, model: FittedModel, model_dict: dict, pair
         "review_pairs": int(review_pairs),                       # person pairs in the queue
         "review_record_pairs": int(scores.review.sum()),          # record pairs in the band
         "clerical_decisions_applied": int(scores.decided.sum()),
+        # The decided pairs are labels: how the model's weights fare against them.
+        **({"accuracy_from_decisions": accuracy_from_decisions(
+            scores.total[scores.decided], scores.accept[scores.decided], settings.match_weight,
+            settings.review_weight).to_dict()} if scores.decided.any() else {}),
         "clerical_decisions_unknown_records": pairs.clerical.unknown,
         "persons": persons.count,
         "families": families.count,
@@ -622,12 +627,17 @@ def _pairs_frame(records, settings, l, r, total, prob, weights, status) -> pd.Da
 REVIEW_FIELDS = (("forename", "fore_std"), ("surname", "sur_std"), ("dob", "dob"), ("sex", "sex"),
                  ("address", "address_std"), ("postcode", "postcode"), ("uprn", "uprn"),
                  ("nhs_number", "nhs_number"), ("ni_number", "ni_number"), ("upn", "upn"))
+# The fields the queue also shows as the agency recorded them (a date of birth is read as a date
+# at ingest, so its recorded and standardised forms are the same).
+RECORDED_FIELDS = tuple(name for name, _ in REVIEW_FIELDS if name != "dob")
 
 
 def _review_frame(prepared: Standardised, settings: LinkageSettings, pairs: CandidatePairs, scores: PairScores,
-                  persons: Persons, ids: Ids, members: pd.DataFrame) -> pd.DataFrame:
+                  persons: Persons, ids: Ids, members: pd.DataFrame, levels: np.ndarray) -> pd.DataFrame:
     """The clerical review queue: one row per pair of persons with record pairs in the uncertain
-    band, shown by its strongest record pair (the decision file's columns), most probable first.
+    band, shown by its strongest record pair (the decision file's columns), most probable first:
+    each side's person and family, the fields standardised and as recorded, and per comparison
+    its weight and the level it reached.
     Record pairs already inside one person are not asked, nor are persons an earlier decision
     on any record pair between them has settled (a decision is on the two persons)."""
     records, std = prepared.records, prepared.std
@@ -661,19 +671,34 @@ def _review_frame(prepared: Standardised, settings: LinkageSettings, pairs: Cand
         out[f"record_id_{side}"] = records["record_id"].astype(str).to_numpy()[idx]
     for side, idx in (("l", l), ("r", r)):
         out[f"person_id_{side}"] = ids.person[idx]
+    for side, idx in (("l", l), ("r", r)):
+        out[f"family_id_{side}"] = ids.family[idx]
     out["record_pairs"] = counts.astype(np.int64)
     for side, idx in (("l", l), ("r", r)):
         out[f"agencies_{side}"] = agencies.reindex(ids.person[idx]).to_numpy()
     for name, col in REVIEW_FIELDS:
         for side, idx in (("l", l), ("r", r)):
             out[f"{name}_{side}"] = std[col].to_numpy()[idx]
+        if name in RECORDED_FIELDS:
+            for side, idx in (("l", l), ("r", r)):
+                out[f"{name}_recorded_{side}"] = _recorded(records[name].to_numpy()[idx])
     frame = pd.DataFrame(out)
     frame["match_probability"] = np.round(scores.probability[shown], 6)
     frame["match_weight"] = np.round(scores.total[shown], 4)
     for j, comp in enumerate(settings.comparisons):
         frame[f"w_{comp.name}"] = np.round(scores.weights[shown, j], 3)
+    labels = [np.array([lv.label for lv in comp.levels], dtype=object) for comp in settings.comparisons]
+    for j, comp in enumerate(settings.comparisons):
+        frame[f"level_{comp.name}"] = labels[j][levels[shown, j].astype(np.int64)] if len(shown) else \
+            np.empty(0, dtype=object)
     frame["decision"] = ""
     return frame
+
+
+def _recorded(values: np.ndarray) -> np.ndarray:
+    """Values as the agency wrote them, as text (blank stays blank)."""
+    return np.array([None if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA else str(v)
+                     for v in values], dtype=object)
 
 
 def records_frame(rows: list[dict]) -> pd.DataFrame:

@@ -116,6 +116,9 @@ class Display:
         self.table("Run summary", ["", "count"], rows)
         if record.linkage.stats.get("full_because") and c["previous"]:
             click.echo(f"Linked in full: {record.linkage.stats['full_because']}")
+        acc = record.linkage.stats.get("accuracy_from_decisions")
+        if acc:
+            click.echo(accuracy_line(acc))
         crit = record.scored.summary
         if len(crit):
             rows = [[r["criterion"], "no data" if r["families_meeting"] is None or r["families_meeting"] != r["families_meeting"]
@@ -126,3 +129,15 @@ class Display:
             if missing:
                 click.echo("No extract in this run for: " + ", ".join(missing) + " (shown blank in need_matrix.csv, not 0)")
         click.echo(f"Outputs written to {record.output}")
+
+
+def _share(v) -> str:
+    return "n/a" if v is None else f"{v:.1%}"
+
+
+def accuracy_line(acc: dict) -> str:
+    """The run's accuracy judged against the clerical decisions in force (linkage stats)."""
+    return (f"Accuracy from {acc['decided_pairs']} clerical decisions ({acc['decided_matches']} matches): "
+            f"review band precision {_share(acc['band_precision'])} ({acc['band_decided_pairs']} decided pairs "
+            f"in the band); at the link threshold precision {_share(acc['precision_at_threshold'])}, "
+            f"recall {_share(acc['recall_at_threshold'])}")

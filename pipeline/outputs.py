@@ -41,8 +41,8 @@ KNOWN_NAMES = {
     MANIFEST, "need_matrix.csv", "need_matrix.xlsx", "members.csv", "record_links.csv", "evidence.csv",
     "review_pairs.csv", "review_families.csv", "review.html", "changes.csv", "report.html", "reconciliation.csv",
     "clerical_decisions.csv", "baselines.csv", "outcomes.csv", "claims.csv", "claims_evidence.csv",
-    "id_changes.csv", "linkage_quality_by_group.csv", "family_demand.csv", "member_demand.csv", "rejected", "warnings",
-    "linkage_state",
+    "id_changes.csv", "linkage_quality_by_group.csv", "link_explanations.csv", "family_demand.csv", "member_demand.csv",
+    "rejected", "warnings", "linkage_state",
 }
 # A legacy lock file with nothing in it (written by a version before locks were written whole)
 # is taken over once it is this old: no run of ours leaves one behind any more.

@@ -206,17 +206,20 @@ def carry_forward(previous: Previous | None, record_links: pd.DataFrame, members
 
 
 def queue_person_ids(review_pairs: pd.DataFrame | None, record_links: pd.DataFrame) -> pd.DataFrame | None:
-    """The review queue's `person_id_l`/`person_id_r` as `record_links` has them: each side's
-    person is the person of the record pair shown."""
+    """The review queue's `person_id_l`/`person_id_r` (and `family_id_l`/`family_id_r`) as
+    `record_links` has them: each side's person is the person of the record pair shown."""
     if review_pairs is None or "person_id_l" not in review_pairs:
         return review_pairs
-    person = pd.Series(record_links["person_id"].to_numpy(),
-                       index=pd.MultiIndex.from_arrays([record_links["source"].astype(str),
-                                                        record_links["record_id"].astype(str)]))
+    index = pd.MultiIndex.from_arrays([record_links["source"].astype(str), record_links["record_id"].astype(str)])
     out = review_pairs.copy()
-    for side in ("l", "r"):
-        keys = pd.MultiIndex.from_arrays([out[f"source_{side}"].astype(str), out[f"record_id_{side}"].astype(str)])
-        out[f"person_id_{side}"] = person.reindex(keys).to_numpy()
+    for kind in ("person_id", "family_id"):
+        if f"{kind}_l" not in out:
+            continue
+        ids = pd.Series(record_links[kind].to_numpy(), index=index)
+        for side in ("l", "r"):
+            keys = pd.MultiIndex.from_arrays([out[f"source_{side}"].astype(str),
+                                              out[f"record_id_{side}"].astype(str)])
+            out[f"{kind}_{side}"] = ids.reindex(keys).to_numpy()
     return out
 
 

@@ -233,6 +233,7 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
     from criteria.demand import DemandSettings, count_demand, load_costs
     from criteria.engine import score_families
     from criteria.outcomes import load_outcomes, next_baselines, parse_case_starts, track_outcomes
+    from criteria.what_if import rank_review_queue
     from matching.linkage import link_records
     from matching.quality import quality_by_group
     from matching.settings import LinkageSettings
@@ -307,6 +308,10 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
                                                                  on="family_id", how="left"))
         scored = dataclasses.replace(
             scored, need_matrix=with_last_record_date(scored.need_matrix, records, linkage.record_links))
+        with clock.stage("review queue: what a match would change"):
+            linkage = dataclasses.replace(linkage, review_pairs=rank_review_queue(
+                linkage.review_pairs, extracts, kinds, linkage.record_links, linkage.members,
+                scored.need_matrix, criteria_set, cfg.as_of))
         # Outcomes are tracked from each family's baseline: the quarter it was first eligible
         # (carried from --previous) or the council's case start.
         tracked = next_baselines(scored.need_matrix.iloc[0:0], carried.baselines, cfg.as_of, case_starts)

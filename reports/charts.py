@@ -273,3 +273,41 @@ def share_chart(labels: Sequence[str], shares: Sequence[float], *, xlabel: str, 
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
     ax.set_xlabel(xlabel)
     return to_svg(fig, title)
+
+
+def match_weights_chart(levels: Sequence[tuple[str, str, float, bool]]) -> str:
+    """Each comparison level's match weight (comparison, level, weight, flagged) as horizontal
+    bars, comparisons in order and levels from the strongest down, as Splink draws them; a
+    flagged level (a partial one weighing more than exact agreement) is drawn in orange and marked."""
+    n = len(levels)
+    fig, ax = plt.subplots(figsize=(7.5, 0.8 + 0.2 * n))
+    y = np.arange(n)[::-1]
+    weights = np.array([w for _, _, w, _ in levels], dtype=float)
+    colours = [ORANGE if flag else (BLUE if w >= 0 else VERMILION) for _, _, w, flag in levels]
+    ax.barh(y, weights, color=colours, height=0.7)
+    ax.axvline(0, color=DARK, lw=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels([f"{c}: {lv}" + ("  (!)" if flag else "") for c, lv, _, flag in levels])
+    names = [c for c, _, _, _ in levels]
+    for k in range(1, n):
+        if names[k] != names[k - 1]:
+            ax.axhline(y[k] + 0.5, color="#dddddd", lw=0.6)
+    ax.set_xlabel("match weight (log2 of m / u)")
+    ax.set_ylim(-0.6, n - 0.4)
+    return to_svg(fig, "Match weight of every comparison level, partial levels that outweigh exact agreement marked (!)")
+
+
+def threshold_chart(thresholds: np.ndarray, precision: np.ndarray, recall: np.ndarray,
+                    match_weight: float, review_weight: float) -> str:
+    """Precision and recall against the clerical decisions at every link threshold one could
+    choose, with the threshold in force and the start of the review band marked."""
+    fig, ax = plt.subplots(figsize=(7.0, 2.8))
+    ax.step(thresholds, precision, where="post", color=BLUE, label="precision")
+    ax.step(thresholds, recall, where="post", color=GREEN, label="recall")
+    ax.axvline(match_weight, color=VERMILION, lw=1.2, label=f"link threshold ({match_weight:.1f})")
+    ax.axvline(review_weight, color=ORANGE, lw=1.2, ls="--", label=f"review from ({review_weight:.1f})")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("link threshold (match weight)")
+    ax.set_ylabel("share of decided pairs")
+    ax.legend(loc="lower left", frameon=False, fontsize=8)
+    return to_svg(fig, "Precision and recall against the clerical decisions at each possible link threshold")

@@ -25,6 +25,7 @@ from criteria.language import AllOf, AnyOf, CriteriaSet, Criterion, RuleNode
 from matching.linkage import LinkageResult
 from reports import charts
 from reports.demand import demand_facts
+from reports.match_model import decision_accuracy, match_model
 from reports.record import RunRecord
 
 MIN_CELL = 5              # smallest district count shown as a number
@@ -56,6 +57,8 @@ def render_report(record: RunRecord, *, generated: dt.datetime | None = None) ->
         linkage=_linkage_facts(facts, record.linkage), need=_need_facts(facts, record),
         groups=_group_facts(record.quality_by_group), explained=_explained(record.criteria_set),
         demand=demand_facts(record, _table, Figure),
+        model=match_model(record.linkage.model),
+        accuracy=decision_accuracy(record.linkage.pairs, record.thresholds.match_weight, record.thresholds.review_weight),
         MIN_CELL=MIN_CELL, TOP_FAMILY_SIZE=TOP_FAMILY_SIZE)
 
 

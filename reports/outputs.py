@@ -11,6 +11,7 @@ import pandas as pd
 from schemas.columns import DECISION_COLUMNS
 from reports.manifest import manifest, reconciliation, write_validation_files
 from reports.record import RunRecord
+from matching.explain import explain_links
 from matching.families import review_placements
 from reports.writers import dir_mode, write_csv, write_json, write_text
 
@@ -86,9 +87,12 @@ def write_run_outputs(folder: Path, record: RunRecord) -> None:
     out(record.scored.evidence, "evidence.csv")
     out(record.linkage.record_links, "record_links.csv")
     out(record.linkage.members, "members.csv")
+    out(explain_links(record.linkage.pairs, record.linkage.record_links, record.linkage.members),
+        "link_explanations.csv")
     if opts.profile == "full":
         # Clerical review needs the names side by side; the shareable profile has no use for it.
         out(record.linkage.review_pairs, "review_pairs.csv")
+        _write_review_page(folder, record, key)
         out(review_placements(record.linkage.members), "review_families.csv")
         write_validation_files(record.validated, folder, mode, bom)
     write_csv(reconciliation(record.validated), folder / "reconciliation.csv", bom=bom, mode=mode)
@@ -124,6 +128,16 @@ def demand_manifest(demand) -> dict | None:
                                       "uplifted_gbp_per_unit": round(c.uplifted_gbp, 2)}
                                   for n, c in costs.costs.items()},
                       "not_costed": sorted(costs.not_costed)}}
+
+
+def _write_review_page(folder: Path, record: RunRecord, key: bytes | None) -> None:
+    """review.html beside review_pairs.csv: the same queue, to work through in a browser."""
+    from reports.review_page import render_review_page
+    queue = record.linkage.review_pairs if key is None else pseudonymise(record.linkage.review_pairs, key)
+    t = record.thresholds
+    write_text(render_review_page(queue, run_id=record.started.isoformat(), match_weight=t.match_weight,
+                                  review_weight=t.review_weight),
+               folder / "review.html", mode=record.config.outputs.file_mode)
 
 
 def _write_carry_forward(folder: Path, record: RunRecord, out, *, with_state: bool) -> None:

@@ -135,20 +135,28 @@ def _one_row_per_person_pair(frame: pd.DataFrame) -> bool:
 
 # LinkageResult.review_pairs: the clerical review queue, one row per pair of persons in the
 # uncertain band shown by its strongest record pair (the decision file's columns), the number of
-# record pairs it stands for, each side's agencies, the fields side by side, a weight per
-# comparison and an empty decision for the clerk.
+# record pairs it stands for, each side's family and agencies, the fields side by side
+# (standardised and as recorded), a weight and the level reached per comparison and an empty
+# decision for the clerk.
 REVIEW_PAIRS = pa.DataFrameSchema({
     **{c: text(nullable=False) for c in DECISION_COLUMNS[:4]},
     "person_id_l": text(nullable=False, pattern=PERSON_ID),
     "person_id_r": text(nullable=False, pattern=PERSON_ID),
+    "family_id_l": text(nullable=False),
+    "family_id_r": text(nullable=False),
+    # Added once the families are scored (criteria.what_if): 1 where merging the two persons
+    # would change a family's eligibility.
+    "eligibility_if_match": pa.Column(int, pa.Check.isin([0, 1]), required=False),
     "record_pairs": pa.Column(int, pa.Check.ge(1)),
     "agencies_l": text(nullable=False),
     "agencies_r": text(nullable=False),
-    **{f"{f}_{side}": (timestamp() if f == "dob" else text()) for f in _REVIEWED_FIELDS for side in ("l", "r")},
+    **{c: (timestamp() if c.startswith("dob_") else text()) for f in _REVIEWED_FIELDS
+       for c in [f"{f}_l", f"{f}_r"] + ([f"{f}_recorded_l", f"{f}_recorded_r"] if f != "dob" else [])},
     "match_probability": pa.Column(float, pa.Check.in_range(0, 1)),
     "match_weight": pa.Column(float),
     "^w_.+$": pa.Column(None, pa.Check(lambda s: pd.api.types.is_float_dtype(s), error="not a number"),
                         regex=True),
+    "^level_.+$": pa.Column(None, pa.Check(_is_text, error="not text"), nullable=False, regex=True),
     "decision": text(nullable=False, isin=("",)),
 }, ordered=True, strict=True, name="review pairs",
     checks=[_RANGE_INDEX, pa.Check(_one_row_per_person_pair, error="a person pair asked twice or within one person")])

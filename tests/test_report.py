@@ -625,3 +625,5 @@ def test_report_on_the_sample_data(tmp_path, world_run):
     assert leaked(text, doc, names, values, allowed_words=template_words) == []
     visible = " ".join(doc.visible.split())
     assert f"{result.counts['eligible_families']:,} families" in visible
+    # The match model: the sample's forename initials weigh more than a whole forename agreeing.
+    assert "forename: the partial level 'initial'" in visible and "weighs more than 'exact'" in visible

@@ -86,7 +86,8 @@ _NUMBER = pa.Column("Int64", nullable=True)
 STANDARDISED = pa.DataFrameSchema({
     **{c: text() for c in ("fore_std", "fore1", "fore_canon", "fore_mp", "fore_initial", "sur_std", "sur_whole",
                            "sur_canon", "sur_mp", "sur_nysiis", "name_pair_key", "name_sort_key", "addr_key",
-                           "addr_house_street", "addr_street", "tenancy_ref", "claim_ref")},
+                           "addr_house_street", "addr_street", "addr_flat_house", "addr_sorted", "sur_initial",
+                           "tenancy_ref", "claim_ref")},
     **{c: _TOKENS for c in ("fore_tokens", "fore1_tokens", "sur_tokens")},
     **{c: _FLAG for c in ("sur_shared", "sur_chain_name", "dob_placeholder")},
     **{c: _NUMBER for c in ("dob_key", "dob_year", "dob_month", "dob_day", "birth_year")},

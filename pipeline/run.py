@@ -235,7 +235,7 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
     from matching.linkage import link_records
     from matching.quality import quality_by_group
     from matching.settings import LinkageSettings
-    from pipeline.quarters import carry_forward, decisions_in_force, read_decisions, read_previous
+    from pipeline.quarters import carry_forward, compare_quarters, decisions_in_force, read_decisions, read_previous
     from reports.outputs import write_run_outputs
 
     previous_dir = previous or cfg.previous
@@ -308,6 +308,9 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
             with clock.stage("outcomes"):
                 outcomes = track_outcomes(extracts, kinds, linkage.record_links, linkage.members,
                                           criteria_set, outcome_set, cfg.as_of, tracked)
+        changes = None
+        if prev is not None and prev.need_matrix is not None:
+            changes = compare_quarters(prev.need_matrix, scored.need_matrix, carried.id_changes, old_as_of=prev.as_of)
         record = RunRecord(
             config=cfg, started=started, layout=layout or cfg.outputs.layout, validated=validated,
             records=records, criteria_set=criteria_set, linkage=linkage, decisions=decisions,
@@ -315,7 +318,8 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
             outcomes=outcomes, thresholds=run_thresholds(cfg, settings),
             counts=run_counts(validated, records, linkage, scored, previous=previous_dir, tracked=tracked,
                               outcomes=outcomes, id_changes=carried.id_changes),
-            times=clock.times())
+            times=clock.times(), changes=changes,
+            previous_record_links_sha256=prev.record_links_sha256 if prev is not None else None)
         with clock.stage("write outputs"):
             write_run_outputs(tmp, record)
     return dataclasses.replace(record, times=clock.times(), output=cfg.output)

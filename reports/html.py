@@ -41,6 +41,7 @@ _PERSONAL = {"forename", "surname", "dob", "address", "postcode", "uprn", "nhs_n
 
 SECTIONS = (("summary", "Summary"), ("run", "The run"), ("data-quality", "Data quality"),
             ("linkage", "Linking records into persons and families"), ("need", "Need"),
+            ("quarter", "Since last quarter"), ("outcomes", "Outcomes and claims"),
             ("linkage-quality", "Linkage quality by group"), ("explanations", "What the words mean"))
 
 
@@ -52,6 +53,7 @@ def render_report(record: RunRecord, *, generated: dt.datetime | None = None) ->
         sections=SECTIONS, as_of=record.config.as_of, generated=generated, criteria_set=record.criteria_set,
         f=facts, run=_run_facts(record), quality=_quality_facts(record.validated),
         linkage=_linkage_facts(facts, record.linkage), need=_need_facts(facts, record),
+        quarter=_quarter_facts(record), outcomes=_outcome_facts(record),
         groups=_group_facts(record.quality_by_group), explained=_explained(record.criteria_set),
         MIN_CELL=MIN_CELL, TOP_FAMILY_SIZE=TOP_FAMILY_SIZE)
 
@@ -343,6 +345,155 @@ def _need_facts(f: _Facts, record: RunRecord) -> _NeedFacts:
                       family_size=family_size)
 
 
+@dataclass(frozen=True)
+class _QuarterFacts:
+    """Quarter on quarter, from the run's changes.csv (reports.changes)."""
+    available: bool                 # the run was given --previous
+    previous_as_of: str             # the previous quarter's reference date, as text
+    counts: dict[str, int]          # presence and eligibility statuses -> families
+    eligibility: Table | None       # eligibility status by presence status
+    lost_why: Table | None          # why families are no longer eligible (None: none are)
+    gained_why: Table | None        # what made families eligible (None: none are newly)
+    movement: Table | None
+    chart: Figure | None
+    notes: list[str]
+
+
+_ELIGIBILITY_WORDS = {"newly_eligible": "Newly eligible", "still_eligible": "Still eligible",
+                      "no_longer_eligible": "No longer eligible", "not_eligible": "Not eligible, then or now"}
+
+
+def _quarter_facts(record: RunRecord) -> _QuarterFacts:
+    from reports.changes import ELIGIBILITY, PRESENCE
+    qc = record.changes
+    if qc is None:
+        return _QuarterFacts(available=False, previous_as_of="", counts={}, eligibility=None, lost_why=None,
+                             gained_why=None, movement=None, chart=None, notes=[])
+    ch = qc.changes
+    counts = {**{k: int((ch["status"] == k).sum()) for k in PRESENCE},
+              **{k: int((ch["eligibility_status"] == k).sum()) for k in ELIGIBILITY},
+              "unseen": int((ch["seen_since_last_quarter"].astype(str) == "0").sum())}
+    rows = []
+    for e in ELIGIBILITY:
+        part = ch[ch["eligibility_status"] == e]
+        rows.append([_ELIGIBILITY_WORDS[e], *[_n((part["status"] == p).sum()) for p in PRESENCE], _n(len(part))])
+    rows.append(["All families", *[_n(counts[p]) for p in PRESENCE], _n(len(ch))])
+    eligibility = _table(["", "New this quarter", "In both quarters", "Left", "All"], rows, numeric={1, 2, 3, 4},
+                         caption="Families by eligibility, last quarter and this", last_row_total=True)
+    titles = {c: record.criteria_set.criteria[c].title for c in record.criteria_set.criteria}
+
+    def by_criterion(frame: pd.DataFrame, column: str) -> Counter:
+        return Counter(c for cell in frame[column].astype(str) for c in cell.split(";") if c)
+
+    gone = ch[ch["eligibility_status"] == "no_longer_eligible"]
+    lost_why = None
+    if len(gone):
+        stayed = gone[gone["status"] == "continuing"]
+        lost = by_criterion(stayed, "criteria_lost")
+        rows = [["Left: in no extract this quarter", _n((gone["status"] == "left").sum())],
+                ["Still here, but no longer meet the family rule", _n(len(stayed))]]
+        rows += [[f"\u2003lost {c}: {titles.get(c, c)}", _n(n)] for c, n in lost.most_common()]
+        unseen = int((stayed["seen_since_last_quarter"].astype(str) == "0").sum())
+        if unseen:
+            rows.append(["\u2003of whom no agency has a record since last quarter", _n(unseen)])
+        lost_why = _table(["Why", "Families"], rows, numeric={1},
+                          caption=f"Why families are no longer eligible ({len(gone):,}; a family that lost "
+                                  "several criteria counts under each)")
+    came = ch[ch["eligibility_status"] == "newly_eligible"]
+    gained_why = None
+    if len(came):
+        stayed = came[came["status"] == "continuing"]
+        rows = [["New this quarter", _n((came["status"] == "new").sum())],
+                ["Known last quarter, now meet the family rule", _n(len(stayed))]]
+        rows += [[f"\u2003gained {c}: {titles.get(c, c)}", _n(n)]
+                 for c, n in by_criterion(stayed, "criteria_gained").most_common()]
+        gained_why = _table(["Why", "Families"], rows, numeric={1},
+                            caption=f"Why families are newly eligible ({len(came):,})")
+    mv = qc.movement
+    shown = mv[mv["families_before"] != "no data"]
+    rows = []
+    for r in mv.itertuples(index=False):
+        label = "Eligible under the family rule" if r.criterion == "eligible" else titles.get(r.criterion, r.criterion)
+        if r.families_before == "no data":
+            rows.append([r.criterion, label, "no data", "no data", "", "", "", "", ""])
+            continue
+        rows.append([r.criterion, label, _n(r.families_before), _n(r.families_now),
+                     f"{int(r.families_now) - int(r.families_before):+,}",
+                     _n(r.gained_by_continuing_families), _n(r.lost_by_continuing_families),
+                     _n(r.met_by_new_families), _n(r.met_by_families_left)])
+    movement = _table(["Criterion", "What it means", "Last quarter", "This quarter", "Change", "Gained",
+                       "Lost", "New families", "Families left"], rows, numeric={2, 3, 4, 5, 6, 7, 8},
+                      caption="Families meeting each criterion, last quarter and this. Gained and lost: "
+                              "families in both quarters", last_row_total=bool(rows))
+    chart = None
+    if len(shown):
+        label = [("Eligible" if c == "eligible" else titles.get(c, c)) for c in shown["criterion"]]
+        chart = Figure(charts.movement_chart(label, shown["gained_by_continuing_families"].astype(int).tolist(),
+                                             shown["met_by_new_families"].astype(int).tolist(),
+                                             shown["lost_by_continuing_families"].astype(int).tolist(),
+                                             shown["met_by_families_left"].astype(int).tolist()),
+                       "How each criterion moved since last quarter. Right of the line: families that meet it "
+                       "now and did not (families in both quarters that gained it, and new families). Left: "
+                       "families that met it and no longer do (families that lost it, and families that left). "
+                       "The figure at the right is the net change.")
+    try:
+        prev_as_of = _date(dt.date.fromisoformat(str(qc.old_as_of)[:10])) if qc.old_as_of else ""
+    except ValueError:
+        prev_as_of = ""
+    return _QuarterFacts(available=True, previous_as_of=prev_as_of, counts=counts, eligibility=eligibility,
+                         lost_why=lost_why, gained_why=gained_why, movement=movement, chart=chart,
+                         notes=list(qc.notes))
+
+
+@dataclass(frozen=True)
+class _OutcomeFacts:
+    """Outcomes and claims, from outcomes.csv, claims.csv and claims_evidence.csv."""
+    available: bool                 # the criteria set has outcome rules
+    tracked: int                    # families tracked from a baseline
+    with_outcomes: int              # families with at least one measure that applies
+    met: int                        # families with a measure met
+    sustained: int                  # families with a measure sustained
+    claims: int                     # families qualifying for a results claim
+    evidence: int                   # records backing the claims
+    measures: Table | None
+    routes: Table | None
+
+
+def _outcome_facts(record: RunRecord) -> _OutcomeFacts:
+    result = record.outcomes
+    tracked = int(record.counts.get("families_tracked_for_outcomes") or 0)
+    if result is None:
+        return _OutcomeFacts(available=False, tracked=tracked, with_outcomes=0, met=0, sustained=0, claims=0,
+                             evidence=0, measures=None, routes=None)
+    o, claims, ev = result.outcomes, result.claims, result.evidence
+
+    def flag(frame: pd.DataFrame, column: str) -> pd.Series:
+        return frame[column].astype(str).str.lower().isin(["1", "true", "1.0"])
+
+    rows = []
+    for measure, part in o.groupby("measure", sort=False):
+        title = str(part["title"].iloc[0]) if "title" in part and len(part) else measure
+        records = ev[ev["measure"] == measure] if len(ev) else ev
+        rows.append([measure, title, _n(part["family_id"].nunique()), _n(part.loc[flag(part, "met"), "family_id"].nunique()),
+                     _n(part.loc[flag(part, "sustained"), "family_id"].nunique()),
+                     _n(records["family_id"].nunique() if len(records) else 0), _n(len(records))])
+    measures = _table(["Measure", "What it means", "Families it applies to", "Met now", "Sustained",
+                       "Families claimed on it", "Evidence records"], rows, numeric={2, 3, 4, 5, 6},
+                      caption="Outcome measures for the families tracked") if rows else None
+    routes = None
+    if len(claims):
+        by_route = claims.groupby("claim_route", sort=False)["family_id"].nunique()
+        routes = _table(["Claim route", "Families"], [[r, _n(n)] for r, n in by_route.items()]
+                        + [["All routes", _n(claims["family_id"].nunique())]], numeric={1},
+                        caption="Families whose results qualify for a claim at the reference date",
+                        last_row_total=True)
+    return _OutcomeFacts(available=True, tracked=tracked, with_outcomes=int(o["family_id"].nunique()),
+                         met=int(o.loc[flag(o, "met"), "family_id"].nunique()),
+                         sustained=int(o.loc[flag(o, "sustained"), "family_id"].nunique()),
+                         claims=int(claims["family_id"].nunique()), evidence=int(len(ev)),
+                         measures=measures, routes=routes)
+
+
 _GROUP_COLUMNS = {"records": "Records", "persons": "Persons", "multi_agency_share": "Known to 2+ agencies",
                   "single_record_share": "Single-record share",
                   "expected_single_record_share": "Expected from its agencies",
@@ -558,6 +709,8 @@ def _n(value: Any) -> str:
 
 
 def _count(n: int, word: str) -> str:
+    if word.endswith("y") and n != 1:       # family -> families
+        return f"{n:,} {word[:-1]}ies"
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 

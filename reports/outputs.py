@@ -99,12 +99,15 @@ def write_run_outputs(folder: Path, record: RunRecord) -> None:
         out(record.outcomes.evidence, "claims_evidence.csv")
     if record.id_changes is not None:
         out(record.id_changes, "id_changes.csv")
+    if record.changes is not None:
+        out(record.changes.changes, "changes.csv")
     if record.quality_by_group is not None:
         write_csv(record.quality_by_group, folder / "linkage_quality_by_group.csv", bom=bom, mode=mode)
     write_text(render_report(record), folder / "report.html", mode=mode)
     write_json(manifest(cfg, record.validated, record.counts, record.times,
                         criteria_hash=criteria_sha256(cfg.criteria), thresholds=record.thresholds.recorded,
-                        started=record.started, status="ok"),
+                        started=record.started, status="ok",
+                        previous_record_links_sha256=record.previous_record_links_sha256),
                folder / "manifest.json", mode=mode)
 
 

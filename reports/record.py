@@ -20,6 +20,7 @@ from criteria.language import CriteriaSet
 from criteria.outcomes import OutcomeResult
 from matching.linkage import LinkageResult
 from matching.settings import LinkageSettings
+from reports.changes import QuarterChanges
 from schemas.validate import Validated
 
 
@@ -86,3 +87,5 @@ class RunRecord:
     counts: dict[str, Any]               # as manifest.json records them
     times: StageTimes
     output: Path | None = None           # the output folder, once the outputs are in place
+    changes: QuarterChanges | None = None   # against --previous (None without one): changes.csv
+    previous_record_links_sha256: str | None = None   # of --previous's record_links.csv, for `compare`

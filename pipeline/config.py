@@ -208,6 +208,7 @@ class OutputOptions(ConfigModel):
     file_mode: Annotated[int, BeforeValidator(_file_mode)] = 0o600
     csv_bom: Flag = False
     layout: Choice(*LAYOUTS) = "families-as-rows"
+    workbook: Flag = False      # also need_matrix.xlsx: matrix, evidence, members (and changes) as sheets
     key_permissions: Choice(*KEY_PERMISSIONS) = "warn"   # a key others can read: warn | refuse
 
     @model_validator(mode="after")

@@ -374,9 +374,17 @@ FIXED_MATRIX_COLUMNS = ["family_id", "members", "adults", "children", "postcode_
 
 
 def read_need_matrix(folder: Path) -> pd.DataFrame:
+    """A run's need matrix, in either layout (families-as-columns past Excel's column limit is
+    split into need_matrix.csv, need_matrix_2.csv, ...: read together)."""
     path = Path(folder) / "need_matrix.csv"
     frame = _read(path, [], "the need matrix")
     if "family_id" not in frame.columns and "need" in frame.columns:
+        parts = [frame]
+        n = 2
+        while (Path(folder) / f"need_matrix_{n}.csv").exists():
+            parts.append(_read(Path(folder) / f"need_matrix_{n}.csv", ["need"], "the need matrix").drop(columns="need"))
+            n += 1
+        frame = pd.concat(parts, axis=1) if len(parts) > 1 else frame
         frame = frame.set_index("need").T.rename_axis("family_id").reset_index()   # families-as-columns layout
     missing = [c for c in ("family_id", "criteria_met", "eligible") if c not in frame.columns]
     if missing:

@@ -51,6 +51,7 @@ outputs:
   file_mode: "0600"
   csv_bom: false
   layout: families-as-rows
+  workbook: true
   key_permissions: warn
 report:
   min_group_size: 10
@@ -106,6 +107,7 @@ ACCEPTS = {
     ("outputs", "file_mode"): set(),
     ("outputs", "csv_bom"): {"bool"},
     ("outputs", "layout"): set(),
+    ("outputs", "workbook"): {"bool"},
     ("outputs", "key_permissions"): set(),
     ("report",): set(),
     ("report", "min_group_size"): {"number"},

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from schemas.columns import DECISION_COLUMNS
+from reports.families import family_profiles
 from reports.manifest import manifest, reconciliation, write_validation_files
 from reports.record import RunRecord
 from matching.families import review_placements
@@ -18,7 +19,7 @@ from reports.writers import as_text, dir_mode, write_csv, write_json, write_text
 
 # What the shareable profile leaves out: names, dates of birth, addresses and identifiers.
 PERSONAL_COLUMNS = {"forename", "surname", "dob", "address", "own_address", "postcode", "uprn", "nhs_number",
-                    "ni_number", "upn", "ethnicity"}
+                    "ni_number", "upn", "ethnicity", "lead_adult"}
 ID_COLUMNS = ("person_id", "family_id")
 log = logging.getLogger("hnf_match")
 MIN_KEY_BYTES = 32
@@ -96,6 +97,9 @@ def write_run_outputs(folder: Path, record: RunRecord) -> None:
     else:
         out(matrix, "need_matrix.csv")
     out(record.scored.evidence, "evidence.csv")
+    families = family_profiles(matrix, record.linkage.members,
+                               [c for c in record.criteria_set.criteria if c in matrix.columns])
+    out(families, "families.csv")
     out(record.linkage.record_links, "record_links.csv")
     out(record.linkage.members, "members.csv")
     if opts.profile == "full":
@@ -116,8 +120,8 @@ def write_run_outputs(folder: Path, record: RunRecord) -> None:
     if record.quality_by_group is not None:
         write_csv(record.quality_by_group, folder / "linkage_quality_by_group.csv", bom=bom, mode=mode)
     if opts.workbook:
-        sheets = [("Need matrix", profiled(matrix)), ("Evidence", profiled(record.scored.evidence)),
-                  ("Members", profiled(record.linkage.members))]
+        sheets = [("Families", profiled(families)), ("Need matrix", profiled(matrix)),
+                  ("Evidence", profiled(record.scored.evidence)), ("Members", profiled(record.linkage.members))]
         if record.changes is not None:
             sheets.append(("Changes since last quarter", profiled(record.changes.changes)))
         write_workbook(folder / "need_matrix.xlsx", sheets, mode=mode)

@@ -205,3 +205,27 @@ def test_compare_reads_flags_as_the_run_holds_them():
     c = compare_quarters(old, new, old_as_of="2026-09-30").changes.iloc[0]
     assert c["eligibility_status"] == "still_eligible" and c["criteria_now"] == "crime;education"
     assert c["last_record_date"] == "2026-11-02" and c["seen_since_last_quarter"] == 1
+
+
+@pytest.mark.slow
+def test_families_csv_names_each_family_eligible_first(quarters):
+    fam = read(quarters / "q2" / "families.csv")
+    matrix = read(quarters / "q2" / "need_matrix.csv")
+    members = read(quarters / "q2" / "members.csv")
+    assert sorted(fam["family_id"]) == sorted(matrix["family_id"])
+    # eligible families first, then by criteria met
+    keys = list(zip(fam["eligible"].astype(int), fam["criteria_met"].astype(int)))
+    assert keys == sorted(keys, reverse=True) and keys[0][0] == 1
+    m = matrix.set_index("family_id")
+    for row in fam.itertuples():
+        mine = members[members["family_id"] == row.family_id]
+        assert len(row.members_by_age.split(", ")) == len(mine) == int(m.loc[row.family_id, "members"])
+        assert set(row.agencies.split(";")) == {a for x in mine["agencies"] for a in x.split(";") if a}
+        adults = mine[mine["role"] == "adult"]
+        adults = adults.assign(age=pd.to_numeric(adults["age"], errors="coerce")).dropna(subset=["age"])
+        if len(adults):
+            lead = adults.sort_values("age", ascending=False).iloc[0]
+            assert row.lead_adult_age == str(int(lead["age"]))
+            assert row.lead_adult in {f"{a} {b}".strip() for a, b in zip(adults["forename"], adults["surname"])}
+        crit = [c for c in ("crime_asb", "education", "worklessness", "domestic_abuse") if m.loc[row.family_id, c] == "1"]
+        assert row.criteria == ";".join(crit)

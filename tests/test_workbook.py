@@ -94,7 +94,7 @@ def test_a_run_writes_the_workbook_when_asked(tmp_path):
     r = CliRunner().invoke(main, ["run", "--config", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "o"), "-q"])
     assert r.exit_code == 0, r.output
     wb = openpyxl.load_workbook(tmp_path / "o" / "need_matrix.xlsx", read_only=True)
-    assert wb.sheetnames == ["Need matrix", "Evidence", "Members"]
+    assert wb.sheetnames == ["Families", "Need matrix", "Evidence", "Members"]
     evidence = pd.read_csv(tmp_path / "o" / "evidence.csv", dtype=str, keep_default_na=False)
     rows = list(wb["Evidence"].iter_rows(values_only=True))
     sheet = pd.DataFrame(rows[1:], columns=rows[0])
@@ -132,5 +132,8 @@ def test_pseudonymised_ids_in_the_turned_matrix_and_the_workbook(housing_config)
     wb = openpyxl.load_workbook(out / "need_matrix.xlsx", read_only=True)
     ids = [r[0] for r in wb["Need matrix"].iter_rows(min_row=2, values_only=True)]
     assert ids == heads[1:]
+    families = pd.read_csv(out / "families.csv", dtype=str)
+    assert not {"lead_adult", "address", "postcode"} & set(families.columns)      # the shareable profile
+    assert families["family_id"].str.startswith("F-").all() and set(families["family_id"]) == set(ids)
     members = list(wb["Members"].iter_rows(values_only=True))
     assert "surname" not in members[0] and all(str(r[members[0].index("person_id")]).startswith("P-") for r in members[1:])

@@ -224,6 +224,9 @@ class OutputOptions(ConfigModel):
 class ReportOptions(ConfigModel):
     takes = "report takes"
     min_group_size: Whole(1) = DEFAULT_MIN_GROUP_SIZE   # smallest group in linkage quality by group
+    # A CSV of postcode, area_code[, area_name] (a ward or LSOA, as the ONS postcode directories
+    # give them): the report's areas table groups families by it.
+    area_lookup: Annotated[Optional[Path], BeforeValidator(_input_file("area lookup"))] = None
 
 
 class _CriteriaSettings(ConfigModel):

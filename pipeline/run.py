@@ -128,6 +128,7 @@ def protected_inputs(cfg: RunConfig, previous: Path | None = None) -> dict[str, 
         "the previous quarter's output (--previous)": [previous or cfg.previous],
         "the review decisions file": [cfg.review_decisions],
         "the case starts (baselines) file": [cfg.baselines],
+        "the area lookup": [cfg.report.area_lookup],
         "the criteria file": [criteria, criteria.with_suffix(".outcomes.yaml")] if criteria.is_file() else [],
         "the log file": [Path(p) for p in LOG_FILES],
     }
@@ -235,6 +236,7 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
     from matching.linkage import link_records
     from matching.quality import quality_by_group
     from matching.settings import LinkageSettings
+    from pipeline.areas import read_area_lookup
     from pipeline.quarters import carry_forward, compare_quarters, decisions_in_force, read_decisions, read_previous
     from reports.outputs import write_run_outputs
 
@@ -251,6 +253,7 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
     # extracts are read.
     decisions_file = read_decisions(cfg.review_decisions)
     outcome_set = load_outcomes(cfg.criteria, settings=cfg.outcome_settings or None, criteria_set=criteria_set)
+    area_lookup = read_area_lookup(cfg.report.area_lookup)
     case_starts = None
     if cfg.baselines is not None:
         case_starts = parse_case_starts(_read_text_csv(cfg.baselines, "the case starts (baselines) file"),
@@ -318,7 +321,7 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
             outcomes=outcomes, thresholds=run_thresholds(cfg, settings),
             counts=run_counts(validated, records, linkage, scored, previous=previous_dir, tracked=tracked,
                               outcomes=outcomes, id_changes=carried.id_changes),
-            times=clock.times(), changes=changes,
+            times=clock.times(), changes=changes, area_lookup=area_lookup,
             previous_record_links_sha256=prev.record_links_sha256 if prev is not None else None)
         with clock.stage("write outputs"):
             write_run_outputs(tmp, record)

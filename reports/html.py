@@ -33,6 +33,7 @@ TOP_COMBINATIONS = 12
 TOP_REASONS = 10
 TOP_DISTRICTS_CHARTED = 25
 NOT_KNOWN = "not known"
+NOT_IN_LOOKUP = "not in the area lookup"
 # An outward code (the district part of a postcode): anything else is never printed.
 _DISTRICT = re.compile(r"^[A-Z]{1,2}[0-9][0-9A-Z]?$")
 # Columns that could carry a personal value: never rendered from a frame we did not build.
@@ -271,6 +272,9 @@ class _NeedFacts:
     districts: Table | None         # None: no family is eligible
     district_chart: Figure | None   # only with three districts or more shown in full
     family_size: Figure | None
+    district_rates: Table | None = None   # families, eligible, rate and each criterion, by district
+    area_rates: Table | None = None       # the same by the council's areas (report.area_lookup)
+    areas_unmatched: int = 0              # families whose postcode the lookup does not hold
 
 
 def _need_facts(f: _Facts, record: RunRecord) -> _NeedFacts:
@@ -340,9 +344,87 @@ def _need_facts(f: _Facts, record: RunRecord) -> _NeedFacts:
         family_size = Figure(charts.family_size_chart(labels, all_counts, el_counts),
                              f"Families by number of members ({TOP_FAMILY_SIZE} or more grouped), all families "
                              "and eligible families.")
+    district = matrix.get("postcode_district", pd.Series(None, index=matrix.index)).astype("string").str.strip().str.upper()
+    district = district.where(district.fillna("").str.fullmatch(_DISTRICT), NOT_KNOWN).fillna(NOT_KNOWN)
+    titled = [(c, criteria_set.criteria[c].title) for c, n in zip(names, counts) if n is not None]
+    district_rates = _rates_table(matrix, district, titled, "Postcode district",
+                                  "Families, eligible families and each criterion by postcode district")
+    area_rates, unmatched = None, 0
+    if record.area_lookup is not None:
+        area, unmatched = family_areas(matrix["family_id"], record.linkage.members, record.area_lookup)
+        area_rates = _rates_table(matrix, area, titled, "Area",
+                                  "Families, eligible families and each criterion by area (the council's area lookup)")
     return _NeedFacts(criteria=table, chart=chart, partial=[c for c in names if status.get(c) == "partial data"],
                       combinations=combinations, districts=district_table, district_chart=district_chart,
-                      family_size=family_size)
+                      family_size=family_size, district_rates=district_rates, area_rates=area_rates,
+                      areas_unmatched=unmatched)
+
+
+def family_areas(family_ids: pd.Series, members: pd.DataFrame, lookup: pd.DataFrame) -> tuple[pd.Series, int]:
+    """Each family's area (aligned with family_ids): the lookup's area of the family's commonest
+    member postcode (ties: the alphabetically first), "not known" without a postcode, "not in
+    the area lookup" for a postcode the lookup lacks. Returns (areas, families not in it)."""
+    pc = members["postcode"].astype("string").str.upper().str.replace(r"\s+", "", regex=True) \
+        if "postcode" in members else pd.Series(pd.NA, index=members.index, dtype="string")
+    df = pd.DataFrame({"family_id": members["family_id"].to_numpy(), "pc": pc.to_numpy()}).dropna()
+    df = df[df["pc"] != ""]
+    best = (df.groupby(["family_id", "pc"]).size().rename("n").reset_index()
+            .sort_values(["family_id", "n", "pc"], ascending=[True, False, True])
+            .drop_duplicates("family_id").set_index("family_id")["pc"])
+    label = lookup["area_name"].where(lookup["area_name"] == lookup["area_code"],
+                                      lookup["area_name"] + " (" + lookup["area_code"] + ")")
+    area_of = pd.Series(label.to_numpy(), index=lookup["postcode"].to_numpy())
+    postcode = family_ids.map(best)
+    area = postcode.map(area_of)
+    missing = postcode.notna() & area.isna()
+    area = area.where(~missing, NOT_IN_LOOKUP).fillna(NOT_KNOWN)
+    return pd.Series(area.to_numpy(), index=family_ids.index), int(missing.sum())
+
+
+def suppressed_column(counts: Sequence[int], minimum: int = MIN_CELL) -> list[str]:
+    """A column of counts as text: under `minimum` (but not 0) as "<5", and then, while fewer
+    than two cells are held back or those held back add up to under `minimum`, the next
+    smallest non-zero cell "not shown" too, so that no small count follows from the total."""
+    shown = [suppress(int(n), minimum) for n in counts]
+    held = {i for i, n in enumerate(counts) if 0 < n < minimum}
+    if held:
+        for i in sorted(range(len(counts)), key=lambda i: counts[i]):
+            if len(held) >= 2 and sum(counts[j] for j in held) >= minimum:
+                break
+            if i not in held and counts[i] > 0:
+                held.add(i)
+                shown[i] = "not shown"
+    return shown
+
+
+def _rates_table(matrix: pd.DataFrame, area: pd.Series, criteria: Sequence[tuple[str, str]], heading: str,
+                 caption: str) -> Table | None:
+    """Per area: families (the denominator), eligible families, eligible per 100 families and
+    each criterion's families, every column suppressed on its own; a rate only where both its
+    counts are shown. Most eligible first; "not known" and "not in the area lookup" last."""
+    if not len(matrix):
+        return None
+    eligible = pd.to_numeric(matrix["eligible"], errors="coerce").eq(1)
+    frame = pd.DataFrame({"area": area.astype(str).to_numpy(), "families": 1, "eligible": eligible.astype(int).to_numpy()})
+    for c, _ in criteria:
+        frame[c] = pd.to_numeric(matrix[c], errors="coerce").eq(1).astype(int).to_numpy()
+    per = frame.groupby("area").sum()
+    last = per.index.isin([NOT_KNOWN, NOT_IN_LOOKUP])
+    per = per.assign(_last=last).sort_values(["_last", "eligible", "families"], ascending=[True, False, False])
+    per = per.drop(columns="_last")
+    columns = {col: suppressed_column(per[col].astype(int).tolist()) for col in per.columns}
+    rows = []
+    for i, name in enumerate(per.index):
+        fam, elig = columns["families"][i], columns["eligible"][i]
+        numeric = fam[0].isdigit() and elig[0].isdigit()
+        rate = f"{100 * per['eligible'].iloc[i] / per['families'].iloc[i]:.1f}" if numeric and per["families"].iloc[i] else "not shown"
+        rows.append([name, fam, elig, rate, *[columns[c][i] for c, _ in criteria]])
+    total = per.sum()
+    rows.append(["All areas", _n(total["families"]), _n(total["eligible"]),
+                 f"{100 * total['eligible'] / total['families']:.1f}" if total["families"] else "",
+                 *[_n(total[c]) for c, _ in criteria]])
+    headers = [heading, "Families", "Eligible", "Eligible per 100 families", *[t for _, t in criteria]]
+    return _table(headers, rows, numeric=set(range(1, len(headers))), caption=caption, last_row_total=True)
 
 
 @dataclass(frozen=True)

@@ -89,3 +89,4 @@ class RunRecord:
     output: Path | None = None           # the output folder, once the outputs are in place
     changes: QuarterChanges | None = None   # against --previous (None without one): changes.csv
     previous_record_links_sha256: str | None = None   # of --previous's record_links.csv, for `compare`
+    area_lookup: pd.DataFrame | None = None   # postcode (compact), area_code, area_name: report.area_lookup

@@ -55,6 +55,7 @@ outputs:
   key_permissions: warn
 report:
   min_group_size: 10
+  area_lookup: areas.csv
 """
 
 # Wrong values, as YAML text. "text" is a word no key takes as it stands.
@@ -111,6 +112,7 @@ ACCEPTS = {
     ("outputs", "key_permissions"): set(),
     ("report",): set(),
     ("report", "min_group_size"): {"number"},
+    ("report", "area_lookup"): set(),
 }
 
 
@@ -118,6 +120,7 @@ ACCEPTS = {
 def folder(tmp_path):
     write_csv(tmp_path / "housing.csv", [housing_row()], HOUSING_HEADER)
     (tmp_path / "baselines.csv").write_text("family_id,baseline_date\n")
+    (tmp_path / "areas.csv").write_text("postcode,area_code,area_name\n")
     (tmp_path / "decisions.csv").write_text("source_l,record_id_l,source_r,record_id_r,decision\n")
     (tmp_path / "previous").mkdir()
     key = tmp_path / "hnf.key"
@@ -153,7 +156,7 @@ CASES = [(trail, kind) for trail, ok in ACCEPTS.items() for kind in WRONG if kin
 
 def test_every_key_is_in_the_generated_test():
     sections = {(): TOP_KEYS, ("sources", "housing"): SOURCE_KEYS, ("outputs",): OUTPUT_KEYS,
-                ("report",): {"min_group_size"}, ("criteria_settings",): {"count_needs_by"}}
+                ("report",): {"min_group_size", "area_lookup"}, ("criteria_settings",): {"count_needs_by"}}
     for prefix, keys in sections.items():
         assert {t[len(prefix)] for t in ACCEPTS if t[:len(prefix)] == prefix and len(t) > len(prefix)} == keys
 
@@ -197,7 +200,7 @@ def test_the_run_command_exits_2_before_any_work(folder, trail, kind):
     assert r.exit_code == 2, r.output
     assert f"line {line}: {'.'.join(trail)}" in r.output
     assert not (folder / "out").exists()
-    assert sorted(p.name for p in folder.iterdir()) == ["baselines.csv", "c.yaml", "decisions.csv", "hnf.key",
+    assert sorted(p.name for p in folder.iterdir()) == ["areas.csv", "baselines.csv", "c.yaml", "decisions.csv", "hnf.key",
                                                          "housing.csv", "previous"]
 
 

@@ -10,6 +10,7 @@ that it cannot be worked out from the total).
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import re
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from criteria.language import AllOf, AnyOf, CriteriaSet, Criterion, RuleNode
+from matching.ethnicity import is_mapped
 from matching.linkage import LinkageResult
 from reports import charts
 from reports.record import RunRecord
@@ -597,6 +599,7 @@ class _GroupFacts:
     any_shown: bool                 # some group was large enough to show
     flagged: list[_FlaggedGroup] | None   # None: the table has no possibly_under_linked column
     tables: list[tuple[Table, Figure | None]]
+    unmapped_ethnicity: list[str] = dataclasses.field(default_factory=list)   # shown as recorded: no ONS category
 
 
 def _group_facts(frame: pd.DataFrame | None) -> _GroupFacts:
@@ -637,7 +640,11 @@ def _group_facts(frame: pd.DataFrame | None) -> _GroupFacts:
                                f"Share of records left as single-record persons, by {gtype or 'group'}: a bar much "
                                "longer than the rest points at under-linking in that group.")
         tables.append((table, chart))
-    return _GroupFacts(available=True, any_shown=True, flagged=flagged, tables=tables)
+    unmapped = []
+    if "group_type" in frame.columns and "group" in frame.columns:
+        eth = frame.loc[frame["group_type"] == "ethnicity", "group"].astype(str)
+        unmapped = [g for g in eth if not is_mapped(g)]
+    return _GroupFacts(available=True, any_shown=True, flagged=flagged, tables=tables, unmapped_ethnicity=unmapped)
 
 
 @dataclass(frozen=True)

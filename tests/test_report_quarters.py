@@ -229,3 +229,17 @@ def test_families_csv_names_each_family_eligible_first(quarters):
             assert row.lead_adult in {f"{a} {b}".strip() for a, b in zip(adults["forename"], adults["surname"])}
         crit = [c for c in ("crime_asb", "education", "worklessness", "domestic_abuse") if m.loc[row.family_id, c] == "1"]
         assert row.criteria == ";".join(crit)
+
+
+@pytest.mark.slow
+def test_ethnicity_groups_in_the_sample_collapse_to_ons_categories(quarters):
+    from matching.ethnicity import ONS_2021, is_mapped
+    q = read(quarters / "q2" / "linkage_quality_by_group.csv")
+    groups = q.loc[q["group_type"] == "ethnicity", "group"].tolist()
+    assert groups and all(is_mapped(g) for g in groups)
+    # the schools' WBRI and the police's "White - British" are one group
+    assert "White: English, Welsh, Scottish, Northern Irish or British" in groups
+    assert not {"WBRI", "White - British", "APKN"} & set(groups)
+    assert set(groups) <= set(ONS_2021)
+    html = (quarters / "q2" / "report.html").read_text()
+    assert "Ethnicity values with no ONS 2021 category" not in html

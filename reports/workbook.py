@@ -22,7 +22,6 @@ MAX_COLUMNS = 16_384
 TEXT_COLUMNS = {"family_id", "person_id", "record_id", "uprn", "upn", "nhs_number", "ni_number", "postcode",
                 "postcode_district", "tenancy_ref", "claim_ref", "person_id_l", "person_id_r", "record_id_l",
                 "record_id_r", "old_id", "new_id", "lsoa", "ward", "area_code"}
-DATE_FORMAT = "yyyy-mm-dd"
 # A sheet name: at most 31 characters, none of these.
 _SHEET_FORBIDDEN = set('[]:*?/\\')
 
@@ -91,6 +90,12 @@ def sheet_name(title: str, part: int) -> str:
     return name[:31 - len(suffix)] + suffix
 
 
+def _as_text_cell(make, ws, value: str):
+    cell = make(ws, value=value)
+    cell.data_type = "s"        # never a formula, whatever it starts with
+    return cell
+
+
 def write_workbook(path: Path, sheets: Sequence[tuple[str, pd.DataFrame]], *, mode: int = 0o600,
                    max_rows: int = MAX_ROWS) -> list[str]:
     """Write the sheets (title, frame) in order; a frame longer than a sheet holds goes on as
@@ -125,19 +130,13 @@ def write_workbook(path: Path, sheets: Sequence[tuple[str, pd.DataFrame]], *, mo
                 cell.font = bold
                 header.append(cell)
             ws.append(header)
-            for r in range(start, stop):
-                row = []
-                for kind, col in zip(kinds, values):
-                    v = col[r]
-                    cell = WriteOnlyCell(ws, value=v)
-                    if v is None:
-                        pass
-                    elif kind == "date":
-                        cell.number_format = DATE_FORMAT
-                    elif kind == "text":
-                        cell.data_type = "s"        # never a formula, whatever it starts with
-                        cell.number_format = "@"    # and text when edited in Excel
-                    row.append(cell)
+            # Plain values, except the text cells openpyxl would take for a formula: a cell
+            # object for every value is many times slower. A str is stored as text and a
+            # datetime.date gets the format yyyy-mm-dd by itself.
+            for row in zip(*(col[start:stop] for col in values)):
+                if any(isinstance(v, str) and v.startswith("=") for v in row):
+                    row = [_as_text_cell(WriteOnlyCell, ws, v) if isinstance(v, str) and v.startswith("=") else v
+                           for v in row]
                 ws.append(row)
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")

@@ -15,8 +15,15 @@ from criteria.terms import last_complete_terms, term_of
 from schemas.fields import AGENCY_KINDS, FLAG, UPPER_CASE_ENUMS, ENUM, TEXT, fields_for
 from schemas.people import ADULT_AGE, is_child
 
-EVIDENCE_COLUMNS = ["family_id", "criterion", "indicator", "person_id", "source", "record_id", "event_date"]
-_IND_EVIDENCE = ["family_id", "indicator", "person_id", "source", "record_id", "event_date"]
+EVIDENCE_COLUMNS = ["family_id", "criterion", "indicator", "person_id", "source", "record_id", "event_date",
+                    "period", "value"]
+_IND_EVIDENCE = ["family_id", "indicator", "person_id", "source", "record_id", "event_date", "period", "value"]
+# What an evidence row says of its record besides the threshold's own fields (`value`): the
+# fields a key worker would name it by.
+_DESCRIBED_BY = {"police": ("event_type", "offence_category", "outcome", "role"), "asb": ("role", "intervention"),
+                 "dv": ("role", "risk_level"), "events": ("event_type", "category"),
+                 "housing": ("event_type", "rent_arrears_gbp"), "benefits": ("benefit_type",)}
+_SAID = {"rent_arrears_gbp": lambda v: f"£{float(v):,.2f}", "risk_level": lambda v: f"{v} risk"}
 
 
 @dataclass(frozen=True)
@@ -178,6 +185,9 @@ def _evaluate_indicator(ind: Indicator, extracts: dict, kinds: dict, links: pd.D
                              "event_date": date[mask]})
         for f in value_fields:
             part[f] = frame.loc[mask, f]
+        part["period"] = _period(frame.loc[mask], ind.agency, date[mask])
+        described = [f for f in _DESCRIBED_BY.get(ind.agency, ()) if f in frame.columns and f not in value_fields]
+        part["_described"] = _joined(frame.loc[mask, described]) if described else ""
         parts.append(part)
     if not parts:
         return _IndicatorOutcome(True, none_met, pd.DataFrame(columns=_IND_EVIDENCE), sources)
@@ -233,8 +243,72 @@ def _evaluate_indicator(ind: Indicator, extracts: dict, kinds: dict, links: pd.D
 
     met_families = set(evidence_rows.loc[evidence_rows[group].isin(qualifying), "family_id"])
     met = pd.Series(families.isin(list(met_families)), index=families)
+    evidence_rows = evidence_rows.assign(value=_value(evidence_rows, t, kind_fields)) if len(evidence_rows) \
+        else evidence_rows.assign(value=pd.Series(dtype=object), period=pd.Series(dtype=object))
     ev = evidence_rows.assign(indicator=ind.name)[_IND_EVIDENCE]
     return _IndicatorOutcome(True, met, ev, sources)
+
+
+def _period(frame: pd.DataFrame, agency: str, date: pd.Series) -> pd.Series:
+    """When a record is, as a person would write it: a school row's term ("2025/26 autumn"), a
+    claim's span ("from 2026-01-05", "2025-04-01 to 2026-02-28"), else the event's date."""
+    iso = date.dt.strftime("%Y-%m-%d").astype(object).where(date.notna(), "")
+    if agency == "schools":
+        def term(y, t):
+            found = term_of(y, t)
+            return f"{found.academic_year} {found.name}" if found else ""
+        pairs = pd.Series(list(zip(frame["academic_year"].astype(object), frame["term"].astype(object))),
+                          index=frame.index)
+        return pairs.map({p: term(*p) for p in set(pairs)})
+    if agency in SPAN_FIELDS:
+        end = pd.to_datetime(frame[SPAN_FIELDS[agency][1]], errors="coerce")
+        end_iso = end.dt.strftime("%Y-%m-%d").astype(object).where(end.notna(), "")
+        return ("from " + iso).where(end.isna(), iso + " to " + end_iso)
+    return iso
+
+
+def _joined(frame: pd.DataFrame) -> pd.Series:
+    """The non-blank values of each row, joined with ", " (e.g. "offence, violence, charged")."""
+    said = frame.apply(lambda col: col.map(lambda v: "" if pd.isna(v) else _SAID[col.name](v))
+                       if col.name in _SAID else col)
+    text = said.astype("string").fillna("").apply(lambda col: col.str.replace("_", " ").str.strip())
+    out = pd.Series("", index=frame.index, dtype=object)
+    for col in text.columns:
+        v = text[col]
+        out = out.where(v == "", out.where(out == "", out + ", ") + v)
+    return out
+
+
+def _value(rows: pd.DataFrame, t, kind_fields: dict) -> pd.Series:
+    """The value behind the tick, as a key worker reads it: a term's absence ("12.5% of sessions
+    (10 of 80)"), a count or an amount ("fixed term exclusions 2", "rent arrears gbp 1,250.00"),
+    the flag that was set, and what the record is (its event type, category, outcome, role)."""
+    def name(f: str) -> str:
+        return f.replace("_", " ")
+
+    if t.kind == "share":
+        num = sum(pd.to_numeric(rows[f], errors="coerce").fillna(0) for f in t.fields)
+        den = pd.to_numeric(rows[t.denominator], errors="coerce")
+        pct = (100 * num / den.where(den > 0)).round(1)
+        text = (pct.map(lambda v: "" if pd.isna(v) else f"{v:.1f}%") + " of " + name(t.denominator) + " ("
+                + num.astype("Int64").astype(str) + " of " + den.astype("Int64").astype(str) + ")")
+        value = text.where(pct.notna(), "")
+    elif t.kind == "sum":
+        f = t.fields[0]
+        v = pd.to_numeric(rows[f], errors="coerce")
+        money = kind_fields.get(f) is not None and kind_fields[f].kind == "money"
+        value = (name(f) + " " + v.map(lambda x: "" if pd.isna(x) else (f"{x:,.2f}" if money else f"{x:,.0f}"))
+                 ).where(v.notna(), "")
+    elif t.kind == "any_flag":
+        value = pd.Series("", index=rows.index, dtype=object)
+        for f in t.fields:
+            on = rows[f].astype("boolean").fillna(False).astype(bool)
+            value = value.where(~on, value.where(value == "", value + ", ") + name(f))
+    else:
+        value = pd.Series("", index=rows.index, dtype=object)
+    described = rows["_described"] if "_described" in rows else pd.Series("", index=rows.index)
+    both = (value != "") & (described != "")
+    return value.where(~both, value + "; " + described).where(value != "", described).astype(object)
 
 
 class _Links:

@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from .ethnicity import to_ons_2021
 from .linkage import LinkageResult
 
 AGE_BANDS = [(-1, 4, "0-4"), (5, 10, "5-10"), (11, 15, "11-15"), (16, 17, "16-17"), (18, 24, "18-24"),
@@ -115,7 +116,8 @@ def _persons(records: pd.DataFrame, result: LinkageResult) -> tuple[pd.DataFrame
         key = pd.MultiIndex.from_arrays([src, rid])
         person = rl.set_index(["source", "record_id"])["person_id"].reindex(key).to_numpy()
     rec = pd.DataFrame({"person_id": person, "source": records["source"].astype(str).to_numpy(),
-                        "ethnicity": records["ethnicity"].to_numpy() if "ethnicity" in records else None,
+                        # one scheme (ONS 2021), so that a group is a community, not an agency's codes
+                        "ethnicity": to_ons_2021(records["ethnicity"]).to_numpy() if "ethnicity" in records else None,
                         "sex": records["sex"].to_numpy() if "sex" in records else None})
     members = result.members.set_index("person_id")
     per = pd.DataFrame(index=members.index)

@@ -110,18 +110,16 @@ def compare(old_dir, new_dir, out_file, quiet, log_file, log_format):
 
     from pipeline.display import Display
     from pipeline.outputs import add_to_inventory
-    from pipeline.quarters import compare_quarters, read_as_of, read_need_matrix
+    from pipeline.quarters import ELIGIBILITY, check_carried_forward, compare_quarters, read_as_of, read_need_matrix
     from reports.writers import write_csv
 
     display = Display(quiet=quiet)
     setup_logging(quiet=quiet, log_file=log_file, log_format=log_format, interactive=display.interactive)
+    check_carried_forward(Path(old_dir), Path(new_dir))
     old = read_need_matrix(Path(old_dir))
     new = read_need_matrix(Path(new_dir))
     id_path = Path(new_dir) / "id_changes.csv"
     id_changes = pd.read_csv(id_path, dtype=str, keep_default_na=False) if id_path.exists() else None
-    if id_changes is None:
-        click.echo("note: the newer folder has no id_changes.csv (was it run with --previous?): "
-                   "families are matched by family_id alone", err=True)
     changes, movement, notes = compare_quarters(old, new, id_changes, old_as_of=read_as_of(Path(old_dir)))
     target = Path(out_file) if out_file else Path(new_dir) / "changes.csv"
     _check_changes_target(target)
@@ -133,11 +131,13 @@ def compare(old_dir, new_dir, out_file, quiet, log_file, log_format):
         tmp.unlink(missing_ok=True)
     add_to_inventory(target.parent, target.name)   # an hnf-match output folder stays provably ours
     counts = changes["status"].value_counts()
+    eligibility = changes["eligibility_status"].value_counts()
     display.table("Families between the two quarters", ["", "families"],
                    [["new", int(counts.get("new", 0))], ["continuing", int(counts.get("continuing", 0))],
                     ["  of which no record dated since last quarter",
                      int((changes["seen_since_last_quarter"].astype(str) == "0").sum())],
-                    ["left", int(counts.get("left", 0))]])
+                    ["left", int(counts.get("left", 0))]]
+                   + [[status.replace("_", " "), int(eligibility.get(status, 0))] for status in ELIGIBILITY])
     display.table("How each criterion moved", list(movement.columns), movement.values.tolist())
     for note in notes:
         click.echo(f"note: {note}")
@@ -149,6 +149,7 @@ def compare(old_dir, new_dir, out_file, quiet, log_file, log_format):
 def _check_changes_target(target: Path) -> None:
     """`compare` replaces only a changes.csv it wrote before: never another file of the user's."""
     from pipeline.quarters import CHANGE_COLUMNS
+    earlier = ["family_id", "status", "eligible_before", "eligible_now"]   # changes.csv before eligibility_status
     from schemas.errors import OutputInTheWay
 
     if target.is_symlink() or (target.exists() and not target.is_file()):
@@ -159,7 +160,8 @@ def _check_changes_target(target: Path) -> None:
                 first = fh.readline(4096).rstrip("\r\n")
         except (OSError, UnicodeDecodeError):
             first = ""
-        if first.split(",")[:len(CHANGE_COLUMNS)] != CHANGE_COLUMNS:
+        header = first.split(",")
+        if header[:len(CHANGE_COLUMNS)] != CHANGE_COLUMNS and header[:len(earlier)] != earlier:
             raise OutputInTheWay(f"{target}: exists and is not a changes.csv that hnf-match wrote; "
                                  "hnf-match never replaces a file of yours. Name another file with --out")
 

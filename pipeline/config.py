@@ -212,6 +212,7 @@ class OutputOptions(ConfigModel):
     file_mode: Annotated[int, BeforeValidator(_file_mode)] = 0o600
     csv_bom: Flag = False
     layout: Choice(*LAYOUTS) = "families-as-rows"
+    workbook: Flag = False      # also need_matrix.xlsx: matrix, evidence, members (and changes) as sheets
     key_permissions: Choice(*KEY_PERMISSIONS) = "warn"   # a key others can read: warn | refuse
 
     @model_validator(mode="after")
@@ -227,6 +228,9 @@ class OutputOptions(ConfigModel):
 class ReportOptions(ConfigModel):
     takes = "report takes"
     min_group_size: Whole(1) = DEFAULT_MIN_GROUP_SIZE   # smallest group in linkage quality by group
+    # A CSV of postcode, area_code[, area_name] (a ward or LSOA, as the ONS postcode directories
+    # give them): the report's areas table groups families by it.
+    area_lookup: Annotated[Optional[Path], BeforeValidator(_input_file("area lookup"))] = None
 
 
 def _costs(value: Any, info: ValidationInfo) -> str:

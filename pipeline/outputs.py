@@ -38,7 +38,7 @@ PARTIAL_MARK = ".hnf-match-partial"
 # What hnf-match has written into an output folder (for folders whose manifest predates the
 # inventory of files it now keeps).
 KNOWN_NAMES = {
-    MANIFEST, "need_matrix.csv", "need_matrix.xlsx", "members.csv", "record_links.csv", "evidence.csv",
+    MANIFEST, "need_matrix.csv", "need_matrix.xlsx", "families.csv", "members.csv", "record_links.csv", "evidence.csv",
     "review_pairs.csv", "review_families.csv", "review.html", "changes.csv", "report.html", "reconciliation.csv",
     "clerical_decisions.csv", "baselines.csv", "outcomes.csv", "claims.csv", "claims_evidence.csv",
     "id_changes.csv", "linkage_quality_by_group.csv", "link_explanations.csv", "family_demand.csv", "member_demand.csv",

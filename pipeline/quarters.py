@@ -21,7 +21,9 @@ import pandas as pd
 from matching.incremental import STATE_FOLDER, LinkageState, read_state
 from matching.settings import LinkageSettings
 from schemas.columns import DECISION_COLUMNS, WITHDRAW, normalise_decision
-from schemas.errors import InputDataError
+from reports.changes import CHANGE_COLUMNS, ELIGIBILITY, QuarterChanges, compare_quarters  # noqa: F401  (run and compare share it)
+from reports.manifest import sha256_of
+from schemas.errors import ConfigError, InputDataError
 
 log = logging.getLogger("hnf_match")
 
@@ -38,6 +40,9 @@ class Previous:
     baselines: pd.DataFrame | None = None   # outcome-tracking baselines: family_id, baseline_date, baseline_source
     state: LinkageState | None = None       # what lets this quarter compare only new and changed records
     full_because: str = "no linkage state was read"   # why `state` is None, naming no person
+    need_matrix: pd.DataFrame | None = None  # last quarter's need matrix, for changes.csv (None: not there)
+    as_of: str | None = None                # last quarter's reference date (ISO), from its manifest
+    record_links_sha256: str = ""           # of the record_links.csv read: manifest.json records it
 
 
 def _read(path: Path, columns: list[str], what: str) -> pd.DataFrame:
@@ -74,8 +79,11 @@ def read_previous(folder: Path, settings: LinkageSettings | None = None, *, full
         state, why = None, "no linkage settings were given to check the state against"
     else:
         state, why = read_state(folder / STATE_FOLDER, settings)
+    matrix = read_need_matrix(folder) if (folder / "need_matrix.csv").exists() else None
     return Previous(folder=folder, record_links=links[["source", "record_id", "person_id", "family_id"]],
-                    decisions=decisions, baselines=baselines, state=state, full_because=why)
+                    decisions=decisions, baselines=baselines, state=state, full_because=why,
+                    need_matrix=matrix, as_of=read_as_of(folder),
+                    record_links_sha256=sha256_of(folder / "record_links.csv"))
 
 
 @dataclass(frozen=True)
@@ -363,17 +371,23 @@ def merge_decisions(previous: pd.DataFrame | None, current: pd.DataFrame | None)
     return kept.drop(columns="_pair").reset_index(drop=True)
 
 
-# ---- comparing two quarters ---------------------------------------------------------------
+# ---- comparing two quarters (the comparison itself: reports.changes) ----------------------
 
 FIXED_MATRIX_COLUMNS = ["family_id", "members", "adults", "children", "postcode_district"]
-CHANGE_COLUMNS = ["family_id", "status", "eligible_before", "eligible_now", "criteria_before", "criteria_now",
-                  "criteria_gained", "criteria_lost", "last_record_date", "seen_since_last_quarter", "note"]
 
 
 def read_need_matrix(folder: Path) -> pd.DataFrame:
+    """A run's need matrix, in either layout (families-as-columns past Excel's column limit is
+    split into need_matrix.csv, need_matrix_2.csv, ...: read together)."""
     path = Path(folder) / "need_matrix.csv"
     frame = _read(path, [], "the need matrix")
     if "family_id" not in frame.columns and "need" in frame.columns:
+        parts = [frame]
+        n = 2
+        while (Path(folder) / f"need_matrix_{n}.csv").exists():
+            parts.append(_read(Path(folder) / f"need_matrix_{n}.csv", ["need"], "the need matrix").drop(columns="need"))
+            n += 1
+        frame = pd.concat(parts, axis=1) if len(parts) > 1 else frame
         frame = frame.set_index("need").T.rename_axis("family_id").reset_index()   # families-as-columns layout
     missing = [c for c in ("family_id", "criteria_met", "eligible") if c not in frame.columns]
     if missing:
@@ -390,92 +404,28 @@ def read_as_of(folder: Path) -> str | None:
         return None
 
 
-def criteria_columns(matrix: pd.DataFrame) -> list[str]:
-    cols = list(matrix.columns)
-    start = cols.index("postcode_district") + 1 if "postcode_district" in cols else 1
-    return cols[start:cols.index("criteria_met")]
-
-
-def compare_quarters(old: pd.DataFrame, new: pd.DataFrame, id_changes: pd.DataFrame | None = None,
-                     old_as_of: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Families new, continuing and left between two need matrices, with the criteria each
-    gained and lost. Agencies re-send old records, so a family that has moved away stays in the
-    matrix for a while: `seen_since_last_quarter` says whether any record of the family is dated
-    after the old quarter's reference date (0 for a family nobody has seen since).
-    Returns (changes, per-criterion movement, notes)."""
-    notes = []
-    old_c, new_c = criteria_columns(old), criteria_columns(new)
-    common = [c for c in new_c if c in old_c]
-    if set(old_c) != set(new_c):
-        notes.append("the two quarters were scored with different criteria; compared on the ones they share: "
-                     + ", ".join(common))
-    # Families merged into another this quarter continue under the surviving ID.
-    renamed = {}
-    if id_changes is not None and len(id_changes):
-        fam = id_changes[(id_changes["id_type"] == "family") & (id_changes["kind"] == "merged")]
-        renamed = dict(zip(fam["old_id"], fam["new_id"]))
-    split_from = {}
-    if id_changes is not None and len(id_changes):
-        fam = id_changes[(id_changes["id_type"] == "family") & (id_changes["kind"] == "split")]
-        split_from = fam.groupby("new_id")["old_id"].apply(lambda s: ";".join(sorted(s))).to_dict()
-
-    def met(frame: pd.DataFrame) -> pd.Series:
-        flags = frame.set_index("family_id")[common]
-        return flags.apply(lambda row: [c for c in common if str(row[c]).strip() == "1"], axis=1)
-
-    o = old.assign(family_id=old["family_id"].map(lambda f: renamed.get(f, f)))
-    last_seen = (new.set_index("family_id")["last_record_date"].astype(str).str[:10].replace("nan", "")
-                 if "last_record_date" in new.columns else pd.Series(dtype=str))
-    o_met = met(o.drop_duplicates("family_id"))
-    n_met = met(new)
-    o_elig = o.groupby("family_id")["eligible"].agg(lambda s: int((s.astype(str) == "1").any()))
-    n_elig = new.set_index("family_id")["eligible"].astype(str).eq("1").astype(int)
-    rows = []
-    for fid in sorted(set(o_met.index) | set(n_met.index), key=_sort_key):
-        before = o_met.get(fid, []) if fid in o_met.index else None
-        now = n_met.get(fid, []) if fid in n_met.index else None
-        if before is None:
-            status, note = "new", (f"split from {split_from[fid]}" if fid in split_from else "")
-        elif now is None:
-            status, note = "left", ""
-        else:
-            status = "continuing"
-            note = "absorbed " + ";".join(sorted(k for k, v in renamed.items() if v == fid)) \
-                if fid in renamed.values() else ""
-
-        rows.append({
-            "family_id": fid, "status": status,
-            "eligible_before": "" if before is None else int(o_elig.get(fid, 0)),
-            "eligible_now": "" if now is None else int(n_elig.get(fid, 0)),
-            "criteria_before": "" if before is None else ";".join(before),
-            "criteria_now": "" if now is None else ";".join(now),
-            "criteria_gained": ";".join(c for c in (now or []) if c not in (before or [])) if before is not None and now is not None else "",
-            "criteria_lost": ";".join(c for c in (before or []) if c not in (now or [])) if before is not None and now is not None else "",
-            "last_record_date": last_seen.get(fid, "") if now is not None else "",
-            "seen_since_last_quarter": ("" if now is None or not old_as_of or not last_seen.get(fid, "")
-                                        else int(last_seen.get(fid, "") > old_as_of)),
-            "note": note,
-        })
-    changes = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
-    cont = changes[changes["status"] == "continuing"]
-    movement = []
-    def has_data(frame, c):
-        return bool((frame[c].astype(str).str.strip() != "").any())
-
-    for c in common + ["eligible"]:
-        if c != "eligible" and not (has_data(old, c) or has_data(new, c)):
-            movement.append({"criterion": c, "families_before": "no data", "families_now": "no data",
-                             "gained_by_continuing_families": "", "lost_by_continuing_families": ""})
-            continue
-        if c == "eligible":
-            before_n, now_n = int(o_elig.sum()), int(n_elig.sum())
-            gained = int(((cont["eligible_before"] == 0) & (cont["eligible_now"] == 1)).sum())
-            lost = int(((cont["eligible_before"] == 1) & (cont["eligible_now"] == 0)).sum())
-        else:
-            before_n = int(o_met.map(lambda m: c in m).sum())
-            now_n = int(n_met.map(lambda m: c in m).sum())
-            gained = int(cont["criteria_gained"].str.split(";").map(lambda m: c in m).sum())
-            lost = int(cont["criteria_lost"].str.split(";").map(lambda m: c in m).sum())
-        movement.append({"criterion": c, "families_before": before_n, "families_now": now_n,
-                         "gained_by_continuing_families": gained, "lost_by_continuing_families": lost})
-    return changes, pd.DataFrame(movement), notes
+def check_carried_forward(old_dir: Path, new_dir: Path) -> None:
+    """`compare` matches families by ID, which means something only when the newer run carried
+    its IDs from the older one (`run --previous OLD`): its manifest records the SHA-256 of the
+    record_links.csv it was given, and that must be OLD's. Otherwise the same ID can be two
+    different families, and the movements would be coincidences: refused (exit 2)."""
+    import json
+    old_dir, new_dir = Path(old_dir), Path(new_dir)
+    try:
+        manifest = json.loads((new_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise ConfigError(f"{new_dir / 'manifest.json'}: missing or unreadable; compare needs the manifest of an "
+                          "hnf-match output folder to know which run its IDs were carried from") from None
+    given = manifest.get("previous_record_links_sha256") if isinstance(manifest, dict) else None
+    rerun = f"run the newer quarter again with --previous {old_dir}, then compare"
+    if not given:
+        raise ConfigError(f"{new_dir}: was not run with --previous (its manifest.json records no previous run), so "
+                          f"its family IDs were not carried forward from {old_dir} and the same ID may be another "
+                          f"family; {rerun}")
+    links = old_dir / "record_links.csv"
+    if not links.is_file():
+        raise ConfigError(f"{links}: not found; compare needs the older quarter's output folder")
+    if sha256_of(links) != given:
+        raise ConfigError(f"{new_dir}: its IDs were carried forward from another run than {old_dir} (the "
+                          f"record_links.csv it was given differs from {links}), so the same ID may be another "
+                          f"family; {rerun}")

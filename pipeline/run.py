@@ -127,6 +127,7 @@ def protected_inputs(cfg: RunConfig, previous: Path | None = None) -> dict[str, 
         "the previous quarter's output (--previous)": [previous or cfg.previous],
         "the review decisions file": [cfg.review_decisions],
         "the case starts (baselines) file": [cfg.baselines],
+        "the area lookup": [cfg.report.area_lookup],
         "the criteria file": [criteria, criteria.with_suffix(".outcomes.yaml")] if criteria.is_file() else [],
         "the unit-cost table": [Path(cfg.demand.costs)] if Path(cfg.demand.costs).is_file() else [],
         "the log file": [Path(p) for p in LOG_FILES],
@@ -237,7 +238,8 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
     from matching.linkage import link_records
     from matching.quality import quality_by_group
     from matching.settings import LinkageSettings
-    from pipeline.quarters import carry_forward, decisions_in_force, read_decisions, read_previous
+    from pipeline.areas import read_area_lookup
+    from pipeline.quarters import carry_forward, compare_quarters, decisions_in_force, read_decisions, read_previous
     from reports.outputs import write_run_outputs
 
     previous_dir = previous or cfg.previous
@@ -256,6 +258,7 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
     # extracts are read.
     decisions_file = read_decisions(cfg.review_decisions)
     outcome_set = load_outcomes(cfg.criteria, settings=cfg.outcome_settings or None, criteria_set=criteria_set)
+    area_lookup = read_area_lookup(cfg.report.area_lookup)
     case_starts = None
     if cfg.baselines is not None:
         case_starts = parse_case_starts(_read_text_csv(cfg.baselines, "the case starts (baselines) file"),
@@ -321,6 +324,9 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
             with clock.stage("outcomes"):
                 outcomes = track_outcomes(extracts, kinds, linkage.record_links, linkage.members,
                                           criteria_set, outcome_set, cfg.as_of, tracked)
+        changes = None
+        if prev is not None and prev.need_matrix is not None:
+            changes = compare_quarters(prev.need_matrix, scored.need_matrix, carried.id_changes, old_as_of=prev.as_of)
         record = RunRecord(
             config=cfg, started=started, layout=layout or cfg.outputs.layout, validated=validated,
             records=records, criteria_set=criteria_set, linkage=linkage, decisions=decisions,
@@ -328,7 +334,8 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
             outcomes=outcomes, demand=demand, thresholds=run_thresholds(cfg, settings),
             counts=run_counts(validated, records, linkage, scored, previous=previous_dir, tracked=tracked,
                               outcomes=outcomes, id_changes=carried.id_changes),
-            times=clock.times())
+            times=clock.times(), changes=changes, area_lookup=area_lookup,
+            previous_record_links_sha256=prev.record_links_sha256 if prev is not None else None)
         with clock.stage("write outputs"):
             write_run_outputs(tmp, record)
     return dataclasses.replace(record, times=clock.times(), output=cfg.output)

@@ -311,3 +311,33 @@ def threshold_chart(thresholds: np.ndarray, precision: np.ndarray, recall: np.nd
     ax.set_ylabel("share of decided pairs")
     ax.legend(loc="lower left", frameon=False, fontsize=8)
     return to_svg(fig, "Precision and recall against the clerical decisions at each possible link threshold")
+
+
+@_style
+def movement_chart(titles: Sequence[str], gained: Sequence[int], arrived: Sequence[int],
+                   lost: Sequence[int], went: Sequence[int]) -> str:
+    """Each criterion's movement since last quarter, as bars either side of zero: to the right
+    the families that now meet it (continuing families that gained it, then new families), to
+    the left those that no longer do (continuing families that lost it, then families that
+    left). The net change is written at the right."""
+    fig, ax = plt.subplots(figsize=(6.8, 0.5 * len(titles) + 1.1))
+    y = np.arange(len(titles))[::-1]
+    g, a = np.asarray(gained, dtype=float), np.asarray(arrived, dtype=float)
+    lo, w = np.asarray(lost, dtype=float), np.asarray(went, dtype=float)
+    ax.barh(y, g, color=GREEN, height=0.6, label="continuing families: gained")
+    ax.barh(y, a, left=g, color="#8fd3bd", height=0.6, label="new families meeting it")
+    ax.barh(y, -lo, color=VERMILION, height=0.6, label="continuing families: lost")
+    ax.barh(y, -w, left=-lo, color="#f0b48c", height=0.6, label="families that left")
+    reach = max(float((g + a).max()) if len(g) else 0.0, float((lo + w).max()) if len(lo) else 0.0, 1.0)
+    for yi, up, down in zip(y, g + a, lo + w):
+        net = int(up - down)
+        ax.annotate(f"{net:+,}", (reach * 1.12, yi), va="center", ha="left", fontsize=8, color=DARK,
+                    annotation_clip=False)
+    ax.axvline(0, color="#666666", lw=0.8)
+    ax.set_yticks(y, [_wrap(t) for t in titles])
+    ax.set_xlim(-reach * 1.1, reach * 1.1)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{abs(int(v)):,}"))
+    ax.set_xlabel("families: fewer meet it  ←   →  more meet it   (net change at the right)")
+    ax.legend(frameon=False, fontsize=7.5, ncol=2, loc="lower center", bbox_to_anchor=(0.5, 1.0))
+    return to_svg(fig, "How each criterion moved since last quarter")

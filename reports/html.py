@@ -10,6 +10,7 @@ that it cannot be worked out from the total).
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import re
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from criteria.language import AllOf, AnyOf, CriteriaSet, Criterion, RuleNode
+from matching.ethnicity import is_mapped
 from matching.linkage import LinkageResult
 from reports import charts
 from reports.demand import demand_facts
@@ -35,6 +37,7 @@ TOP_COMBINATIONS = 12
 TOP_REASONS = 10
 TOP_DISTRICTS_CHARTED = 25
 NOT_KNOWN = "not known"
+NOT_IN_LOOKUP = "not in the area lookup"
 # An outward code (the district part of a postcode): anything else is never printed.
 _DISTRICT = re.compile(r"^[A-Z]{1,2}[0-9][0-9A-Z]?$")
 # Columns that could carry a personal value: never rendered from a frame we did not build.
@@ -44,6 +47,7 @@ _PERSONAL = {"forename", "surname", "dob", "address", "postcode", "uprn", "nhs_n
 SECTIONS = (("summary", "Summary"), ("run", "The run"), ("data-quality", "Data quality"),
             ("linkage", "Linking records into persons and families"), ("need", "Need"),
             ("demand", "Service demand and estimated cost"),
+            ("quarter", "Since last quarter"), ("outcomes", "Outcomes and claims"),
             ("linkage-quality", "Linkage quality by group"), ("explanations", "What the words mean"))
 
 
@@ -55,6 +59,7 @@ def render_report(record: RunRecord, *, generated: dt.datetime | None = None) ->
         sections=SECTIONS, as_of=record.config.as_of, generated=generated, criteria_set=record.criteria_set,
         f=facts, run=_run_facts(record), quality=_quality_facts(record.validated),
         linkage=_linkage_facts(facts, record.linkage), need=_need_facts(facts, record),
+        quarter=_quarter_facts(record), outcomes=_outcome_facts(record),
         groups=_group_facts(record.quality_by_group), explained=_explained(record.criteria_set),
         demand=demand_facts(record, _table, Figure),
         model=match_model(record.linkage.model),
@@ -275,6 +280,9 @@ class _NeedFacts:
     districts: Table | None         # None: no family is eligible
     district_chart: Figure | None   # only with three districts or more shown in full
     family_size: Figure | None
+    district_rates: Table | None = None   # families, eligible, rate and each criterion, by district
+    area_rates: Table | None = None       # the same by the council's areas (report.area_lookup)
+    areas_unmatched: int = 0              # families whose postcode the lookup does not hold
 
 
 def _need_facts(f: _Facts, record: RunRecord) -> _NeedFacts:
@@ -344,9 +352,236 @@ def _need_facts(f: _Facts, record: RunRecord) -> _NeedFacts:
         family_size = Figure(charts.family_size_chart(labels, all_counts, el_counts),
                              f"Families by number of members ({TOP_FAMILY_SIZE} or more grouped), all families "
                              "and eligible families.")
+    district = matrix.get("postcode_district", pd.Series(None, index=matrix.index)).astype("string").str.strip().str.upper()
+    district = district.where(district.fillna("").str.fullmatch(_DISTRICT), NOT_KNOWN).fillna(NOT_KNOWN)
+    titled = [(c, criteria_set.criteria[c].title) for c, n in zip(names, counts) if n is not None]
+    district_rates = _rates_table(matrix, district, titled, "Postcode district",
+                                  "Families, eligible families and each criterion by postcode district")
+    area_rates, unmatched = None, 0
+    if record.area_lookup is not None:
+        area, unmatched = family_areas(matrix["family_id"], record.linkage.members, record.area_lookup)
+        area_rates = _rates_table(matrix, area, titled, "Area",
+                                  "Families, eligible families and each criterion by area (the council's area lookup)")
     return _NeedFacts(criteria=table, chart=chart, partial=[c for c in names if status.get(c) == "partial data"],
                       combinations=combinations, districts=district_table, district_chart=district_chart,
-                      family_size=family_size)
+                      family_size=family_size, district_rates=district_rates, area_rates=area_rates,
+                      areas_unmatched=unmatched)
+
+
+def family_areas(family_ids: pd.Series, members: pd.DataFrame, lookup: pd.DataFrame) -> tuple[pd.Series, int]:
+    """Each family's area (aligned with family_ids): the lookup's area of the family's commonest
+    member postcode (ties: the alphabetically first), "not known" without a postcode, "not in
+    the area lookup" for a postcode the lookup lacks. Returns (areas, families not in it)."""
+    pc = members["postcode"].astype("string").str.upper().str.replace(r"\s+", "", regex=True) \
+        if "postcode" in members else pd.Series(pd.NA, index=members.index, dtype="string")
+    df = pd.DataFrame({"family_id": members["family_id"].to_numpy(), "pc": pc.to_numpy()}).dropna()
+    df = df[df["pc"] != ""]
+    best = (df.groupby(["family_id", "pc"]).size().rename("n").reset_index()
+            .sort_values(["family_id", "n", "pc"], ascending=[True, False, True])
+            .drop_duplicates("family_id").set_index("family_id")["pc"])
+    label = lookup["area_name"].where(lookup["area_name"] == lookup["area_code"],
+                                      lookup["area_name"] + " (" + lookup["area_code"] + ")")
+    area_of = pd.Series(label.to_numpy(), index=lookup["postcode"].to_numpy())
+    postcode = family_ids.map(best)
+    area = postcode.map(area_of)
+    missing = postcode.notna() & area.isna()
+    area = area.where(~missing, NOT_IN_LOOKUP).fillna(NOT_KNOWN)
+    return pd.Series(area.to_numpy(), index=family_ids.index), int(missing.sum())
+
+
+def suppressed_column(counts: Sequence[int], minimum: int = MIN_CELL) -> list[str]:
+    """A column of counts as text: under `minimum` (but not 0) as "<5", and then, while fewer
+    than two cells are held back or those held back add up to under `minimum`, the next
+    smallest non-zero cell "not shown" too, so that no small count follows from the total."""
+    shown = [suppress(int(n), minimum) for n in counts]
+    held = {i for i, n in enumerate(counts) if 0 < n < minimum}
+    if held:
+        for i in sorted(range(len(counts)), key=lambda i: counts[i]):
+            if len(held) >= 2 and sum(counts[j] for j in held) >= minimum:
+                break
+            if i not in held and counts[i] > 0:
+                held.add(i)
+                shown[i] = "not shown"
+    return shown
+
+
+def _rates_table(matrix: pd.DataFrame, area: pd.Series, criteria: Sequence[tuple[str, str]], heading: str,
+                 caption: str) -> Table | None:
+    """Per area: families (the denominator), eligible families, eligible per 100 families and
+    each criterion's families, every column suppressed on its own; a rate only where both its
+    counts are shown. Most eligible first; "not known" and "not in the area lookup" last."""
+    if not len(matrix):
+        return None
+    eligible = pd.to_numeric(matrix["eligible"], errors="coerce").eq(1)
+    frame = pd.DataFrame({"area": area.astype(str).to_numpy(), "families": 1, "eligible": eligible.astype(int).to_numpy()})
+    for c, _ in criteria:
+        frame[c] = pd.to_numeric(matrix[c], errors="coerce").eq(1).astype(int).to_numpy()
+    per = frame.groupby("area").sum()
+    last = per.index.isin([NOT_KNOWN, NOT_IN_LOOKUP])
+    per = per.assign(_last=last).sort_values(["_last", "eligible", "families"], ascending=[True, False, False])
+    per = per.drop(columns="_last")
+    columns = {col: suppressed_column(per[col].astype(int).tolist()) for col in per.columns}
+    rows = []
+    for i, name in enumerate(per.index):
+        fam, elig = columns["families"][i], columns["eligible"][i]
+        numeric = fam[0].isdigit() and elig[0].isdigit()
+        rate = f"{100 * per['eligible'].iloc[i] / per['families'].iloc[i]:.1f}" if numeric and per["families"].iloc[i] else "not shown"
+        rows.append([name, fam, elig, rate, *[columns[c][i] for c, _ in criteria]])
+    total = per.sum()
+    rows.append(["All areas", _n(total["families"]), _n(total["eligible"]),
+                 f"{100 * total['eligible'] / total['families']:.1f}" if total["families"] else "",
+                 *[_n(total[c]) for c, _ in criteria]])
+    headers = [heading, "Families", "Eligible", "Eligible per 100 families", *[t for _, t in criteria]]
+    return _table(headers, rows, numeric=set(range(1, len(headers))), caption=caption, last_row_total=True)
+
+
+@dataclass(frozen=True)
+class _QuarterFacts:
+    """Quarter on quarter, from the run's changes.csv (reports.changes)."""
+    available: bool                 # the run was given --previous
+    previous_as_of: str             # the previous quarter's reference date, as text
+    counts: dict[str, int]          # presence and eligibility statuses -> families
+    eligibility: Table | None       # eligibility status by presence status
+    lost_why: Table | None          # why families are no longer eligible (None: none are)
+    gained_why: Table | None        # what made families eligible (None: none are newly)
+    movement: Table | None
+    chart: Figure | None
+    notes: list[str]
+
+
+_ELIGIBILITY_WORDS = {"newly_eligible": "Newly eligible", "still_eligible": "Still eligible",
+                      "no_longer_eligible": "No longer eligible", "not_eligible": "Not eligible, then or now"}
+
+
+def _quarter_facts(record: RunRecord) -> _QuarterFacts:
+    from reports.changes import ELIGIBILITY, PRESENCE
+    qc = record.changes
+    if qc is None:
+        return _QuarterFacts(available=False, previous_as_of="", counts={}, eligibility=None, lost_why=None,
+                             gained_why=None, movement=None, chart=None, notes=[])
+    ch = qc.changes
+    counts = {**{k: int((ch["status"] == k).sum()) for k in PRESENCE},
+              **{k: int((ch["eligibility_status"] == k).sum()) for k in ELIGIBILITY},
+              "unseen": int((ch["seen_since_last_quarter"].astype(str) == "0").sum())}
+    rows = []
+    for e in ELIGIBILITY:
+        part = ch[ch["eligibility_status"] == e]
+        rows.append([_ELIGIBILITY_WORDS[e], *[_n((part["status"] == p).sum()) for p in PRESENCE], _n(len(part))])
+    rows.append(["All families", *[_n(counts[p]) for p in PRESENCE], _n(len(ch))])
+    eligibility = _table(["", "New this quarter", "In both quarters", "Left", "All"], rows, numeric={1, 2, 3, 4},
+                         caption="Families by eligibility, last quarter and this", last_row_total=True)
+    titles = {c: record.criteria_set.criteria[c].title for c in record.criteria_set.criteria}
+
+    def by_criterion(frame: pd.DataFrame, column: str) -> Counter:
+        return Counter(c for cell in frame[column].astype(str) for c in cell.split(";") if c)
+
+    gone = ch[ch["eligibility_status"] == "no_longer_eligible"]
+    lost_why = None
+    if len(gone):
+        stayed = gone[gone["status"] == "continuing"]
+        lost = by_criterion(stayed, "criteria_lost")
+        rows = [["Left: in no extract this quarter", _n((gone["status"] == "left").sum())],
+                ["Still here, but no longer meet the family rule", _n(len(stayed))]]
+        rows += [[f"\u2003lost {c}: {titles.get(c, c)}", _n(n)] for c, n in lost.most_common()]
+        unseen = int((stayed["seen_since_last_quarter"].astype(str) == "0").sum())
+        if unseen:
+            rows.append(["\u2003of whom no agency has a record since last quarter", _n(unseen)])
+        lost_why = _table(["Why", "Families"], rows, numeric={1},
+                          caption=f"Why families are no longer eligible ({len(gone):,}; a family that lost "
+                                  "several criteria counts under each)")
+    came = ch[ch["eligibility_status"] == "newly_eligible"]
+    gained_why = None
+    if len(came):
+        stayed = came[came["status"] == "continuing"]
+        rows = [["New this quarter", _n((came["status"] == "new").sum())],
+                ["Known last quarter, now meet the family rule", _n(len(stayed))]]
+        rows += [[f"\u2003gained {c}: {titles.get(c, c)}", _n(n)]
+                 for c, n in by_criterion(stayed, "criteria_gained").most_common()]
+        gained_why = _table(["Why", "Families"], rows, numeric={1},
+                            caption=f"Why families are newly eligible ({len(came):,})")
+    mv = qc.movement
+    shown = mv[mv["families_before"] != "no data"]
+    rows = []
+    for r in mv.itertuples(index=False):
+        label = "Eligible under the family rule" if r.criterion == "eligible" else titles.get(r.criterion, r.criterion)
+        if r.families_before == "no data":
+            rows.append([r.criterion, label, "no data", "no data", "", "", "", "", ""])
+            continue
+        rows.append([r.criterion, label, _n(r.families_before), _n(r.families_now),
+                     f"{int(r.families_now) - int(r.families_before):+,}",
+                     _n(r.gained_by_continuing_families), _n(r.lost_by_continuing_families),
+                     _n(r.met_by_new_families), _n(r.met_by_families_left)])
+    movement = _table(["Criterion", "What it means", "Last quarter", "This quarter", "Change", "Gained",
+                       "Lost", "New families", "Families left"], rows, numeric={2, 3, 4, 5, 6, 7, 8},
+                      caption="Families meeting each criterion, last quarter and this. Gained and lost: "
+                              "families in both quarters", last_row_total=bool(rows))
+    chart = None
+    if len(shown):
+        label = [("Eligible" if c == "eligible" else titles.get(c, c)) for c in shown["criterion"]]
+        chart = Figure(charts.movement_chart(label, shown["gained_by_continuing_families"].astype(int).tolist(),
+                                             shown["met_by_new_families"].astype(int).tolist(),
+                                             shown["lost_by_continuing_families"].astype(int).tolist(),
+                                             shown["met_by_families_left"].astype(int).tolist()),
+                       "How each criterion moved since last quarter. Right of the line: families that meet it "
+                       "now and did not (families in both quarters that gained it, and new families). Left: "
+                       "families that met it and no longer do (families that lost it, and families that left). "
+                       "The figure at the right is the net change.")
+    try:
+        prev_as_of = _date(dt.date.fromisoformat(str(qc.old_as_of)[:10])) if qc.old_as_of else ""
+    except ValueError:
+        prev_as_of = ""
+    return _QuarterFacts(available=True, previous_as_of=prev_as_of, counts=counts, eligibility=eligibility,
+                         lost_why=lost_why, gained_why=gained_why, movement=movement, chart=chart,
+                         notes=list(qc.notes))
+
+
+@dataclass(frozen=True)
+class _OutcomeFacts:
+    """Outcomes and claims, from outcomes.csv, claims.csv and claims_evidence.csv."""
+    available: bool                 # the criteria set has outcome rules
+    tracked: int                    # families tracked from a baseline
+    with_outcomes: int              # families with at least one measure that applies
+    met: int                        # families with a measure met
+    sustained: int                  # families with a measure sustained
+    claims: int                     # families qualifying for a results claim
+    evidence: int                   # records backing the claims
+    measures: Table | None
+    routes: Table | None
+
+
+def _outcome_facts(record: RunRecord) -> _OutcomeFacts:
+    result = record.outcomes
+    tracked = int(record.counts.get("families_tracked_for_outcomes") or 0)
+    if result is None:
+        return _OutcomeFacts(available=False, tracked=tracked, with_outcomes=0, met=0, sustained=0, claims=0,
+                             evidence=0, measures=None, routes=None)
+    o, claims, ev = result.outcomes, result.claims, result.evidence
+
+    def flag(frame: pd.DataFrame, column: str) -> pd.Series:
+        return frame[column].astype(str).str.lower().isin(["1", "true", "1.0"])
+
+    rows = []
+    for measure, part in o.groupby("measure", sort=False):
+        title = str(part["title"].iloc[0]) if "title" in part and len(part) else measure
+        records = ev[ev["measure"] == measure] if len(ev) else ev
+        rows.append([measure, title, _n(part["family_id"].nunique()), _n(part.loc[flag(part, "met"), "family_id"].nunique()),
+                     _n(part.loc[flag(part, "sustained"), "family_id"].nunique()),
+                     _n(records["family_id"].nunique() if len(records) else 0), _n(len(records))])
+    measures = _table(["Measure", "What it means", "Families it applies to", "Met now", "Sustained",
+                       "Families claimed on it", "Evidence records"], rows, numeric={2, 3, 4, 5, 6},
+                      caption="Outcome measures for the families tracked") if rows else None
+    routes = None
+    if len(claims):
+        by_route = claims.groupby("claim_route", sort=False)["family_id"].nunique()
+        routes = _table(["Claim route", "Families"], [[r, _n(n)] for r, n in by_route.items()]
+                        + [["All routes", _n(claims["family_id"].nunique())]], numeric={1},
+                        caption="Families whose results qualify for a claim at the reference date",
+                        last_row_total=True)
+    return _OutcomeFacts(available=True, tracked=tracked, with_outcomes=int(o["family_id"].nunique()),
+                         met=int(o.loc[flag(o, "met"), "family_id"].nunique()),
+                         sustained=int(o.loc[flag(o, "sustained"), "family_id"].nunique()),
+                         claims=int(claims["family_id"].nunique()), evidence=int(len(ev)),
+                         measures=measures, routes=routes)
 
 
 _GROUP_COLUMNS = {"records": "Records", "persons": "Persons", "multi_agency_share": "Known to 2+ agencies",
@@ -370,6 +605,7 @@ class _GroupFacts:
     any_shown: bool                 # some group was large enough to show
     flagged: list[_FlaggedGroup] | None   # None: the table has no possibly_under_linked column
     tables: list[tuple[Table, Figure | None]]
+    unmapped_ethnicity: list[str] = dataclasses.field(default_factory=list)   # shown as recorded: no ONS category
 
 
 def _group_facts(frame: pd.DataFrame | None) -> _GroupFacts:
@@ -410,7 +646,11 @@ def _group_facts(frame: pd.DataFrame | None) -> _GroupFacts:
                                f"Share of records left as single-record persons, by {gtype or 'group'}: a bar much "
                                "longer than the rest points at under-linking in that group.")
         tables.append((table, chart))
-    return _GroupFacts(available=True, any_shown=True, flagged=flagged, tables=tables)
+    unmapped = []
+    if "group_type" in frame.columns and "group" in frame.columns:
+        eth = frame.loc[frame["group_type"] == "ethnicity", "group"].astype(str)
+        unmapped = [g for g in eth if not is_mapped(g)]
+    return _GroupFacts(available=True, any_shown=True, flagged=flagged, tables=tables, unmapped_ethnicity=unmapped)
 
 
 @dataclass(frozen=True)
@@ -564,6 +804,8 @@ def _n(value: Any) -> str:
 
 
 def _count(n: int, word: str) -> str:
+    if word.endswith("y") and n != 1:       # family -> families
+        return f"{n:,} {word[:-1]}ies"
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 

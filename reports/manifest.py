@@ -39,10 +39,12 @@ def write_validation_files(validated: dict[str, Validated], folder: Path, mode: 
 
 
 def manifest(cfg, validated: dict[str, Validated], counts: dict, times, *, criteria_hash: str | None,
-             thresholds: dict, started: dt.datetime, status: str, demand: dict | None = None) -> dict:
+             thresholds: dict, started: dt.datetime, status: str, demand: dict | None = None,
+             previous_record_links_sha256: str | None = None) -> dict:
     """The audit record of a run: what went in, with what settings, what came out. No personal
     data: counts, hashes, settings and timings only. `cfg`: the run config; `times`: the
-    stages' StageTimes (reports.record)."""
+    stages' StageTimes (reports.record). `previous_record_links_sha256`: of the record_links.csv
+    of the --previous folder the run carried its IDs from (`compare` checks it)."""
     inputs = []
     for name, src in cfg.sources.items():
         v = validated.get(name)
@@ -70,6 +72,7 @@ def manifest(cfg, validated: dict[str, Validated], counts: dict, times, *, crite
         "thresholds": thresholds,
         "inputs": inputs,
         "counts": counts,
+        "previous_record_links_sha256": previous_record_links_sha256,
         "timings_seconds": times.seconds,
         "peak_memory_mb": times.peak_memory_mb,
     }

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from pathlib import Path
 
 import pandas as pd
 
 from schemas.columns import DECISION_COLUMNS
+from reports.families import family_profiles
 from reports.manifest import manifest, reconciliation, write_validation_files
 from reports.record import RunRecord
 from matching.explain import explain_links
 from matching.families import review_placements
-from reports.writers import dir_mode, write_csv, write_json, write_text
+from reports.workbook import MAX_COLUMNS, write_workbook
+from reports.writers import as_text, dir_mode, write_csv, write_json, write_text
 
 # What the shareable profile leaves out: names, dates of birth, addresses and identifiers.
 PERSONAL_COLUMNS = {"forename", "surname", "dob", "address", "own_address", "postcode", "uprn", "nhs_number",
-                    "ni_number", "upn", "ethnicity"}
+                    "ni_number", "upn", "ethnicity", "lead_adult"}
 ID_COLUMNS = ("person_id", "family_id")
+log = logging.getLogger("hnf_match")
 MIN_KEY_BYTES = 32
 
 
@@ -75,16 +79,28 @@ def write_run_outputs(folder: Path, record: RunRecord) -> None:
     mode, bom = opts.file_mode, opts.csv_bom
     key = read_key(opts.pseudonymise_key) if opts.pseudonymise_key else None
 
-    def out(frame: pd.DataFrame, name: str) -> None:
+    def profiled(frame: pd.DataFrame) -> pd.DataFrame:
         if opts.profile == "shareable":
             frame = shareable(frame)
         if key is not None:
             frame = pseudonymise(frame, key)
-        write_csv(frame, folder / name, bom=bom, mode=mode)
+        return frame
+
+    def out(frame: pd.DataFrame, name: str) -> None:
+        write_csv(profiled(frame), folder / name, bom=bom, mode=mode)
 
     matrix = record.scored.need_matrix
-    out(transpose(matrix) if record.layout == "families-as-columns" else matrix, "need_matrix.csv")
+    if record.layout == "families-as-columns":
+        # Pseudonymised before it is turned (the family IDs become the headings), and as text
+        # first, so that each family's column holds ISO dates and whole numbers.
+        for name, part in columns_layout_parts(transpose(as_text(profiled(matrix)))):
+            write_csv(part, folder / name, bom=bom, mode=mode)
+    else:
+        out(matrix, "need_matrix.csv")
     out(record.scored.evidence, "evidence.csv")
+    families = family_profiles(matrix, record.linkage.members,
+                               [c for c in record.criteria_set.criteria if c in matrix.columns])
+    out(families, "families.csv")
     out(record.linkage.record_links, "record_links.csv")
     out(record.linkage.members, "members.csv")
     out(explain_links(record.linkage.pairs, record.linkage.record_links, record.linkage.members),
@@ -103,15 +119,24 @@ def write_run_outputs(folder: Path, record: RunRecord) -> None:
         out(record.outcomes.evidence, "claims_evidence.csv")
     if record.id_changes is not None:
         out(record.id_changes, "id_changes.csv")
+    if record.changes is not None:
+        out(record.changes.changes, "changes.csv")
     if record.quality_by_group is not None:
         write_csv(record.quality_by_group, folder / "linkage_quality_by_group.csv", bom=bom, mode=mode)
     if record.demand is not None:
         out(record.demand.family_demand, "family_demand.csv")
         out(record.demand.member_demand, "member_demand.csv")
+    if opts.workbook:
+        sheets = [("Families", profiled(families)), ("Need matrix", profiled(matrix)),
+                  ("Evidence", profiled(record.scored.evidence)), ("Members", profiled(record.linkage.members))]
+        if record.changes is not None:
+            sheets.append(("Changes since last quarter", profiled(record.changes.changes)))
+        write_workbook(folder / "need_matrix.xlsx", sheets, mode=mode)
     write_text(render_report(record), folder / "report.html", mode=mode)
     write_json(manifest(cfg, record.validated, record.counts, record.times,
                         criteria_hash=criteria_sha256(cfg.criteria), thresholds=record.thresholds.recorded,
-                        started=record.started, status="ok", demand=demand_manifest(record.demand)),
+                        started=record.started, status="ok", demand=demand_manifest(record.demand),
+                        previous_record_links_sha256=record.previous_record_links_sha256),
                folder / "manifest.json", mode=mode)
 
 
@@ -138,6 +163,24 @@ def _write_review_page(folder: Path, record: RunRecord, key: bytes | None) -> No
     write_text(render_review_page(queue, run_id=record.started.isoformat(), match_weight=t.match_weight,
                                   review_weight=t.review_weight),
                folder / "review.html", mode=record.config.outputs.file_mode)
+
+
+def columns_layout_parts(turned: pd.DataFrame, limit: int = MAX_COLUMNS) -> list[tuple[str, pd.DataFrame]]:
+    """The families-as-columns need matrix as files Excel can open: need_matrix.csv with the
+    first `limit - 1` families (the first column names the row), need_matrix_2.csv with the
+    next, and so on; each says so in the log."""
+    per_file = limit - 1
+    families = list(turned.columns[1:])
+    if len(families) <= per_file:
+        return [("need_matrix.csv", turned)]
+    parts = []
+    for n, start in enumerate(range(0, len(families), per_file), start=1):
+        name = "need_matrix.csv" if n == 1 else f"need_matrix_{n}.csv"
+        parts.append((name, turned[[turned.columns[0], *families[start:start + per_file]]]))
+    log.warning("need_matrix.csv: %s families are more columns than Excel opens (%s); the families-as-columns "
+                "layout is split into %s files of at most %s families each (need_matrix.csv, need_matrix_2.csv, ...)",
+                f"{len(families):,}", f"{limit:,}", len(parts), f"{per_file:,}")
+    return parts
 
 
 def _write_carry_forward(folder: Path, record: RunRecord, out, *, with_state: bool) -> None:

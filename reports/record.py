@@ -21,6 +21,7 @@ from criteria.language import CriteriaSet
 from criteria.outcomes import OutcomeResult
 from matching.linkage import LinkageResult
 from matching.settings import LinkageSettings
+from reports.changes import QuarterChanges
 from schemas.validate import Validated
 
 
@@ -90,3 +91,6 @@ class RunRecord:
     # Service demand per family and member, its estimated cost and the agencies involved (the
     # criteria stage counts it; None only for a record built without it, as in report tests).
     demand: DemandResult | None = None
+    changes: QuarterChanges | None = None   # against --previous (None without one): changes.csv
+    previous_record_links_sha256: str | None = None   # of --previous's record_links.csv, for `compare`
+    area_lookup: pd.DataFrame | None = None   # postcode (compact), area_code, area_name: report.area_lookup

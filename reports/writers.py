@@ -25,25 +25,33 @@ def defuse(value: str) -> str:
     return value
 
 
+def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every cell as the CSV shows it (ISO dates, whole numbers as such, blanks for missing)."""
+    return _prepare(frame)
+
+
 def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
-    out = pd.DataFrame(index=frame.index)
-    for col in frame.columns:
-        s = frame[col]
+    out = {}
+    for i, col in enumerate(frame.columns):
+        s = frame.iloc[:, i]
         if pd.api.types.is_datetime64_any_dtype(s):
-            out[col] = s.dt.strftime("%Y-%m-%d").astype(object).where(s.notna(), "")
+            out[i] = s.dt.strftime("%Y-%m-%d").astype(object).where(s.notna(), "")
         elif pd.api.types.is_bool_dtype(s):
-            out[col] = s.map({True: "1", False: "0"}).astype(object).where(s.notna(), "")
+            out[i] = s.map({True: "1", False: "0"}).astype(object).where(s.notna(), "")
         elif pd.api.types.is_integer_dtype(s):
-            out[col] = s.astype("Int64").astype(str).replace("<NA>", "")
+            out[i] = s.astype("Int64").astype(str).replace("<NA>", "")
         elif pd.api.types.is_float_dtype(s):
             whole = s.dropna()
             if len(whole) and (whole == whole.round()).all() and col not in _KEEP_FLOAT:
-                out[col] = s.astype("Int64").astype(str).replace("<NA>", "")
+                out[i] = s.astype("Int64").astype(str).replace("<NA>", "")
             else:
-                out[col] = _on_distinct(s, lambda v: "" if pd.isna(v) else f"{v:.6g}")
+                out[i] = _on_distinct(s, lambda v: "" if pd.isna(v) else f"{v:.6g}")
         else:
-            out[col] = _defuse_column(s)
-    return out
+            out[i] = _defuse_column(s)
+    # Built at once: a wide frame (families-as-columns) column by column is slow and fragmented.
+    frame_out = pd.DataFrame(out, index=frame.index)
+    frame_out.columns = frame.columns
+    return frame_out
 
 
 def _defuse_column(s: pd.Series) -> pd.Series:

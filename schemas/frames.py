@@ -195,4 +195,6 @@ EVIDENCE = pa.DataFrameSchema({
     "source": text(nullable=False),
     "record_id": text(nullable=False),
     "event_date": timestamp(),
+    "period": text(),     # the term ("2025/26 autumn"), the claim's span or the event's date, as text
+    "value": text(),      # the value behind the tick: absence %, a count or amount, the event type
 }, ordered=True, strict=True, checks=[_RANGE_INDEX], name="evidence")

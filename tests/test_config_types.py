@@ -52,9 +52,11 @@ outputs:
   file_mode: "0600"
   csv_bom: false
   layout: families-as-rows
+  workbook: true
   key_permissions: warn
 report:
   min_group_size: 10
+  area_lookup: areas.csv
 demand:
   window_months: 12
   costs: unit-costs-uk
@@ -112,6 +114,7 @@ ACCEPTS = {
     ("outputs", "file_mode"): set(),
     ("outputs", "csv_bom"): {"bool"},
     ("outputs", "layout"): set(),
+    ("outputs", "workbook"): {"bool"},
     ("outputs", "key_permissions"): set(),
     ("report",): set(),
     ("report", "min_group_size"): {"number"},
@@ -119,6 +122,7 @@ ACCEPTS = {
     ("demand", "window_months"): set(),        # 2026 months is over the 120 allowed
     ("demand", "costs"): set(),
     ("demand", "price_year"): set(),           # 2026: no deflator for it in the built-in table
+    ("report", "area_lookup"): set(),
 }
 
 
@@ -126,6 +130,7 @@ ACCEPTS = {
 def folder(tmp_path):
     write_csv(tmp_path / "housing.csv", [housing_row()], HOUSING_HEADER)
     (tmp_path / "baselines.csv").write_text("family_id,baseline_date\n")
+    (tmp_path / "areas.csv").write_text("postcode,area_code,area_name\n")
     (tmp_path / "decisions.csv").write_text("source_l,record_id_l,source_r,record_id_r,decision\n")
     (tmp_path / "previous").mkdir()
     key = tmp_path / "hnf.key"
@@ -161,7 +166,7 @@ CASES = [(trail, kind) for trail, ok in ACCEPTS.items() for kind in WRONG if kin
 
 def test_every_key_is_in_the_generated_test():
     sections = {(): TOP_KEYS, ("sources", "housing"): SOURCE_KEYS, ("outputs",): OUTPUT_KEYS,
-                ("report",): {"min_group_size"}, ("criteria_settings",): {"count_needs_by"},
+                ("report",): {"min_group_size", "area_lookup"}, ("criteria_settings",): {"count_needs_by"},
                 ("demand",): {"window_months", "costs", "price_year"}}
     for prefix, keys in sections.items():
         assert {t[len(prefix)] for t in ACCEPTS if t[:len(prefix)] == prefix and len(t) > len(prefix)} == keys
@@ -217,7 +222,7 @@ def test_the_run_command_exits_2_before_any_work(folder, trail, kind):
     assert r.exit_code == 2, r.output
     assert f"line {line}: {'.'.join(trail)}" in r.output
     assert not (folder / "out").exists()
-    assert sorted(p.name for p in folder.iterdir()) == ["baselines.csv", "c.yaml", "decisions.csv", "hnf.key",
+    assert sorted(p.name for p in folder.iterdir()) == ["areas.csv", "baselines.csv", "c.yaml", "decisions.csv", "hnf.key",
                                                          "housing.csv", "previous"]
 
 

@@ -450,7 +450,7 @@ def test_empty_run_gives_all_no_data():
     assert r.no_data == ["crime_asb", "education", "work", "local"]
     assert r.need_matrix["eligible"].tolist() == [0] and r.evidence.empty
     assert list(r.evidence.columns) == ["family_id", "criterion", "indicator", "person_id", "source",
-                                        "record_id", "event_date"]
+                                        "record_id", "event_date", "period", "value"]
 
 
 # --- layout ---------------------------------------------------------------------------------------
@@ -489,3 +489,42 @@ def test_events_source_filters_text_without_case_and_warns_on_a_kind_mismatch():
     assert r.no_data == ["need"] and criterion(r, "F1", "need") is None
     assert r.warnings == ["indicator ind: source health is of kind dv in this run, not events, so the indicator "
                           "has no data"]
+
+
+# --- what each evidence row says -------------------------------------------------------------
+
+def test_evidence_gives_the_term_and_the_value_behind_the_tick():
+    """A school row is dated by its term as a person writes it (an autumn term is "2025/26
+    autumn", never 1 August); the value is the absence share, the exclusions or the arrears, and
+    a police record says what it was."""
+    cs = load_criteria("troubled-families-2015")
+    w = World().person("C", "F1", CHILD).person("A", "F1", ADULT)
+    for term, unauth in (("autumn", 20), ("spring", 12), ("summer", 10)):
+        w.add("schools", "schools", "C", academic_year="2025/26", term=term, sessions_possible=120,
+              sessions_unauthorised=unauth, sessions_authorised=0, fixed_term_exclusions=3 if term == "spring" else 0)
+    w.add("housing", "housing", "A", event_type="arrears", event_date="2026-05-17", rent_arrears_gbp=1440.66)
+    w.add("police", "police", "A", event_type="offence", offence_category="criminal_damage", outcome="charged",
+          role="offender", event_date="2026-02-18")
+    ev = w.score(cs).evidence
+    absence = ev[ev["indicator"] == "persistent_absence"].set_index("period")
+    assert list(absence.index) == ["2025/26 autumn", "2025/26 spring", "2025/26 summer"]
+    assert absence.loc["2025/26 autumn", "value"] == "16.7% of sessions possible (20 of 120)"
+    assert absence.loc["2025/26 autumn", "event_date"] == pd.Timestamp("2025-08-01")   # the census term start, for windows
+    exclusions = ev[ev["indicator"] == "fixed_term_exclusions"]
+    assert exclusions[["period", "value"]].values.tolist() == [["2025/26 spring", "fixed term exclusions 3"]]
+    arrears = ev[ev["indicator"] == "rent_arrears"].iloc[0]
+    assert arrears["period"] == "2026-05-17" and arrears["value"] == "arrears, £1,440.66"
+    offence = ev[ev["source"] == "police"].iloc[0]
+    assert offence["value"] == "offence, criminal damage, charged, offender"
+
+
+def test_a_claim_is_dated_by_its_span():
+    cs = single("    agency: benefits\n    window: {last_months: 12}\n")
+    w = World().person("A", "F1", ADULT)
+    w.add("benefits", "benefits", "A", benefit_type="ESA", out_of_work=True, claim_start="2023-09-14", role="claimant")
+    w.add("benefits", "benefits", "A", benefit_type="JSA", out_of_work=True, claim_start="2026-01-05",
+          claim_end="2026-03-31", role="claimant")
+    ev = w.score(cs).evidence
+    ev = ev[ev["source"] == "benefits"].sort_values("record_id")
+    assert ev["period"].tolist() == ["from 2023-09-14", "2026-01-05 to 2026-03-31"]
+    assert ev["value"].tolist() == ["ESA", "JSA"]

@@ -208,6 +208,9 @@ def fit(settings: LinkageSettings, cols: Columns, levels: np.ndarray, n_records:
                 w[i] = min(w[i], hi)
             if lv.is_null:
                 w[i] = 0.0
+        for i, lv in enumerate(comp.levels):
+            if lv.weight_at_most is not None:
+                w[i] = min(w[i], w[lv.weight_at_most])
         weights.append(w)
     n_pairs_all = n_records * (n_records - 1) / 2 if possible_pairs is None else possible_pairs
     expected_matches = max(lam * len(levels), 1.0)

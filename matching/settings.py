@@ -38,6 +38,9 @@ class Level:
     m: float | None = None
     tf_adjust: str | None = None
     weight_bounds: tuple[float | None, float | None] = (None, None)
+    # Another level of the comparison whose weight this one never exceeds (a partial agreement
+    # weighs at most what the exact one does, even when it is too rare for EM to learn).
+    weight_at_most: int | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,7 @@ class _Level(_Section):
     m: Optional[Number(0, 1)] = None
     tf_adjust: Optional[StandardColumn] = None
     weight_bounds: Annotated[tuple, BeforeValidator(_pair)] = (None, None)
+    weight_at_most: Optional[Text] = None
 
 
 class _Comparison(_Section):
@@ -211,6 +215,12 @@ class _Comparison(_Section):
                 raise invalid("the last level is `else` and takes no test", ("levels", j, "test"))
             if j < len(self.levels) - 1 and not given:
                 raise invalid("every level but the last needs a test", ("levels", j, "test"))
+        labels = [lv.label for lv in self.levels]
+        for j, lv in enumerate(self.levels):
+            if lv.weight_at_most is not None and (lv.weight_at_most not in labels or lv.weight_at_most == lv.label
+                                                  or self.levels[labels.index(lv.weight_at_most)].is_null_level):
+                raise invalid("must name another, non-null level of this comparison "
+                              f"({', '.join(x for x in labels if x != lv.label)})", ("levels", j, "weight_at_most"))
         return self
 
 
@@ -332,7 +342,9 @@ def _settings(f: _LinkageFile, merged: dict) -> LinkageSettings:
     passes = [BlockingPass(p.name, keys=tuple(p.keys)) if p.keys is not None else
               BlockingPass(p.name, sorted_on=p.sorted_neighbourhood.column, window=p.sorted_neighbourhood.window)
               for p in f.blocking.passes]
-    comps = [Comparison(c.name, tuple(Level(lv.label, lv.test, lv.is_null_level, lv.m, lv.tf_adjust, lv.weight_bounds)
+    comps = [Comparison(c.name, tuple(Level(lv.label, lv.test, lv.is_null_level, lv.m, lv.tf_adjust, lv.weight_bounds,
+                                            None if lv.weight_at_most is None
+                                            else [x.label for x in c.levels].index(lv.weight_at_most))
                                       for lv in c.levels), c.conflict_stops_merge) for c in f.comparisons]
     index = {c.name: i for i, c in enumerate(comps)}
 

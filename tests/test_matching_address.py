@@ -75,3 +75,32 @@ def test_a_pair_whose_only_link_is_the_house_in_other_words_is_a_candidate():
             _row("b", "1 Agarabi, Galloway Street", "AB1 9CD", forename="Mila", surname="Reimnuth", dob=None)]
     rows[1]["source"] = "police"
     assert _found(rows, "sorted_address_words")
+
+
+def test_a_rare_alike_level_never_outweighs_the_exact_agreement_it_stands_in_for():
+    """On the sample no pair is at `similar_address_and_postcode`: the floors of m and u alone
+    would give it +8.6 bits, more than the same address and postcode; it is held at that."""
+    from tools.diagnose import load
+    from matching import linkage
+    from matching.model import fit
+    cfg, records, _ = load("config", "sample_data/config.yaml")
+    prep = linkage.standardise_records(records)
+    pairs, stored = linkage.find_candidates(prep, SETTINGS, None, None)
+    levels = linkage.compare_candidates(prep, SETTINGS, pairs, stored, None).levels
+    model = fit(SETTINGS, prep.cols, levels, prep.n)
+    comp = SETTINGS.comparisons[ADDRESS]
+    w = dict(zip([lv.label for lv in comp.levels], model.weights[ADDRESS]))
+    assert w["similar_address_and_postcode"] <= w["same_address_and_postcode"]
+    assert w["similar_address"] <= w["same_address_text"]
+
+
+@pytest.mark.parametrize("at_most", ["nowhere", "similar", "missing"])
+def test_weight_at_most_must_name_another_real_level(at_most):
+    from schemas.config_models import KeyedError
+    comparisons = [{"name": "address", "levels": [
+        {"label": "same", "test": {"equal": "addr_key"}},
+        {"label": "missing", "is_null_level": True, "test": {"missing": ["addr_key"]}},
+        {"label": "similar", "test": {"jaro_winkler": "addr_sorted", "threshold": 0.9}, "weight_at_most": at_most},
+        {"label": "else"}]}]
+    with pytest.raises(KeyedError, match="weight_at_most.*another, non-null level"):
+        LinkageSettings.from_dict({"comparisons": comparisons})

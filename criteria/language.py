@@ -3,6 +3,8 @@ YAML and checked in full (schemas.config_models) before any family is scored. Ev
 the file, line and key."""
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -142,6 +144,15 @@ class CriteriaSet:
     @property
     def agencies(self) -> list[str]:
         return sorted({i.agency for i in self.indicators.values()})
+
+    def relabelled(self, labels: dict[str, str]) -> "CriteriaSet":
+        """The same set with some criteria's headline labels (titles) in another wording. A
+        name that is not one of its criteria is a KeyError naming it."""
+        unknown = sorted(set(labels) - set(self.criteria))
+        if unknown:
+            raise KeyError(unknown[0])
+        criteria = {n: dataclasses.replace(c, title=labels.get(n, c.title)) for n, c in self.criteria.items()}
+        return dataclasses.replace(self, criteria=criteria)
 
 
 # ---------------------------------------------------------------------------------------------

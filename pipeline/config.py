@@ -231,6 +231,9 @@ class ReportOptions(ConfigModel):
     # A CSV of postcode, area_code[, area_name] (a ward or LSOA, as the ONS postcode directories
     # give them): the report's areas table groups families by it.
     area_lookup: Annotated[Optional[Path], BeforeValidator(_input_file("area lookup"))] = None
+    # The council's wording of the criteria's headline labels ({criterion name: label}), shown
+    # wherever a criterion is named; the names are checked against the criteria set at the run.
+    headline_labels: dict[Text, Text] = {}
 
 
 def _costs(value: Any, info: ValidationInfo) -> str:

@@ -23,7 +23,7 @@ from pipeline.stages import ingest_and_validate, load_records, stack_person_reco
 from reports.manifest import manifest, reconciliation, write_validation_files
 from reports.record import RunRecord, StageTimes, Thresholds
 from reports.writers import dir_mode as _dir_mode, write_csv, write_json
-from schemas.errors import InputDataError
+from schemas.errors import ConfigError, InputDataError
 from schemas.validate import Validated
 
 if TYPE_CHECKING:   # type names only: run_pipeline imports the stages where it runs them
@@ -248,6 +248,12 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
     clock = _Clock(progress)
     # Check what can be checked before any work: the criteria set and the linkage settings.
     criteria_set = load_criteria(cfg.criteria, settings=cfg.criteria_settings or None)
+    if cfg.report.headline_labels:
+        try:
+            criteria_set = criteria_set.relabelled(cfg.report.headline_labels)
+        except KeyError as e:
+            raise ConfigError(f"{cfg.path}: report.headline_labels: {e.args[0]!r} is not a criterion of "
+                              f"{criteria_set.name} (its criteria: {', '.join(criteria_set.criteria)})") from None
     settings = LinkageSettings.from_dict(cfg.linkage)
     costs = load_costs(cfg.demand.costs, cfg.demand.price_year)
     demand_settings = DemandSettings(window_months=cfg.demand.window_months, costs=cfg.demand.costs,

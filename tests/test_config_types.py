@@ -57,6 +57,8 @@ outputs:
 report:
   min_group_size: 10
   area_lookup: areas.csv
+  headline_labels:
+    education: Getting a good education
 demand:
   window_months: 12
   costs: unit-costs-uk
@@ -123,6 +125,7 @@ ACCEPTS = {
     ("demand", "costs"): set(),
     ("demand", "price_year"): set(),           # 2026: no deflator for it in the built-in table
     ("report", "area_lookup"): set(),
+    ("report", "headline_labels"): {"text", "list"},
 }
 
 
@@ -166,7 +169,7 @@ CASES = [(trail, kind) for trail, ok in ACCEPTS.items() for kind in WRONG if kin
 
 def test_every_key_is_in_the_generated_test():
     sections = {(): TOP_KEYS, ("sources", "housing"): SOURCE_KEYS, ("outputs",): OUTPUT_KEYS,
-                ("report",): {"min_group_size", "area_lookup"}, ("criteria_settings",): {"count_needs_by"},
+                ("report",): {"min_group_size", "area_lookup", "headline_labels"}, ("criteria_settings",): {"count_needs_by"},
                 ("demand",): {"window_months", "costs", "price_year"}}
     for prefix, keys in sections.items():
         assert {t[len(prefix)] for t in ACCEPTS if t[:len(prefix)] == prefix and len(t) > len(prefix)} == keys
@@ -184,6 +187,7 @@ def test_the_full_config_is_valid(folder):
     assert cfg.previous == folder / "previous" and cfg.baselines == folder / "baselines.csv"
     assert (cfg.demand.window_months, cfg.demand.costs, cfg.demand.price_year) == (12, "unit-costs-uk", 2024)
     assert cfg.workers == 2
+    assert cfg.report.headline_labels == {"education": "Getting a good education"}
 
 
 def test_workers_default_to_every_core(folder):

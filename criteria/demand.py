@@ -23,7 +23,7 @@ from criteria.terms import last_complete_terms, term_of
 from schemas.config_models import Choice, ConfigModel, Number, Text, Whole, check, invalid
 from schemas.errors import ConfigError
 from schemas.fields import AGENCY_KINDS
-from schemas.yaml_loading import file_problem, load_yaml_file
+from schemas.yaml_loading import builtin_or_path, load_yaml_file
 
 COSTS_DIR = Path(__file__).parent / "costs"
 DEFLATORS = COSTS_DIR / "gdp_deflators.csv"
@@ -194,15 +194,7 @@ def load_costs(name_or_path: str | Path = DEFAULT_COSTS, price_year: int = DEFAU
     if price_year not in deflators:
         raise ConfigError(f"demand.price_year {price_year}: no GDP deflator for that year in "
                           f"{DEFLATORS} (years: {deflator_years(deflators)})")
-    text = str(name_or_path)
-    builtin = COSTS_DIR / f"{text}.yaml"
-    if "/" not in text and "\\" not in text and builtin.is_file():
-        path, origin = builtin, f"built-in unit-cost table {text}"
-    else:
-        path, origin = Path(text), text
-        if file_problem(path) == "file not found":
-            raise ConfigError(f"unit-cost table {text}: no such built-in table ({', '.join(list_builtin_costs())}) "
-                              "or file")
+    path, origin = builtin_or_path(name_or_path, COSTS_DIR, "unit-cost table", list_builtin_costs())
     doc = load_yaml_file(path, "unit-cost table", origin)
     context = {"deflators": deflators, "price_year": price_year, "origin": origin,
                "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}

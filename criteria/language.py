@@ -19,7 +19,7 @@ from schemas.config_models import (Choice, ConfigModel, Text, Whole, as_written,
 from schemas.errors import ConfigError
 from schemas.fields import (AGENCY_FIELDS, COUNT, DATE, ENUM, FLAG, MONEY, TEXT, UPPER_CASE_ENUMS,
                             fields_for)
-from schemas.yaml_loading import YamlDocument, file_problem, is_finite_number, load_yaml_file, parse_yaml
+from schemas.yaml_loading import YamlDocument, builtin_or_path, is_finite_number, load_yaml_file, parse_yaml
 
 SETS_DIR = Path(__file__).parent / "sets"
 
@@ -552,15 +552,7 @@ def list_builtin() -> list[tuple[str, str]]:
 def load_criteria(name_or_path: str | Path, settings: dict[str, Any] | None = None) -> CriteriaSet:
     """A built-in set by name, or a YAML file by path. `settings` override the set's own
     settings (e.g. {"count_needs_by": "indicators"})."""
-    text_name = str(name_or_path)
-    builtin = SETS_DIR / f"{text_name}.yaml"
-    if "/" not in text_name and "\\" not in text_name and builtin.is_file():
-        path, origin = builtin, f"built-in criteria set {text_name}"
-    else:
-        path, origin = Path(text_name), text_name
-        if file_problem(path) == "file not found":
-            names = ", ".join(n for n, _ in list_builtin())
-            raise ConfigError(f"criteria set {text_name}: no such built-in set ({names}) or file")
+    path, origin = builtin_or_path(name_or_path, SETS_DIR, "criteria set", [n for n, _ in list_builtin()])
     # A regular file of bounded size only: a pipe or a device named here must not hang the run.
     doc = load_yaml_file(path, "criteria file", origin)
     return _parse(doc, default_name=path.stem, settings=settings)

@@ -294,3 +294,17 @@ def written_text(node: yaml.Node) -> str | None:
 def is_finite_number(value: Any) -> bool:
     """int or float, not bool, not nan or infinity."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def builtin_or_path(name_or_path: str | Path, folder: Path, kind: str, builtins: list[str]) -> tuple[Path, str]:
+    """(path, origin) of a built-in YAML file `folder/<name>.yaml` named by its bare name, or of
+    a file given by path. `kind` ("criteria set", "unit-cost table") says what it is in the
+    origin and in the ConfigError for a name that is neither, which lists `builtins`."""
+    text = str(name_or_path)
+    builtin = folder / f"{text}.yaml"
+    if "/" not in text and "\\" not in text and builtin.is_file():
+        return builtin, f"built-in {kind} {text}"
+    path = Path(text)
+    if file_problem(path) == "file not found":
+        raise ConfigError(f"{kind} {text}: no such built-in {kind.split()[-1]} ({', '.join(builtins)}) or file")
+    return path, text

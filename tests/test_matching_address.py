@@ -58,7 +58,7 @@ def _found(rows, pass_name: str) -> bool:
     std = standardise(records_frame(rows))
     left, right, per_pass = candidate_pairs(std, SETTINGS)
     assert len(left) == 1, "the two records are one candidate pair"
-    return per_pass[pass_name]["pairs"] >= 1 if isinstance(per_pass[pass_name], dict) else per_pass[pass_name] >= 1
+    return per_pass[pass_name]["pairs"] >= 1
 
 
 def test_a_pair_with_forename_surname_and_postcode_damaged_is_still_a_candidate():

@@ -151,6 +151,36 @@ class All(LevelTest):
 
 
 @register
+class AnyOf(LevelTest):
+    """{any: [tests]}: at least one test holds (each evaluated only where none before held)."""
+    name = "any"
+
+    def check(self, test, where):
+        arg = test["any"]
+        if not isinstance(arg, list) or not arg:
+            raise SettingError(f"{where}.any", "must be a list of tests")
+        return {"any": [check_test(x, f"{where}.any[{i}]") for i, x in enumerate(arg)]}
+
+    def columns(self, test):
+        return tuple(c for t in test["any"] for c in columns(t))
+
+    def evaluate(self, test, cols, l, r):
+        res = np.zeros(len(l), dtype=bool)
+        for t in test["any"]:
+            idx = np.flatnonzero(~res)
+            if not len(idx):
+                break
+            res[idx] = evaluate(t, cols, l[idx], r[idx])
+        return res
+
+    def label(self, test):
+        return "(" + " or ".join(label(t) for t in test["any"]) + ")"
+
+    def is_cheap(self, test):
+        return all(is_cheap(t) for t in test["any"])
+
+
+@register
 class Missing(LevelTest):
     """{missing: [cols]}: any of the columns is missing on either side."""
     name = "missing"

@@ -12,7 +12,7 @@ from schemas.config_models import KeyedError
 from matching.settings import LinkageSettings
 
 YAML_SPELLINGS = {"missing", "equal", "swapped", "overlap", "jaro_winkler", "initial", "flag_both", "flag_any",
-                  "date_swapped", "parts_equal", "edit_distance", "overlap_across", "crossed", "swapped_similar", "all"}
+                  "date_swapped", "parts_equal", "edit_distance", "overlap_across", "crossed", "swapped_similar", "all", "any"}
 
 
 def _default_tests():
@@ -41,6 +41,7 @@ def test_every_default_level_reads_standard_columns_and_has_a_label():
     ({"date_swapped": ["dob_year", "dob_month", "dob_day"]}, "dob_day and dob_month swapped, dob_year equal"),
     ({"all": [{"equal": "fore1"}, {"flag_both": "sur_shared"}]}, "fore1 equal and sur_shared on both records"),
     ({"missing": ["fore1", "sur_whole"]}, "fore1 or sur_whole missing on either record"),
+    ({"any": [{"equal": "fore1"}, {"equal": "sur_whole"}]}, "(fore1 equal or sur_whole equal)"),
 ])
 def test_labels_say_the_test_in_words(test, words):
     assert levels.label(levels.check_test(test, "t")) == words
@@ -114,6 +115,8 @@ def test_each_kind_evaluates_on_arrays_of_pairs():
     assert holds({"flag_both": "sur_shared"}) == [True, False, False, False, False]
     assert holds({"flag_any": "sur_shared"}) == [True, True, True, True, False]
     assert holds({"all": [{"equal": "sur_whole"}, {"initial": "fore1"}]}) == [False, True, False, False, False]
+    assert holds({"any": [{"equal": "fore1"}, {"initial": "fore1"}]}) == [False, True, False, True, False]
+    assert holds({"any": [{"flag_both": "sur_shared"}, {"swapped": ["fore1", "sur_whole"]}]}) == [True, False, False, False, True]
 
 
 class SameLength(levels.LevelTest):

@@ -711,6 +711,7 @@ def records_frame(rows: list[dict]) -> pd.DataFrame:
     f = f[list(RECORD_COLUMNS)].copy()
     for c in DATE_RECORD_COLUMNS:
         f[c] = pd.to_datetime(f[c], errors="coerce")
+    f["dob_keyed"] = pd.to_numeric(f["dob_keyed"], errors="coerce").astype("Int64")
     if f["row_number"].isna().all():
         f["row_number"] = np.arange(2, len(f) + 2)
     return f.reset_index(drop=True)

@@ -13,14 +13,14 @@ STANDARD_COLUMNS = {
     "fore_std", "fore1", "fore_canon", "fore_tokens", "fore_mp", "fore_initial", "fore1_tokens",
     "sur_std", "sur_whole", "sur_canon", "sur_tokens", "sur_mp", "sur_nysiis", "sur_shared", "sur_chain_name", "sur_initial",
     "name_pair_key", "name_sort_key",
-    "dob_key", "dob_year", "dob_month", "dob_day", "dob_placeholder", "birth_year",
+    "dob_key", "dob_year", "dob_month", "dob_day", "dob_placeholder", "dob_miskeyed", "birth_year",
     "sex", "postcode", "postcode_outward", "addr_key", "addr_house_street", "addr_street",
     "addr_flat_house", "addr_sorted",
     "uprn", "nhs_number", "ni_number", "upn", "tenancy_ref", "claim_ref",
 }
 # Columns that hold a tuple of tokens (only the token tests read them).
 TOKEN_COLUMNS = {"fore_tokens", "fore1_tokens", "sur_tokens"}
-FLAG_COLUMNS = {"sur_shared", "sur_chain_name", "dob_placeholder"}
+FLAG_COLUMNS = {"sur_shared", "sur_chain_name", "dob_placeholder", "dob_miskeyed"}
 
 
 class SettingError(KeyedError):

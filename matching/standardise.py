@@ -399,17 +399,28 @@ def standardise(records: pd.DataFrame, workers: int = 1) -> pd.DataFrame:
     m = dob.dt.month.fillna(-1).astype(np.int32).to_numpy()
     d = dob.dt.day.fillna(-1).astype(np.int32).to_numpy()
     ok = y > 0
-    key = np.where(ok, y * 10000 + m * 100 + d, -1)
-    out["dob_key"] = pd.array(np.where(ok, key, 0), dtype="Int64")
-    out.loc[~ok, "dob_key"] = pd.NA
+    # A date of birth keyed as no calendar date (1957-12-32) compares by the digits typed: one
+    # of them mis-keyed is the likeliest story. Its year, month and day are those digits too.
+    keyed = (pd.to_numeric(records["dob_keyed"], errors="coerce") if "dob_keyed" in records
+             else pd.Series(np.nan, index=records.index)).to_numpy(dtype=np.float64)
+    miskeyed = ~ok & ~np.isnan(keyed)
+    kd = np.where(miskeyed, keyed, 0).astype(np.int64)
+    y = np.where(miskeyed, kd // 10000, y)
+    m = np.where(miskeyed, kd // 100 % 100, m)
+    d = np.where(miskeyed, kd % 100, d)
+    known = ok | miskeyed
+    key = np.where(known, y.astype(np.int64) * 10000 + m * 100 + d, -1)
+    out["dob_key"] = pd.array(np.where(known, key, 0), dtype="Int64")
+    out.loc[~known, "dob_key"] = pd.NA
     out["dob_year"] = pd.array(y, dtype="Int64").astype("Int64")
-    out.loc[~ok, "dob_year"] = pd.NA
-    out["dob_month"] = pd.array(np.where(ok, m, 0), dtype="Int64")
-    out.loc[~ok, "dob_month"] = pd.NA
-    out["dob_day"] = pd.array(np.where(ok, d, 0), dtype="Int64")
-    out.loc[~ok, "dob_day"] = pd.NA
+    out.loc[~known, "dob_year"] = pd.NA
+    out["dob_month"] = pd.array(np.where(known, m, 0), dtype="Int64")
+    out.loc[~known, "dob_month"] = pd.NA
+    out["dob_day"] = pd.array(np.where(known, d, 0), dtype="Int64")
+    out.loc[~known, "dob_day"] = pd.NA
     # 1 January is what systems write when only the year is known: agreement on it is weaker.
     out["dob_placeholder"] = ok & (m == 1) & (d == 1)
+    out["dob_miskeyed"] = miskeyed
     out["birth_year"] = out["dob_year"]
     out["dob"] = dob.to_numpy()
 

@@ -93,6 +93,7 @@ def stack_person_records(validated: dict[str, Validated], as_of: dt.date | None 
     records = records[RECORD_COLUMNS]
     for col in DATE_RECORD_COLUMNS:
         records[col] = pd.to_datetime(records[col])
+    records["dob_keyed"] = records["dob_keyed"].astype("Int64")
     records["row_number"] = records["row_number"].astype("int64")
     return records
 

@@ -41,7 +41,9 @@ def normalise_decision(text: object) -> str | None:
 # hints, the record's own date (`seen_date`: an event's date, a school term's start, a claim's
 # start) and, for a record whose address is held over a period (a benefit claim), the last day
 # it is known to be held (`held_until`: the claim's end, or the reference date while open).
-RECORD_COLUMNS = ("source", "record_id", "row_number", "forename", "surname", "dob", "sex", "address",
+# `dob_keyed` is a date of birth that was no calendar date (blanked in `dob`) as its keyed
+# YYYYMMDD digits, compared by linkage for one mis-keyed digit; blank for every other record.
+RECORD_COLUMNS = ("source", "record_id", "row_number", "forename", "surname", "dob", "dob_keyed", "sex", "address",
                   "postcode", "uprn", "nhs_number", "ni_number", "upn", "ethnicity", "tenancy_ref",
                   "claim_ref", "seen_date", "held_until")
 DATE_RECORD_COLUMNS = ("dob", "seen_date", "held_until")

@@ -71,6 +71,8 @@ RECORDS = pa.DataFrameSchema({
     "row_number": count(),
     **{k: v for k, v in _PERSON_FIELDS.items() if k in ("forename", "surname")},
     "dob": timestamp(),
+    # A date of birth that is no calendar date, as its keyed YYYYMMDD digits (dob is blank).
+    "dob_keyed": pa.Column("Int64", pa.Check.in_range(0, 99999999), nullable=True),
     **{k: v for k, v in _PERSON_FIELDS.items() if k not in ("forename", "surname")},
     "ethnicity": text(), "tenancy_ref": text(), "claim_ref": text(),
     "seen_date": timestamp(),
@@ -89,7 +91,7 @@ STANDARDISED = pa.DataFrameSchema({
                            "addr_house_street", "addr_street", "addr_flat_house", "addr_sorted", "sur_initial",
                            "tenancy_ref", "claim_ref")},
     **{c: _TOKENS for c in ("fore_tokens", "fore1_tokens", "sur_tokens")},
-    **{c: _FLAG for c in ("sur_shared", "sur_chain_name", "dob_placeholder")},
+    **{c: _FLAG for c in ("sur_shared", "sur_chain_name", "dob_placeholder", "dob_miskeyed")},
     **{c: _NUMBER for c in ("dob_key", "dob_year", "dob_month", "dob_day", "birth_year")},
     **{c: _PERSON_FIELDS[c] for c in ("sex", "postcode", "uprn", "nhs_number", "ni_number", "upn")},
     "postcode_outward": text(pattern=r"^[A-Z]{1,2}[0-9][0-9A-Z]?$"),

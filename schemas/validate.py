@@ -138,6 +138,30 @@ def parse_dates(text: pd.Series, date_format: str = "auto") -> pd.Series:
 
 
 def _parse_dates(text: pd.Series, date_format: str) -> pd.Series:
+    year, month, day = _date_parts(text, date_format)
+    ok = year.notna() & month.between(1, 12) & day.between(1, 31)
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    if ok.any():
+        out[ok] = pd.to_datetime(
+            pd.DataFrame({"year": year[ok], "month": month[ok], "day": day[ok]}).astype(int), errors="coerce")
+    return out
+
+
+def keyed_dates(text: pd.Series, date_format: str = "auto") -> pd.Series:
+    """A date as it was keyed, as its 8-digit YYYYMMDD number, where the text has the shape of
+    a date but is no calendar date (1957-12-32, 31/02/2010); <NA> elsewhere. The date itself
+    is blanked; its digits are still what the agency typed, and linkage compares them (one
+    mis-keyed digit) instead of treating the date of birth as unknown."""
+    year, month, day = _date_parts(text, date_format)
+    shaped = year.notna() & month.notna() & day.notna()
+    valid = _parse_dates(text, date_format).notna()
+    digits = (year * 10000 + month * 100 + day).where(shaped & ~valid)
+    return pd.Series(pd.array(digits.round(), dtype="Int64"), index=text.index)
+
+
+def _date_parts(text: pd.Series, date_format: str) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Year, month and day of each text in date shape (NaN elsewhere), in the format's order;
+    not checked to be a calendar date."""
     s = text.astype("string[pyarrow]").fillna("").str.strip()
     year = pd.Series(np.nan, index=s.index)
     month = year.copy()
@@ -152,12 +176,7 @@ def _parse_dates(text: pd.Series, date_format: str) -> pd.Series:
         hit = num[0].notna() & year.isna()
         first, second = (1, 0) if date_format == "mdy" else (0, 1)
         day[hit], month[hit], year[hit] = num.loc[hit, first], num.loc[hit, second], num.loc[hit, 2]
-    ok = year.notna() & month.between(1, 12) & day.between(1, 31)
-    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
-    if ok.any():
-        out[ok] = pd.to_datetime(
-            pd.DataFrame({"year": year[ok], "month": month[ok], "day": day[ok]}).astype(int), errors="coerce")
-    return out
+    return year, month, day
 
 
 # A date written a/b/yyyy can often be read either way round. One whose second number is 13-31
@@ -381,6 +400,9 @@ def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, sour
             too_old = dates < as_of_ts - pd.DateOffset(years=MAX_AGE_YEARS)
             problems.add(too_old, f.name, f"dob gives an age over {MAX_AGE_YEARS}; blanked", "warn")
             typed[f.name] = dates.where(~future & ~too_old)
+            # A date of birth that is no calendar date: its digits, for linkage (added to the
+            # accepted rows after the agency's schema, which does not know the column).
+            dob_keyed = on_unique(col, lambda u: keyed_dates(u, date_format)).astype("Int64").where(bad)
         elif f.name == "sex":
             values, bad = _sex(col)
             problems.add(bad, f.name, "sex is not M, F or U; blanked", "warn")
@@ -439,6 +461,8 @@ def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, sour
             mask[group["index"].astype(typed.index.dtype).unique()] = True
             problems.add(mask, col_name if col_name in typed.columns else "", str(check), "reject")
 
+    if "dob" in typed:
+        typed["dob_keyed"] = dob_keyed
     found = problems.frame()
     rejects = found[found.severity == "reject"]
     rejected_idx = pd.Index(rejects["idx"].unique())

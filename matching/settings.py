@@ -272,6 +272,8 @@ class _FollowHousehold(_Section):
     together_days: Whole(0, 3650)
     name_in_common: Flag
     min_movers_for_an_adult: Whole(1, 100)
+    adult_counts_children: Flag
+    stale_old_address: Flag
     max_residents: Whole(2, 1000)
 
 

@@ -330,6 +330,47 @@ def join_by_postcode_and_surname(std: pd.DataFrame, person: np.ndarray, family_h
                         index=one.index)
 
 
+def join_by_event(std: pd.DataFrame, person: np.ndarray, family_home: pd.Series, sources: list[str]) -> pd.DataFrame:
+    """Persons with no usable address who were recorded in one incident with a household: a
+    record of one of `sources` (a domestic abuse incident lists the victim, the perpetrator and
+    the children in the household, each a row) on the same day, at the same postcode, sharing a
+    surname word with a record of someone whose household is known. Any surname word counts,
+    shared ones too (Begum, Kaur): the day, the postcode and the agency already say it is one
+    incident. Not where the incident's records point at two households. Per person placed: the
+    household key (`to`) and a member of that household (`with`)."""
+    out = pd.DataFrame({"to": pd.Series(dtype=object), "with": pd.Series(dtype=np.int64)})
+    if not sources or "postcode" not in std or "sur_tokens" not in std or "source" not in std:
+        return out
+    day = pd.to_datetime(std["seen_date"]).to_numpy()
+    at = np.flatnonzero(std["source"].astype(str).isin(sources).to_numpy() & std["postcode"].notna().to_numpy()
+                        & ~pd.isna(day))
+    # The surname's words, and the whole surname (a shared surname such as Begum has no words
+    # among the tokens: it tells households apart nowhere else).
+    whole = std["sur_whole"].to_numpy()[at] if "sur_whole" in std else np.full(len(at), None, dtype=object)
+    tokens = [tuple(set(t if isinstance(t, tuple) else ()) | ({w} if isinstance(w, str) and w else set()))
+              for t, w in zip(std["sur_tokens"].to_numpy()[at], whole)]
+    f = pd.DataFrame({"person": np.asarray(person, dtype=np.int64)[at], "source": std["source"].astype(str).to_numpy()[at],
+                      "day": day[at], "postcode": std["postcode"].to_numpy()[at],
+                      "tokens": pd.Series(tokens, dtype=object).to_numpy()})
+    f = f[f["tokens"].map(len) > 0]
+    if not len(f):
+        return out
+    f = f.explode("tokens")
+    f = f.assign(home=family_home.to_numpy()[f["person"].to_numpy()])
+    keys = ["source", "day", "postcode", "tokens"]
+    homed, lost = f[f["home"].notna()], f[f["home"].isna()]
+    if not len(homed) or not len(lost):
+        return out
+    found = lost.drop(columns="home").merge(homed[keys + ["home", "person"]].rename(columns={"person": "with"}), on=keys)
+    if not len(found):
+        return out
+    by_person = found.groupby("person")
+    one = by_person["home"].first()[by_person["home"].nunique() == 1]
+    lead = found.sort_values(["person", "with"]).drop_duplicates("person").set_index("person")["with"]
+    return pd.DataFrame({"to": one.to_numpy(), "with": lead.reindex(one.index).to_numpy().astype(np.int64)},
+                        index=one.index)
+
+
 def form_families(std: pd.DataFrame, person: np.ndarray, n_persons: int, settings: LinkageSettings,
                   as_of: dt.date | None = None) -> tuple[np.ndarray, pd.DataFrame]:
     """Family label per person, and per person: the household key the family is formed on
@@ -337,7 +378,7 @@ def form_families(std: pd.DataFrame, person: np.ndarray, n_persons: int, setting
     date (`home_pos`, `home_seen`: for a member who moved with the household, a record of the
     member they followed), the person's own latest addressed record (`own_latest_pos`), how the
     person was placed (`basis`: uprn, address, household_home, moved_with_household,
-    postcode_and_surname, or none) and the household hints that joined them to someone else (`hints`)."""
+    postcode_and_surname, incident, or none) and the household hints that joined them to someone else (`hints`)."""
     # The date of a record's address: its own date, or for a claim the last day it holds it.
     seen = pd.to_datetime(std["seen_date"])
     if "held_until" in std:
@@ -386,6 +427,17 @@ def form_families(std: pd.DataFrame, person: np.ndarray, n_persons: int, setting
             at = joined.index.to_numpy().astype(np.int64)
             family_home.loc[at] = joined["to"].to_numpy()
             basis[at] = "postcode_and_surname"
+            lead = joined["with"].to_numpy().astype(np.int64)
+            address_pos[at] = address_pos[lead]
+            address_seen[at] = address_seen[lead]
+
+    event_sources = settings.families["join_by_event"]["sources"]
+    if event_sources:
+        joined = join_by_event(std, np.asarray(person), family_home, event_sources)
+        if len(joined):
+            at = joined.index.to_numpy().astype(np.int64)
+            family_home.loc[at] = joined["to"].to_numpy()
+            basis[at] = "incident"
             lead = joined["with"].to_numpy().astype(np.int64)
             address_pos[at] = address_pos[lead]
             address_seen[at] = address_seen[lead]
@@ -473,6 +525,7 @@ _REVIEW_REASONS = {
     "moved_with_household": "moved with the household: the person's own latest record is at another address",
     "household_home": "stayed with the household: the person's latest record gives an address the household left",
     "postcode_and_surname": "no address: placed with the household at their postcode that shares their surname",
+    "incident": "no address: placed with the household recorded in the same incident (same day, postcode and surname)",
     "hint": "no address: placed by a household hint (a tenancy or a benefit claim) alone",
 }
 

@@ -282,6 +282,10 @@ class _JoinByPostcode(_Section):
     max_chance: Number(0, 1)
 
 
+class _JoinByEvent(_Section):
+    sources: list[Text]
+
+
 class _Families(_Section):
     household_hints: list[Choice("tenancy_ref", "claim_ref")]
     # Who is a child is not a linkage setting: the criteria count children by the same rule
@@ -293,6 +297,7 @@ class _Families(_Section):
     address_lag_days: dict[str, Whole(0, 3650)]
     follow_household: _FollowHousehold
     join_by_postcode_and_surname: _JoinByPostcode
+    join_by_event: _JoinByEvent
 
     @model_validator(mode="after")
     def _rules(self) -> "_Families":

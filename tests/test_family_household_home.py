@@ -113,3 +113,41 @@ def test_a_new_address_nobody_of_the_household_lived_at_is_a_move_not_an_old_add
     m = link(rows)
     assert m.loc["Louie", "family_id"] != m.loc["Holly", "family_id"]
     assert m.loc["Louie", "placed_by"] != "household_home"
+
+
+def incident(rid, forename, dob, where, surname="Begum"):
+    # Begum, a surname many unrelated households share: the postcode alone places nobody by it.
+    return rec(rid, "dv", forename, surname, dob, "2025-09-22", where)
+
+
+FLAT = dict(address="Flat 1, 76 Albert Road", postcode="KK5 5KE")
+
+
+def test_a_person_with_no_address_joins_the_household_recorded_in_the_same_incident():
+    rows = [incident("d1", "Rebecca", "1987-08-10", dict(postcode="KK5 5KE")),
+            incident("d2", "Violet", "2016-02-02", FLAT),
+            incident("d3", "Florence", "2011-10-24", FLAT),
+            rec("s1", "schools", "Florence", "Begum", "2011-10-24", "2026-04-06", FLAT)]
+    res = link_records(records(rows), settings(), AS_OF)
+    m = res.members.set_index("forename")
+    assert m.loc["Rebecca", "family_id"] == m.loc["Violet", "family_id"] == m.loc["Florence", "family_id"]
+    assert m.loc["Rebecca", "placed_by"] == "incident"
+    assert m.loc["Rebecca", "address"] == "Flat 1 76 Albert Road"
+    review = review_placements(res.members).set_index("forename")
+    assert "same incident" in review.loc["Rebecca", "reason"]
+    # listed for no source, nobody is placed so
+    m = link(rows, {"families": {"join_by_event": {"sources": []}}})
+    assert m.loc["Rebecca", "family_id"] != m.loc["Violet", "family_id"]
+
+
+def test_no_incident_join_on_another_day_another_surname_or_two_households():
+    other_day = rec("d1", "dv", "Rebecca", "Begum", "1987-08-10", "2025-09-23", dict(postcode="KK5 5KE"))
+    household = [incident("d2", "Violet", "2016-02-02", FLAT), incident("d3", "Florence", "2011-10-24", FLAT)]
+    m = link([other_day] + household)
+    assert m.loc["Rebecca", "family_id"] != m.loc["Violet", "family_id"]
+    m = link([incident("d1", "Rebecca", "1987-08-10", dict(postcode="KK5 5KE"), surname="Quayle")] + household)
+    assert m.loc["Rebecca", "family_id"] != m.loc["Violet", "family_id"]
+    # the incident's records at two addresses of that postcode: which household is not known
+    two = household + [incident("d4", "Idris", "2014-04-04", dict(address="Flat 2, 76 Albert Road", postcode="KK5 5KE"))]
+    m = link([incident("d1", "Rebecca", "1987-08-10", dict(postcode="KK5 5KE"))] + two)
+    assert m.loc["Rebecca", "family_id"] not in {m.loc["Violet", "family_id"], m.loc["Idris", "family_id"]}

@@ -9,7 +9,9 @@ PLACEMENT_RULES = {
     "uprn": "lives at the family's UPRN (their own latest record)",
     "address": "lives at the family's address (their own latest record)",
     "moved_with_household": "moved with their household to its new address",
+    "household_home": "lives at their household's home (their latest record gives an address the household left)",
     "postcode_and_surname": "no address: joined the one household at their postcode with their surname",
+    "incident": "no address: recorded in one incident with the household (same day, postcode and surname)",
     "hint": "no address: joined by a household hint (tenancy or claim) alone",
     "none": "no address and no hint: a family of one",
 }

@@ -160,18 +160,35 @@ def follow_household(frame: pd.DataFrame, home: pd.Series, std: pd.DataFrame, se
     was_adult = ~pd.isna(qb) & (pairs["first_q"].to_numpy() - np.where(pd.isna(qb), ref, qb) >= adult_ns)
     # ... or another child: children do not move house on their own.
     q_child = ~pd.isna(qb) & (qb > ref - adult_ns)
-    carer = np.where(child, known & (((pb - qb >= gap) & was_adult) | q_child), ~(known & (qb - pb >= gap)))
-    pairs = pairs.assign(child=child)[carer]
+    # An adult's partner or sibling: a mover not 12+ years younger. With `adult_counts_children`,
+    # the household's younger members who moved with such a mover count as movers too (a
+    # parent follows partner and children); alone they lead nobody (a grown-up child who left).
+    # A child who moved counts as such a mover too: children do not move house on their own.
+    peer = ~(known & (qb - pb >= gap))
+    adult_ok = np.ones(len(pairs), dtype=bool) if rule["adult_counts_children"] else peer
+    carer = np.where(child, known & (((pb - qb >= gap) & was_adult) | q_child), adult_ok)
+    leads = peer | (q_child if rule["adult_counts_children"] else False)
+    pairs = pairs.assign(child=child, peer=np.where(child, True, leads))[carer]
     if rule["name_in_common"] and len(pairs):
         everyone = frame["person"].to_numpy()
         mine = _name_tokens(std, everyone, ("sur_tokens",), pairs["person"].unique())
-        theirs = _name_tokens(std, everyone, ("sur_tokens", "fore_tokens"), pairs["person_q"].unique())
-        share = [bool(mine.get(p, set()) & theirs.get(q, set())) for p, q in zip(pairs["person"], pairs["person_q"])]
+        # A name of the mover, or of anyone now living at the new home with them: a child of a
+        # naming chain may carry a grandfather's name that a sibling does not, and the father
+        # who carries it may never have been seen at the old address.
+        home_arr = home.to_numpy()
+        at_new = np.flatnonzero(pd.Series(home_arr).isin(pairs["home_q"].unique()).to_numpy())
+        theirs = _name_tokens(std, everyone, ("sur_tokens", "fore_tokens"), np.union1d(pairs["person_q"].unique(), at_new))
+        household: dict = {}
+        for q in at_new:
+            household.setdefault(home_arr[q], set()).update(theirs.get(int(q), set()))
+        share = [bool(mine.get(p, set()) & (theirs.get(q, set()) | household.get(h, set())))
+                 for p, q, h in zip(pairs["person"], pairs["person_q"], pairs["home_q"])]
         pairs = pairs[np.asarray(share, dtype=bool)]
     if not len(pairs):
         return empty
+    pairs = pairs.assign(peer_q=pairs["person_q"].where(pairs["peer"]))
     votes = (pairs.groupby(["person", "hh", "home_q"]).agg(movers=("person_q", "nunique"), moved_on=("moved_on", "min"),
-                                                          child=("child", "first"))
+                                                          child=("child", "first"), peers=("peer_q", "nunique"))
              .reset_index().sort_values(["person", "movers", "moved_on", "home_q"], ascending=[True, False, True, True])
              .drop_duplicates("person"))
     # Everyone else whose home is still A and who was seen there after the move stays.
@@ -179,13 +196,91 @@ def follow_household(frame: pd.DataFrame, home: pd.Series, std: pd.DataFrame, se
     others = others[(others["person_s"] != others["person"]) & (others["last_lagged"] > others["moved_on"])]
     stayers = others.groupby("person")["person_s"].nunique().reindex(votes["person"]).fillna(0).to_numpy()
     enough = np.where(votes["child"].to_numpy(dtype=bool), 1, rule["min_movers_for_an_adult"])
-    go = votes[(votes["movers"].to_numpy() > stayers) & (votes["movers"].to_numpy() >= enough)]
+    go = votes[(votes["movers"].to_numpy() > stayers) & (votes["movers"].to_numpy() >= enough)
+               & (votes["peers"].to_numpy() >= 1)]
     # One mover of the chosen household (the first seen there) shows whose address it is.
     lead = (pairs.merge(go[["person", "home_q"]], on=["person", "home_q"]).sort_values(["person", "moved_on", "person_q"])
             .drop_duplicates("person").set_index("person")["person_q"])
     return pd.DataFrame({"to": go["home_q"].to_numpy(), "moved_on": go["moved_on"].to_numpy(),
                          "with": lead.reindex(go["person"]).to_numpy()},
                         index=pd.Index(go["person"].to_numpy(), name="person"))
+
+
+def stale_latest_address(frame: pd.DataFrame, home: pd.Series, std: pd.DataFrame,
+                         settings: LinkageSettings) -> pd.DataFrame:
+    """Persons whose latest record gives an address their household has left: per such person,
+    the household key of the household's present home (`to`) and one member living there
+    (`with`).
+
+    An agency keying a row afresh may take an address from an older record (a police or ASB
+    officer), so a person seen at home B with others can have a later record at A, the address
+    those others lived at before B. The person stays at B when: others now living at B were seen
+    there with them (within `together_days`); A was the household's earlier home (the person
+    was seen there before B, or those others were, before they came to B); the person's latest
+    record at A is later than the others' arrival at B (the household had already left A: it is
+    an old address, not a move ahead of them); the person has no more records at A after their
+    last at B than they have at B; and a name is shared, as for following a move. A person who moves somewhere
+    new (a young adult who left home) is not affected: nobody of theirs lived at the new place."""
+    fam = settings.families
+    rule = fam["follow_household"]
+    empty = pd.DataFrame({"to": pd.Series(dtype=object), "with": pd.Series(dtype=np.int64)})
+    if not rule["enabled"] or not rule["stale_old_address"]:
+        return empty
+    f = frame[frame["hh"].notna() & frame["seen_date"].notna()]
+    if not len(f):
+        return empty
+    ph = f.groupby(["person", "hh"], sort=False).agg(first=("seen_date", "min"), last=("seen_date", "max"),
+                                                     n=("seen_date", "size")).reset_index()
+    ph["home"] = home.reindex(ph["person"]).to_numpy()
+    ph = ph[ph["home"].notna()]
+    current = ph["hh"].to_numpy() == ph["home"].to_numpy()
+    at_home, elsewhere = ph[current], ph[~current]
+    # The person (p) at their latest address A, and at an earlier address B ...
+    p_a = at_home.rename(columns={"hh": "a", "first": "first_a", "last": "last_a", "n": "n_a"})[
+        ["person", "a", "first_a", "last_a", "n_a"]]
+    p_b = elsewhere.rename(columns={"hh": "b", "first": "first_b", "last": "last_b", "n": "n_b"})[
+        ["person", "b", "first_b", "last_b", "n_b"]]
+    cand = p_a.merge(p_b, on="person")
+    cand = cand[cand["last_a"] > cand["last_b"]]
+    if not len(cand):
+        return empty
+    # The person's records at A after their last at B: the few that say "A" again.
+    recs = f[["person", "hh", "seen_date"]].rename(columns={"hh": "a"}).merge(cand[["person", "a", "b", "last_b", "first_b"]],
+                                                                            on=["person", "a"])
+    recs = recs.assign(after=recs["seen_date"] > recs["last_b"], before=recs["seen_date"] < recs["first_b"])
+    counts = recs.groupby(["person", "a", "b"]).agg(n_after=("after", "sum"), p_before=("before", "any")).reset_index()
+    cand = cand.merge(counts, on=["person", "a", "b"])
+    cand = cand[cand["n_after"] <= cand["n_b"]]
+    if not len(cand):
+        return empty
+    # ... where others (q) now live, seen there with the person, who lived at A before.
+    q_b = at_home.rename(columns={"person": "q", "hh": "b", "first": "q_first_b", "last": "q_last_b"})[
+        ["q", "b", "q_first_b", "q_last_b"]]
+    pairs = cand.merge(q_b, on="b")
+    pairs = pairs[pairs["q"] != pairs["person"]]
+    together = pd.Timedelta(days=rule["together_days"])
+    pairs = pairs[(pairs["q_first_b"] <= pairs["last_b"] + together) & (pairs["q_last_b"] + together >= pairs["first_b"])
+                  & (pairs["last_a"] > pairs["q_first_b"])]
+    # A was the household's earlier home: the person lived there before B, or the others did.
+    q_a = elsewhere.rename(columns={"person": "q", "hh": "a", "last": "q_last_a"})[["q", "a", "q_last_a"]]
+    pairs = pairs.merge(q_a, on=["q", "a"], how="left")
+    pairs = pairs[pairs["p_before"] | (pairs["q_last_a"] < pairs["q_first_b"])]
+    if not len(pairs):
+        return empty
+    if rule["name_in_common"]:
+        everyone = frame["person"].to_numpy()
+        mine = _name_tokens(std, everyone, ("sur_tokens",), pairs["person"].unique())
+        theirs = _name_tokens(std, everyone, ("sur_tokens", "fore_tokens"), pairs["q"].unique())
+        share = [bool(mine.get(p, set()) & theirs.get(q, set())) for p, q in zip(pairs["person"], pairs["q"])]
+        pairs = pairs[np.asarray(share, dtype=bool)]
+    if not len(pairs):
+        return empty
+    # One home each: the one most of those others live at (ties: the earliest seen).
+    votes = (pairs.groupby(["person", "b"]).agg(n=("q", "nunique"), since=("q_first_b", "min"), q=("q", "min"))
+             .reset_index().sort_values(["person", "n", "since", "b"], ascending=[True, False, True, True])
+             .drop_duplicates("person"))
+    return pd.DataFrame({"to": votes["b"].to_numpy(), "with": votes["q"].to_numpy().astype(np.int64)},
+                        index=pd.Index(votes["person"].to_numpy(), name="person"))
 
 
 def join_by_postcode_and_surname(std: pd.DataFrame, person: np.ndarray, family_home: pd.Series,
@@ -235,14 +330,55 @@ def join_by_postcode_and_surname(std: pd.DataFrame, person: np.ndarray, family_h
                         index=one.index)
 
 
+def join_by_event(std: pd.DataFrame, person: np.ndarray, family_home: pd.Series, sources: list[str]) -> pd.DataFrame:
+    """Persons with no usable address who were recorded in one incident with a household: a
+    record of one of `sources` (a domestic abuse incident lists the victim, the perpetrator and
+    the children in the household, each a row) on the same day, at the same postcode, sharing a
+    surname word with a record of someone whose household is known. Any surname word counts,
+    shared ones too (Begum, Kaur): the day, the postcode and the agency already say it is one
+    incident. Not where the incident's records point at two households. Per person placed: the
+    household key (`to`) and a member of that household (`with`)."""
+    out = pd.DataFrame({"to": pd.Series(dtype=object), "with": pd.Series(dtype=np.int64)})
+    if not sources or "postcode" not in std or "sur_tokens" not in std or "source" not in std:
+        return out
+    day = pd.to_datetime(std["seen_date"]).to_numpy()
+    at = np.flatnonzero(std["source"].astype(str).isin(sources).to_numpy() & std["postcode"].notna().to_numpy()
+                        & ~pd.isna(day))
+    # The surname's words, and the whole surname (a shared surname such as Begum has no words
+    # among the tokens: it tells households apart nowhere else).
+    whole = std["sur_whole"].to_numpy()[at] if "sur_whole" in std else np.full(len(at), None, dtype=object)
+    tokens = [tuple(set(t if isinstance(t, tuple) else ()) | ({w} if isinstance(w, str) and w else set()))
+              for t, w in zip(std["sur_tokens"].to_numpy()[at], whole)]
+    f = pd.DataFrame({"person": np.asarray(person, dtype=np.int64)[at], "source": std["source"].astype(str).to_numpy()[at],
+                      "day": day[at], "postcode": std["postcode"].to_numpy()[at],
+                      "tokens": pd.Series(tokens, dtype=object).to_numpy()})
+    f = f[f["tokens"].map(len) > 0]
+    if not len(f):
+        return out
+    f = f.explode("tokens")
+    f = f.assign(home=family_home.to_numpy()[f["person"].to_numpy()])
+    keys = ["source", "day", "postcode", "tokens"]
+    homed, lost = f[f["home"].notna()], f[f["home"].isna()]
+    if not len(homed) or not len(lost):
+        return out
+    found = lost.drop(columns="home").merge(homed[keys + ["home", "person"]].rename(columns={"person": "with"}), on=keys)
+    if not len(found):
+        return out
+    by_person = found.groupby("person")
+    one = by_person["home"].first()[by_person["home"].nunique() == 1]
+    lead = found.sort_values(["person", "with"]).drop_duplicates("person").set_index("person")["with"]
+    return pd.DataFrame({"to": one.to_numpy(), "with": lead.reindex(one.index).to_numpy().astype(np.int64)},
+                        index=one.index)
+
+
 def form_families(std: pd.DataFrame, person: np.ndarray, n_persons: int, settings: LinkageSettings,
                   as_of: dt.date | None = None) -> tuple[np.ndarray, pd.DataFrame]:
     """Family label per person, and per person: the household key the family is formed on
     (`home`), the record (position, -1 if none) whose address the person is placed at and its
     date (`home_pos`, `home_seen`: for a member who moved with the household, a record of the
     member they followed), the person's own latest addressed record (`own_latest_pos`), how the
-    person was placed (`basis`: uprn, address, moved_with_household, postcode_and_surname, or
-    none) and the household hints that joined them to someone else (`hints`)."""
+    person was placed (`basis`: uprn, address, household_home, moved_with_household,
+    postcode_and_surname, incident, or none) and the household hints that joined them to someone else (`hints`)."""
     # The date of a record's address: its own date, or for a claim the last day it holds it.
     seen = pd.to_datetime(std["seen_date"])
     if "held_until" in std:
@@ -262,10 +398,19 @@ def form_families(std: pd.DataFrame, person: np.ndarray, n_persons: int, setting
     has = home.notna().to_numpy()
     basis[has] = np.where(home[has].str.startswith("U"), "uprn", "address")
 
-    moved = follow_household(frame, home, std, settings, as_of)
     family_home = home.copy()
     address_pos = home_pos.to_numpy().copy()      # the record whose address the person is shown at
     address_seen = home_date.to_numpy().copy()
+    stale = stale_latest_address(frame, home, std, settings)
+    if len(stale):
+        at = stale.index.to_numpy()
+        lead = stale["with"].to_numpy().astype(np.int64)
+        home.loc[at] = stale["to"].to_numpy()
+        family_home.loc[at] = stale["to"].to_numpy()
+        basis[at] = "household_home"
+        address_pos[at] = home_pos.to_numpy()[lead]
+        address_seen[at] = home_date.to_numpy()[lead]
+    moved = follow_household(frame, home, std, settings, as_of)
     if len(moved):
         at = moved.index.to_numpy()
         family_home.loc[at] = moved["to"].to_numpy()
@@ -282,6 +427,17 @@ def form_families(std: pd.DataFrame, person: np.ndarray, n_persons: int, setting
             at = joined.index.to_numpy().astype(np.int64)
             family_home.loc[at] = joined["to"].to_numpy()
             basis[at] = "postcode_and_surname"
+            lead = joined["with"].to_numpy().astype(np.int64)
+            address_pos[at] = address_pos[lead]
+            address_seen[at] = address_seen[lead]
+
+    event_sources = settings.families["join_by_event"]["sources"]
+    if event_sources:
+        joined = join_by_event(std, np.asarray(person), family_home, event_sources)
+        if len(joined):
+            at = joined.index.to_numpy().astype(np.int64)
+            family_home.loc[at] = joined["to"].to_numpy()
+            basis[at] = "incident"
             lead = joined["with"].to_numpy().astype(np.int64)
             address_pos[at] = address_pos[lead]
             address_seen[at] = address_seen[lead]
@@ -367,7 +523,9 @@ def person_agencies(person: np.ndarray, source: np.ndarray, n_persons: int,
 # Why a placement is worth a second look (review_families.csv), by how the person was placed.
 _REVIEW_REASONS = {
     "moved_with_household": "moved with the household: the person's own latest record is at another address",
+    "household_home": "stayed with the household: the person's latest record gives an address the household left",
     "postcode_and_surname": "no address: placed with the household at their postcode that shares their surname",
+    "incident": "no address: placed with the household recorded in the same incident (same day, postcode and surname)",
     "hint": "no address: placed by a household hint (a tenancy or a benefit claim) alone",
 }
 

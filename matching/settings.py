@@ -272,12 +272,18 @@ class _FollowHousehold(_Section):
     together_days: Whole(0, 3650)
     name_in_common: Flag
     min_movers_for_an_adult: Whole(1, 100)
+    adult_counts_children: Flag
+    stale_old_address: Flag
     max_residents: Whole(2, 1000)
 
 
 class _JoinByPostcode(_Section):
     enabled: Flag
     max_chance: Number(0, 1)
+
+
+class _JoinByEvent(_Section):
+    sources: list[Text]
 
 
 class _Families(_Section):
@@ -291,6 +297,7 @@ class _Families(_Section):
     address_lag_days: dict[str, Whole(0, 3650)]
     follow_household: _FollowHousehold
     join_by_postcode_and_surname: _JoinByPostcode
+    join_by_event: _JoinByEvent
 
     @model_validator(mode="after")
     def _rules(self) -> "_Families":

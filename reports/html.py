@@ -213,6 +213,7 @@ class _LinkageFacts:
 
 # How persons were placed in families that are worth a second look (review_families.csv).
 _PLACEMENTS = (("moved_with_household", "Persons placed at their household's new address (their own records are older; see review_families.csv)"),
+               ("household_home", "Persons placed at their household's home over a later record giving an address it left (see review_families.csv)"),
                ("postcode_and_surname", "Persons with no address placed by postcode and surname (see review_families.csv)"))
 
 

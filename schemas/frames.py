@@ -16,7 +16,7 @@ PERSON_ID = r"^P[0-9]+$"
 FAMILY_ID = r"^F[0-9]+$"
 POSTCODE = r"^[A-Z]{1,2}[0-9][0-9A-Z]? [0-9][A-Z]{2}$"
 ROLES = ("adult", "child")
-PLACED_BY = ("uprn", "address", "moved_with_household", "postcode_and_surname", "hint", "none")
+PLACED_BY = ("uprn", "address", "household_home", "moved_with_household", "postcode_and_surname", "incident", "hint", "none")
 
 
 def _is_text(s: pd.Series) -> bool:

@@ -330,14 +330,18 @@ def join_by_postcode_and_surname(std: pd.DataFrame, person: np.ndarray, family_h
                         index=one.index)
 
 
-def join_by_event(std: pd.DataFrame, person: np.ndarray, family_home: pd.Series, sources: list[str]) -> pd.DataFrame:
+def join_by_event(std: pd.DataFrame, person: np.ndarray, family_home: pd.Series, sources: list[str],
+                  adults: bool = False) -> pd.DataFrame:
     """Persons with no usable address who were recorded in one incident with a household: a
     record of one of `sources` (a domestic abuse incident lists the victim, the perpetrator and
     the children in the household, each a row) on the same day, at the same postcode, sharing a
     surname word with a record of someone whose household is known. Any surname word counts,
     shared ones too (Begum, Kaur): the day, the postcode and the agency already say it is one
-    incident. Not where the incident's records point at two households. Per person placed: the
-    household key (`to`) and a member of that household (`with`)."""
+    incident. Not where the incident's records point at two households. Only a child at the
+    incident (by date of birth) is placed unless `adults`: an adult in a domestic abuse incident
+    with no address may be the perpetrator, who is never placed at the victim's home by
+    inference. Per person placed: the household key (`to`) and a member of that household
+    (`with`)."""
     out = pd.DataFrame({"to": pd.Series(dtype=object), "with": pd.Series(dtype=np.int64)})
     if not sources or "postcode" not in std or "sur_tokens" not in std or "source" not in std:
         return out
@@ -352,6 +356,12 @@ def join_by_event(std: pd.DataFrame, person: np.ndarray, family_home: pd.Series,
     f = pd.DataFrame({"person": np.asarray(person, dtype=np.int64)[at], "source": std["source"].astype(str).to_numpy()[at],
                       "day": day[at], "postcode": std["postcode"].to_numpy()[at],
                       "tokens": pd.Series(tokens, dtype=object).to_numpy()})
+    year = pd.to_numeric(std["birth_year"], errors="coerce").to_numpy(dtype=np.float64)[at] \
+        if "birth_year" in std else np.full(len(at), np.nan)
+    # A child at the incident: born fewer than ADULT_AGE years before its year (a year either
+    # side of a birthday is the child's benefit of the doubt only one way: under ADULT_AGE - 1
+    # by year, so nobody of 18 or more is taken for a child).
+    f["child"] = (pd.DatetimeIndex(f["day"]).year.to_numpy() - year) < ADULT_AGE - 1 if len(f) else False
     f = f[f["tokens"].map(len) > 0]
     if not len(f):
         return out
@@ -359,6 +369,8 @@ def join_by_event(std: pd.DataFrame, person: np.ndarray, family_home: pd.Series,
     f = f.assign(home=family_home.to_numpy()[f["person"].to_numpy()])
     keys = ["source", "day", "postcode", "tokens"]
     homed, lost = f[f["home"].notna()], f[f["home"].isna()]
+    if not adults:
+        lost = lost[lost["child"].to_numpy(dtype=bool)]
     if not len(homed) or not len(lost):
         return out
     found = lost.drop(columns="home").merge(homed[keys + ["home", "person"]].rename(columns={"person": "with"}), on=keys)
@@ -433,7 +445,8 @@ def form_families(std: pd.DataFrame, person: np.ndarray, n_persons: int, setting
 
     event_sources = settings.families["join_by_event"]["sources"]
     if event_sources:
-        joined = join_by_event(std, np.asarray(person), family_home, event_sources)
+        joined = join_by_event(std, np.asarray(person), family_home, event_sources,
+                               settings.families["join_by_event"]["adults"])
         if len(joined):
             at = joined.index.to_numpy().astype(np.int64)
             family_home.loc[at] = joined["to"].to_numpy()

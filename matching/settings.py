@@ -284,6 +284,7 @@ class _JoinByPostcode(_Section):
 
 class _JoinByEvent(_Section):
     sources: list[Text]
+    adults: Flag
 
 
 class _Families(_Section):

@@ -43,7 +43,7 @@ def normalise_decision(text: object) -> str | None:
 # it is known to be held (`held_until`: the claim's end, or the reference date while open).
 # `dob_keyed` is a date of birth that was no calendar date (blanked in `dob`) as its keyed
 # YYYYMMDD digits, compared by linkage for one mis-keyed digit; blank for every other record.
-RECORD_COLUMNS = ("source", "record_id", "row_number", "forename", "surname", "dob", "dob_keyed", "sex", "address",
+RECORD_COLUMNS = ("source", "record_id", "row_number", "forename", "surname", "dob", "sex", "address",
                   "postcode", "uprn", "nhs_number", "ni_number", "upn", "ethnicity", "tenancy_ref",
-                  "claim_ref", "seen_date", "held_until")
+                  "claim_ref", "seen_date", "held_until", "dob_keyed")
 DATE_RECORD_COLUMNS = ("dob", "seen_date", "held_until")

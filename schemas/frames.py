@@ -71,13 +71,13 @@ RECORDS = pa.DataFrameSchema({
     "row_number": count(),
     **{k: v for k, v in _PERSON_FIELDS.items() if k in ("forename", "surname")},
     "dob": timestamp(),
-    # A date of birth that is no calendar date, as its keyed YYYYMMDD digits (dob is blank).
-    "dob_keyed": pa.Column("Int64", pa.Check.in_range(0, 99999999), nullable=True),
     **{k: v for k, v in _PERSON_FIELDS.items() if k not in ("forename", "surname")},
     "ethnicity": text(), "tenancy_ref": text(), "claim_ref": text(),
     "seen_date": timestamp(),
     # A benefit claim's end, or the reference date while it is open: when its address is held.
     "held_until": timestamp(),
+    # A date of birth that is no calendar date, as its keyed YYYYMMDD digits (dob is blank).
+    "dob_keyed": pa.Column("Int64", pa.Check.in_range(0, 99999999), nullable=True),
 }, ordered=True, strict=True, unique=["source", "record_id"], checks=[_RANGE_INDEX], name="records")
 
 # matching.standardise.standardise: the columns blocking passes and comparison levels read

@@ -123,31 +123,48 @@ def incident(rid, forename, dob, where, surname="Begum"):
 FLAT = dict(address="Flat 1, 76 Albert Road", postcode="KK5 5KE")
 
 
-def test_a_person_with_no_address_joins_the_household_recorded_in_the_same_incident():
-    rows = [incident("d1", "Rebecca", "1987-08-10", dict(postcode="KK5 5KE")),
-            incident("d2", "Violet", "2016-02-02", FLAT),
+def test_a_child_with_no_address_joins_the_household_recorded_in_the_same_incident():
+    rows = [incident("d1", "Rebecca", "1987-08-10", FLAT),
+            incident("d2", "Violet", "2016-02-02", dict(postcode="KK5 5KE")),
             incident("d3", "Florence", "2011-10-24", FLAT),
             rec("s1", "schools", "Florence", "Begum", "2011-10-24", "2026-04-06", FLAT)]
     res = link_records(records(rows), settings(), AS_OF)
     m = res.members.set_index("forename")
     assert m.loc["Rebecca", "family_id"] == m.loc["Violet", "family_id"] == m.loc["Florence", "family_id"]
-    assert m.loc["Rebecca", "placed_by"] == "incident"
-    assert m.loc["Rebecca", "address"] == "Flat 1 76 Albert Road"
+    assert m.loc["Violet", "placed_by"] == "incident"
+    assert m.loc["Violet", "address"] == "Flat 1 76 Albert Road"
     review = review_placements(res.members).set_index("forename")
-    assert "same incident" in review.loc["Rebecca", "reason"]
+    assert "same incident" in review.loc["Violet", "reason"]
     # listed for no source, nobody is placed so
     m = link(rows, {"families": {"join_by_event": {"sources": []}}})
+    assert m.loc["Violet", "family_id"] != m.loc["Rebecca", "family_id"]
+
+
+def test_an_adult_with_no_address_in_an_incident_is_not_placed_with_the_household_unless_asked():
+    # The adult may be the perpetrator: never placed at the victim's home by inference.
+    rows = [incident("d1", "Rebecca", "1987-08-10", dict(postcode="KK5 5KE")),
+            incident("d2", "Violet", "2016-02-02", FLAT),
+            incident("d3", "Florence", "2011-10-24", FLAT),
+            rec("s1", "schools", "Florence", "Begum", "2011-10-24", "2026-04-06", FLAT)]
+    m = link(rows)
     assert m.loc["Rebecca", "family_id"] != m.loc["Violet", "family_id"]
+    assert m.loc["Rebecca", "placed_by"] != "incident"
+    m = link(rows, {"families": {"join_by_event": {"adults": True}}})
+    assert m.loc["Rebecca", "family_id"] == m.loc["Violet", "family_id"]
+    assert m.loc["Rebecca", "placed_by"] == "incident"
+
+
+ADULTS = {"families": {"join_by_event": {"adults": True}}}   # the guards, on an adult placed so
 
 
 def test_no_incident_join_on_another_day_another_surname_or_two_households():
     other_day = rec("d1", "dv", "Rebecca", "Begum", "1987-08-10", "2025-09-23", dict(postcode="KK5 5KE"))
     household = [incident("d2", "Violet", "2016-02-02", FLAT), incident("d3", "Florence", "2011-10-24", FLAT)]
-    m = link([other_day] + household)
+    m = link([other_day] + household, ADULTS)
     assert m.loc["Rebecca", "family_id"] != m.loc["Violet", "family_id"]
-    m = link([incident("d1", "Rebecca", "1987-08-10", dict(postcode="KK5 5KE"), surname="Quayle")] + household)
+    m = link([incident("d1", "Rebecca", "1987-08-10", dict(postcode="KK5 5KE"), surname="Quayle")] + household, ADULTS)
     assert m.loc["Rebecca", "family_id"] != m.loc["Violet", "family_id"]
     # the incident's records at two addresses of that postcode: which household is not known
     two = household + [incident("d4", "Idris", "2014-04-04", dict(address="Flat 2, 76 Albert Road", postcode="KK5 5KE"))]
-    m = link([incident("d1", "Rebecca", "1987-08-10", dict(postcode="KK5 5KE"))] + two)
+    m = link([incident("d1", "Rebecca", "1987-08-10", dict(postcode="KK5 5KE"))] + two, ADULTS)
     assert m.loc["Rebecca", "family_id"] not in {m.loc["Violet", "family_id"], m.loc["Idris", "family_id"]}

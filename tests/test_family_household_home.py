@@ -121,6 +121,8 @@ def incident(rid, forename, dob, where, surname="Begum"):
 
 
 FLAT = dict(address="Flat 1, 76 Albert Road", postcode="KK5 5KE")
+DV = {"families": {"join_by_event": {"sources": ["dv"]}}}     # off by default: opted in
+ADULTS = {"families": {"join_by_event": {"sources": ["dv"], "adults": True}}}
 
 
 def test_a_child_with_no_address_joins_the_household_recorded_in_the_same_incident():
@@ -128,15 +130,15 @@ def test_a_child_with_no_address_joins_the_household_recorded_in_the_same_incide
             incident("d2", "Violet", "2016-02-02", dict(postcode="KK5 5KE")),
             incident("d3", "Florence", "2011-10-24", FLAT),
             rec("s1", "schools", "Florence", "Begum", "2011-10-24", "2026-04-06", FLAT)]
-    res = link_records(records(rows), settings(), AS_OF)
+    res = link_records(records(rows), settings(DV), AS_OF)
     m = res.members.set_index("forename")
     assert m.loc["Rebecca", "family_id"] == m.loc["Violet", "family_id"] == m.loc["Florence", "family_id"]
     assert m.loc["Violet", "placed_by"] == "incident"
     assert m.loc["Violet", "address"] == "Flat 1 76 Albert Road"
     review = review_placements(res.members).set_index("forename")
     assert "same incident" in review.loc["Violet", "reason"]
-    # listed for no source, nobody is placed so
-    m = link(rows, {"families": {"join_by_event": {"sources": []}}})
+    # listed for no source (the default), nobody is placed so
+    m = link(rows)
     assert m.loc["Violet", "family_id"] != m.loc["Rebecca", "family_id"]
 
 
@@ -146,15 +148,12 @@ def test_an_adult_with_no_address_in_an_incident_is_not_placed_with_the_househol
             incident("d2", "Violet", "2016-02-02", FLAT),
             incident("d3", "Florence", "2011-10-24", FLAT),
             rec("s1", "schools", "Florence", "Begum", "2011-10-24", "2026-04-06", FLAT)]
-    m = link(rows)
+    m = link(rows, DV)
     assert m.loc["Rebecca", "family_id"] != m.loc["Violet", "family_id"]
     assert m.loc["Rebecca", "placed_by"] != "incident"
-    m = link(rows, {"families": {"join_by_event": {"adults": True}}})
+    m = link(rows, ADULTS)
     assert m.loc["Rebecca", "family_id"] == m.loc["Violet", "family_id"]
     assert m.loc["Rebecca", "placed_by"] == "incident"
-
-
-ADULTS = {"families": {"join_by_event": {"adults": True}}}   # the guards, on an adult placed so
 
 
 def test_no_incident_join_on_another_day_another_surname_or_two_households():

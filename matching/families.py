@@ -169,6 +169,15 @@ def follow_household(frame: pd.DataFrame, home: pd.Series, std: pd.DataFrame, se
     carer = np.where(child, known & (((pb - qb >= gap) & was_adult) | q_child), adult_ok)
     leads = peer | (q_child if rule["adult_counts_children"] else False)
     pairs = pairs.assign(child=child, peer=np.where(child, True, leads))[carer]
+    # An adult does not follow where they or a mover have a record of a domestic abuse source:
+    # a partner and children leaving after abuse are fleeing it, and the one left behind must
+    # never be placed at their new home by inference.
+    flee = rule["adults_stay_after"]
+    if flee and len(pairs):
+        abuse = set(frame.loc[frame["source"].astype(str).isin(flee).to_numpy(), "person"].tolist())
+        if abuse:
+            touched = pairs["person"].isin(abuse).to_numpy() | pairs["person_q"].isin(abuse).to_numpy()
+            pairs = pairs[pairs["child"].to_numpy(dtype=bool) | ~touched]
     if rule["name_in_common"] and len(pairs):
         everyone = frame["person"].to_numpy()
         mine = _name_tokens(std, everyone, ("sur_tokens",), pairs["person"].unique())

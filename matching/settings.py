@@ -273,6 +273,7 @@ class _FollowHousehold(_Section):
     name_in_common: Flag
     min_movers_for_an_adult: Whole(1, 100)
     adult_counts_children: Flag
+    adults_stay_after: list[Text]
     stale_old_address: Flag
     max_residents: Whole(2, 1000)
 

@@ -28,6 +28,25 @@ def test_an_adult_left_behind_follows_their_partner_and_children():
     assert m.loc["Corin", "family_id"] != m.loc["Dana", "family_id"]
 
 
+def test_an_adult_left_behind_after_domestic_abuse_never_follows_the_household():
+    # The same move, but a domestic abuse incident at the old home: Dana and the children may be
+    # fleeing, and Corin is not placed at their new address. Ria, a child, still moves.
+    rows = [rec("b1", "benefits", "Corin", "Pell", "1963-08-29", "2021-10-01", OLD, claim_ref="C1", held_until="2023-05-18"),
+            rec("b2", "benefits", "Dana", "Pell", "1967-10-28", "2021-10-01", OLD, claim_ref="C1", held_until="2023-05-18"),
+            rec("d1", "dv", "Dana", "Pell", "1967-10-28", "2024-11-03", OLD),
+            rec("s1", "schools", "Ria", "Pell", "2017-06-30", "2025-08-01", OLD),
+            rec("s2", "schools", "Ria", "Pell", "2017-06-30", "2026-01-01", NEW),
+            rec("s3", "schools", "Ria", "Pell", "2017-06-30", "2026-04-06", NEW),
+            rec("b3", "benefits", "Dana", "Pell", "1967-10-28", "2026-03-01", NEW, claim_ref="C2")]
+    m = link(rows)
+    assert m.loc["Dana", "family_id"] == m.loc["Ria", "family_id"]
+    assert m.loc["Corin", "family_id"] != m.loc["Dana", "family_id"]
+    assert m.loc["Corin", "placed_by"] != "moved_with_household"
+    # listed for no source, the guard is off and he follows (as without the incident)
+    m = link(rows, {"families": {"follow_household": {"adults_stay_after": []}}})
+    assert m.loc["Corin", "family_id"] == m.loc["Dana", "family_id"]
+
+
 def test_a_grandparent_left_behind_follows_the_children_who_moved():
     # Ravinder and Baljit were seen at the old home, and both are now at the new one: every mover
     # is 12+ years younger than Harpreet, and one of them is a child.

@@ -69,6 +69,21 @@ def test_criteria_per_indicator_are_the_same_with_one_worker_or_two():
     assert int(one.need_matrix["eligible"].fillna(0).astype(int).sum()) > 0
 
 
+def test_quality_by_group_is_the_same_whatever_the_slice_of_pairs(monkeypatch):
+    import matching.quality as quality
+    from matching.linkage import link_records
+    from matching.settings import LinkageSettings
+    from pipeline.stages import load_records
+    cfg, _, records = load_records(SAMPLE)
+    res = link_records(records, LinkageSettings.from_dict(cfg.linkage), cfg.as_of)
+    whole = quality.quality_by_group(records, res)
+    monkeypatch.setattr(quality, "PAIRS_A_SLICE", 101)
+    assert len(res.pairs) > 50 * 101
+    sliced = quality.quality_by_group(records, res)
+    pd.testing.assert_frame_equal(whole, sliced)
+    assert whole["mean_link_weight"].notna().any() and whole["review_share"].notna().any()
+
+
 def test_family_address_is_the_commonest_with_ties_to_the_first_in_sort_order():
     family = pd.Series(["F1", "F1", "F1", "F2", "F2", "F3", "F4", "F4"], index=[9, 9, 3, 4, 5, 6, 7, 8])
     values = pd.Series(["b road", " a road", "b road", "z st", "y st", None, "", "  "], index=family.index)

@@ -155,3 +155,34 @@ def test_a_generated_run_writes_the_same_files_with_one_worker_or_two(tmp_path):
     assert same_outputs(tmp_path / "w1", tmp_path / "w2") == []
     m = json.loads((tmp_path / "w2" / "manifest.json").read_text())
     assert m["counts"]["records"] > 18_000
+
+
+@pytest.mark.parametrize("bom", [False, True])
+def test_a_long_csv_written_a_slice_at_a_time_has_the_same_bytes(tmp_path, monkeypatch, bom):
+    import datetime as dt
+
+    import numpy as np
+
+    from reports import writers
+    n = 1_000
+    rng = np.random.default_rng(3)
+    mixed = np.array([None] * n, dtype=object)
+    mixed[::7] = "=cmd"
+    mixed[3] = dt.datetime(2026, 1, 2, 13, 5)     # a date-time only in the first slice
+    mixed[990] = 17
+    frame = pd.DataFrame({
+        "id": np.arange(n),
+        "whole_late": np.r_[np.arange(500.0), np.arange(499.0) + 0.5, np.nan],   # whole only in the first half
+        "match_weight": np.round(rng.normal(size=n), 3),
+        "flag": rng.random(n) > 0.5,
+        "when": pd.to_datetime("2026-01-01") + pd.to_timedelta(rng.integers(0, 900, n), unit="D"),
+        "text": [f'a "quoted", {i}' if i % 250 == 0 else f"-{i}" if i % 3 else "" for i in range(n)],
+        "mixed": mixed,
+        "cat": pd.Categorical(rng.choice(["x", "+y", "z"], n)),
+    })
+    writers.write_csv(frame, tmp_path / "whole.csv", bom=bom)
+    monkeypatch.setattr(writers, "ROWS_A_SLICE", 97)
+    writers.write_csv(frame, tmp_path / "sliced.csv", bom=bom)
+    assert (tmp_path / "whole.csv").read_bytes() == (tmp_path / "sliced.csv").read_bytes()
+    text = (tmp_path / "sliced.csv").read_text(encoding="utf-8-sig")
+    assert text.count("\nid,") == 0 and len(pd.read_csv(tmp_path / "sliced.csv", encoding="utf-8-sig")) == n

@@ -12,11 +12,14 @@ from criteria.language import (SPAN_FIELDS, AllOf, AnyOf, CriteriaSet, Indicator
                                window_bounds)
 from criteria.demand import in_top_percent, rank_families
 from criteria.terms import last_complete_terms, term_of
+from matching.workers import each_slice
 from schemas.fields import AGENCY_KINDS, FLAG, UPPER_CASE_ENUMS, ENUM, TEXT, fields_for
 from schemas.people import ADULT_AGE, is_child
 
 EVIDENCE_COLUMNS = ["family_id", "criterion", "indicator", "person_id", "source", "record_id", "event_date",
                     "period", "value"]
+# Indicators a slice when shared among processes: each is a few seconds at most at scale.
+INDICATORS_A_SLICE = 1
 _IND_EVIDENCE = ["family_id", "indicator", "person_id", "source", "record_id", "event_date", "period", "value"]
 # What an evidence row says of its record besides the threshold's own fields (`value`): the
 # fields a key worker would name it by.
@@ -148,6 +151,31 @@ def _window_rows(frame: pd.DataFrame, ind: Indicator, as_of: dt.date) -> tuple[p
     lo, hi = window_bounds(w, as_of)
     mask = (date >= pd.Timestamp(lo)) & (date <= pd.Timestamp(hi))
     return mask.fillna(False).astype(bool), date
+
+
+def _evaluate_indicators(criteria_set: CriteriaSet, extracts: dict, kinds: dict, links: "_Links",
+                         persons: pd.DataFrame, families: pd.Index, as_of: dt.date, warnings: list[str],
+                         workers: int = 1) -> dict[str, "_IndicatorOutcome"]:
+    """Every indicator's outcome, in the set's order, with its warnings added in that order
+    whether the indicators were evaluated in this process or shared among `workers` forked
+    ones (which inherit the frames; only each indicator's outcome comes back)."""
+    names = list(criteria_set.indicators)
+
+    def evaluate_some(start: int, stop: int) -> list[tuple["_IndicatorOutcome", list[str]]]:
+        done = []
+        for name in names[start:stop]:
+            said: list[str] = []
+            done.append((_evaluate_indicator(criteria_set.indicators[name], extracts, kinds, links, persons,
+                                             families, as_of, said), said))
+        return done
+
+    outcomes: dict[str, _IndicatorOutcome] = {}
+    for (start, stop), part in each_slice(evaluate_some, len(names), min(workers, len(names)),
+                                          smallest=INDICATORS_A_SLICE):
+        for name, (outcome, said) in zip(names[start:stop], part):
+            outcomes[name] = outcome
+            warnings.extend(said)
+    return outcomes
 
 
 def _evaluate_indicator(ind: Indicator, extracts: dict, kinds: dict, links: pd.DataFrame,
@@ -408,11 +436,12 @@ def _postcode_districts(family_ids: pd.Series, postcodes: pd.Series) -> pd.Serie
 
 def score_families(extracts: dict[str, pd.DataFrame], kinds: dict[str, str], record_links: pd.DataFrame,
                    members: pd.DataFrame, criteria_set: CriteriaSet, as_of,
-                   demand: pd.DataFrame | None = None) -> CriteriaResult:
+                   demand: pd.DataFrame | None = None, workers: int = 1) -> CriteriaResult:
     """The need matrix, evidence, no-data list and summary for every family in `members`.
     `demand` (family_id, agencies_involved, agencies, estimated_cost; criteria.demand) adds
     those columns and each family's rank and top_share band, and is what conditions on demand
-    read."""
+    read. The indicators are shared among `workers` processes (each is evaluated on its own:
+    the result is the same for any number)."""
     as_of = _as_date(as_of)
     warnings: list[str] = []
     members = members.copy()
@@ -426,8 +455,8 @@ def score_families(extracts: dict[str, pd.DataFrame], kinds: dict[str, str], rec
                                                   right_index=True, how="inner")
     links = _Links(links)
 
-    outcomes = {name: _evaluate_indicator(ind, extracts, kinds, links, persons, families, as_of, warnings)
-                for name, ind in criteria_set.indicators.items()}
+    outcomes = _evaluate_indicators(criteria_set, extracts, kinds, links, persons, families, as_of, warnings,
+                                    workers)
     ind_met = pd.DataFrame(index=families)
     for name, o in outcomes.items():
         ind_met[name] = o.met.astype("Int64") if o.has_data else pd.Series(pd.NA, index=families, dtype="Int64")

@@ -27,7 +27,7 @@ def explain_links(pairs: pd.DataFrame, record_links: pd.DataFrame, members: pd.D
     they share and the date of the address used). Pairs accepted but kept apart by clustering
     (a conflict further along the chain) hold nobody together and are left out."""
     weights = [c for c in pairs.columns if c.startswith("w_")]
-    linked = pairs[pairs["status"].astype(str).isin(LINKED)]
+    linked = pairs[pairs["status"].isin(LINKED).to_numpy()]     # not as text: a copy as long as the pairs
     keys = pd.MultiIndex.from_arrays([record_links["source"].astype(str), record_links["record_id"].astype(str)])
     person = pd.Series(record_links["person_id"].to_numpy(), index=keys)
     family = pd.Series(record_links["family_id"].to_numpy(), index=keys)

@@ -45,24 +45,20 @@ def quality_by_group(records: pd.DataFrame, result: LinkageResult, min_group: in
     # Persons as integer positions in `per`; pairs as positions of their two persons.
     pos = pd.Series(np.arange(len(per)), index=per.index)
     rid_pos = pos.reindex(rl["person_id"].to_numpy()).to_numpy()
-    pl, pr = _pair_positions(pairs, rl, rid_pos)
-    known = ~(np.isnan(pl) | np.isnan(pr))
     # 32-bit positions and codes: these arrays are as long as the pairs, the largest of a run.
     position = np.int32 if len(per) < (1 << 31) else np.int64
-    pl = np.where(known, pl, 0).astype(position)
-    pr = np.where(known, pr, 0).astype(position)
-    is_link = pairs["status"].isin(LINK_STATUSES).to_numpy() & known
-    is_review = (pairs["status"] == "review").to_numpy() & known
-    weight = pairs["match_weight"].to_numpy()      # float32 from linking, widened exactly where summed
-    if weight.dtype.kind != "f":
-        weight = weight.astype(float)
-
-    rows = []
+    groups = []
     for gtype in GROUP_TYPES:
         codes, labels = pd.factorize(per[gtype], sort=True)
-        if not len(labels):
-            continue
-        codes = codes.astype(position)
+        if len(labels):
+            groups.append((gtype, codes.astype(position), labels))
+    counted = _PairCounts(groups)
+    # The pairs a slice at a time: every per-pair array is as long as the slice, not the pairs.
+    for lo in range(0, len(pairs), PAIRS_A_SLICE):
+        counted.add(pairs.iloc[lo:lo + PAIRS_A_SLICE], rl, rid_pos, position)
+
+    rows = []
+    for (gtype, codes, labels), (touched, reviewed, link_n, link_w) in zip(groups, counted.totals()):
         k = len(labels)
         sizes = np.bincount(codes[codes >= 0], minlength=k)
         recs = per["records"].to_numpy()
@@ -72,16 +68,6 @@ def quality_by_group(records: pd.DataFrame, result: LinkageResult, min_group: in
         multi_sum = np.bincount(codes[in_g], weights=multi[in_g], minlength=k)
         single_sum = np.bincount(codes[in_g], weights=(recs[in_g] == 1), minlength=k)
         expected_sum = np.bincount(codes[in_g], weights=per["expected_single"].to_numpy()[in_g], minlength=k)
-        # A pair touches a group when either of its persons is in it (counted once per pair).
-        gl, gr = codes[pl], codes[pr]
-        touch_l = known & (gl >= 0)
-        touch_r = known & (gr >= 0) & (gr != gl)
-        touched = np.bincount(gl[touch_l], minlength=k) + np.bincount(gr[touch_r], minlength=k)
-        reviewed = (np.bincount(gl[touch_l & is_review], minlength=k)
-                    + np.bincount(gr[touch_r & is_review], minlength=k))
-        own = is_link & (pl == pr) & (gl >= 0)
-        link_n = np.bincount(gl[own], minlength=k)
-        link_w = np.bincount(gl[own], weights=weight[own], minlength=k)
         for i in sorted(range(k), key=lambda j: _group_order(gtype, str(labels[j]))):
             if sizes[i] < min_group:
                 continue
@@ -102,6 +88,55 @@ def quality_by_group(records: pd.DataFrame, result: LinkageResult, min_group: in
 
 
 GROUP_TYPES = ("ethnicity", "age band", "sex", "postcode district")
+PAIRS_A_SLICE = 1 << 22
+
+
+class _PairCounts:
+    """Per group: pairs touching it, those in the review band, and its persons' own links with
+    their weights, added up a slice of pairs at a time. Counts are whole numbers (any slicing
+    gives the same); the weights of the links are kept, in pair order, and summed once at the
+    end, so that the sums are exactly those of one pass over every pair."""
+
+    def __init__(self, groups):
+        self.groups = groups
+        self.touched = [np.zeros(len(labels), np.int64) for _, _, labels in groups]
+        self.reviewed = [np.zeros(len(labels), np.int64) for _, _, labels in groups]
+        self.link_group: list[list[np.ndarray]] = [[] for _ in groups]
+        self.link_weight: list[np.ndarray] = []
+
+    def add(self, pairs: pd.DataFrame, rl: pd.DataFrame, rid_pos: np.ndarray, position) -> None:
+        pl, pr = _pair_positions(pairs, rl, rid_pos)
+        known = ~(np.isnan(pl) | np.isnan(pr))
+        pl = np.where(known, pl, 0).astype(position)
+        pr = np.where(known, pr, 0).astype(position)
+        is_link = pairs["status"].isin(LINK_STATUSES).to_numpy() & known
+        is_review = (pairs["status"] == "review").to_numpy() & known
+        weight = pairs["match_weight"].to_numpy()      # float32 from linking, widened exactly where summed
+        if weight.dtype.kind != "f":
+            weight = weight.astype(float)
+        own_link = is_link & (pl == pr)
+        self.link_weight.append(weight[own_link])
+        for g, (_, codes, labels) in enumerate(self.groups):
+            k = len(labels)
+            # A pair touches a group when either of its persons is in it (counted once per pair).
+            gl, gr = codes[pl], codes[pr]
+            touch_l = known & (gl >= 0)
+            touch_r = known & (gr >= 0) & (gr != gl)
+            self.touched[g] += np.bincount(gl[touch_l], minlength=k) + np.bincount(gr[touch_r], minlength=k)
+            self.reviewed[g] += (np.bincount(gl[touch_l & is_review], minlength=k)
+                                 + np.bincount(gr[touch_r & is_review], minlength=k))
+            # the group of each own link's person, -1 outside every group of this type
+            self.link_group[g].append(gl[own_link])
+
+    def totals(self):
+        """(touched, reviewed, links, link weight sum) per group type, in the order given."""
+        weight = np.concatenate(self.link_weight) if self.link_weight else np.empty(0)
+        for g, (_, _, labels) in enumerate(self.groups):
+            k = len(labels)
+            gl = np.concatenate(self.link_group[g]) if self.link_group[g] else np.empty(0, np.int64)
+            own = gl >= 0
+            yield (self.touched[g], self.reviewed[g], np.bincount(gl[own], minlength=k),
+                   np.bincount(gl[own], weights=weight[own], minlength=k))
 
 
 def _persons(records: pd.DataFrame, result: LinkageResult) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -314,7 +314,8 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
                                   demand_settings, costs)
             scored = score_families(extracts, kinds, linkage.record_links, linkage.members, criteria_set, cfg.as_of,
                                     demand=demand.agencies.merge(demand.family_demand[["family_id", "estimated_cost"]],
-                                                                 on="family_id", how="left"))
+                                                                 on="family_id", how="left"),
+                                    workers=cfg.workers)
         scored = dataclasses.replace(
             scored, need_matrix=with_last_record_date(scored.need_matrix, records, linkage.record_links))
         with clock.stage("review queue: what a match would change"):

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from matching.workers import each_slice
 from pipeline.config import RunConfig, load_config
 from pipeline.ingest import column_positions, read_extract
 from schemas.columns import DATE_RECORD_COLUMNS, RECORD_COLUMNS as COLUMNS
@@ -18,26 +19,40 @@ RECORD_COLUMNS = list(COLUMNS)
 
 
 def ingest_and_validate(cfg: RunConfig, progress=None) -> dict[str, Validated]:
-    """Read and validate every source named in the config, in config order."""
+    """Read and validate every source named in the config, in config order: the sources shared
+    among `cfg.workers` processes (each source read and checked on its own, so the result is
+    the same for any number of them)."""
+    names = list(cfg.sources)
+
+    def validate_some(start: int, stop: int) -> list[Validated]:
+        return [_ingest_one(cfg, name) for name in names[start:stop]]
+
     out: dict[str, Validated] = {}
-    for name, src in cfg.sources.items():
-        if progress:
-            progress(f"validate {name}")
-        raw = read_extract(src)
-        v = validate_extract(raw.frame, src.kind, cfg.as_of, source=name, path=str(src.path),
-                             date_format=src.date_format, shape_rejects=raw.shape_rejects)
-        if raw.rows_read != v.rows_read or v.rows_read != len(v.accepted) + len(v.rejected):
-            raise InputDataError(f"{src.path}: {raw.rows_read} records read, but validation accounts for "
-                                 f"{len(v.accepted)} accepted + {len(v.rejected)} rejected of {v.rows_read}; "
-                                 f"the file cannot be reconciled (read = accepted + rejected)")
-        v.notes.extend(raw.notes)
-        if raw.unused_columns:
-            # By position: a heading can be a data value (a file without its header line).
-            unused = raw.unused_columns
-            v.notes.append(f"columns not used: {len(unused)} "
-                           f"(position{'s' if len(unused) > 1 else ''} {column_positions(unused)})")
-        out[name] = v
+    workers = min(getattr(cfg, "workers", 1) or 1, len(names))
+    for (start, stop), part in each_slice(validate_some, len(names), workers, smallest=1):
+        for name, v in zip(names[start:stop], part):
+            if progress:
+                progress(f"validate {name}")
+            out[name] = v
     return out
+
+
+def _ingest_one(cfg: RunConfig, name: str) -> Validated:
+    src = cfg.sources[name]
+    raw = read_extract(src)
+    v = validate_extract(raw.frame, src.kind, cfg.as_of, source=name, path=str(src.path),
+                         date_format=src.date_format, shape_rejects=raw.shape_rejects)
+    if raw.rows_read != v.rows_read or v.rows_read != len(v.accepted) + len(v.rejected):
+        raise InputDataError(f"{src.path}: {raw.rows_read} records read, but validation accounts for "
+                             f"{len(v.accepted)} accepted + {len(v.rejected)} rejected of {v.rows_read}; "
+                             f"the file cannot be reconciled (read = accepted + rejected)")
+    v.notes.extend(raw.notes)
+    if raw.unused_columns:
+        # By position: a heading can be a data value (a file without its header line).
+        unused = raw.unused_columns
+        v.notes.append(f"columns not used: {len(unused)} "
+                       f"(position{'s' if len(unused) > 1 else ''} {column_positions(unused)})")
+    return v
 
 
 def _term_start(academic_year: pd.Series, term: pd.Series) -> pd.Series:

@@ -25,6 +25,34 @@ def _mode(values: pd.Series) -> str:
     return sorted(counts.index[counts == counts.max()])[0]
 
 
+def _modes(family: pd.Series, values: pd.Series) -> pd.Series:
+    """_mode of each family's values, for every family at once (one sort, not a count per
+    family): the commonest non-blank text, ties to the first in sort order. Families with no
+    such value are left out (read as "")."""
+    family, values = family.reset_index(drop=True), values.reset_index(drop=True)
+    text = values.astype(object).dropna().astype(str).str.strip()
+    text = text[text != ""]
+    if not len(text):
+        return pd.Series(dtype=object)
+    counts = (pd.DataFrame({"family_id": family.loc[text.index].to_numpy(), "value": text.to_numpy()})
+              .groupby(["family_id", "value"], sort=False).size().rename("n").reset_index())
+    counts["neg"] = -counts["n"]
+    top = counts.sort_values(["family_id", "neg", "value"], kind="stable").drop_duplicates("family_id")
+    return top.set_index("family_id")["value"]
+
+
+def _agencies(family: pd.Series, agencies: pd.Series) -> pd.Series:
+    """Each family's agencies: every member's (";"-separated), each once, in sort order."""
+    family, agencies = family.reset_index(drop=True), agencies.reset_index(drop=True)
+    each = agencies.fillna("").astype(str).str.split(";").explode()
+    each = each[each != ""]
+    pairs = pd.DataFrame({"family_id": family.loc[each.index].to_numpy(), "agency": each.to_numpy()})
+    pairs = pairs.drop_duplicates().sort_values(["family_id", "agency"], kind="stable")
+    joined = pairs.groupby("family_id", sort=False)["agency"].agg(";".join)
+    # Families whose members name no agency get "" (as the sorted, empty set joined gives).
+    return joined.reindex(pd.unique(family), fill_value="")
+
+
 def family_profiles(need_matrix: pd.DataFrame, members: pd.DataFrame, criteria: Sequence[str]) -> pd.DataFrame:
     """families.csv from the need matrix and members.csv (names and addresses as the members
     file holds them: the shareable profile drops them as it does there)."""
@@ -43,11 +71,9 @@ def family_profiles(need_matrix: pd.DataFrame, members: pd.DataFrame, criteria: 
     role = ordered["role"].fillna("member").astype(str) if "role" in ordered else pd.Series("member", index=ordered.index)
     age = ordered["_age"].map(lambda a: "" if pd.isna(a) else f" {int(a)}")
     by_age = (role + age).groupby(ordered["family_id"]).agg(", ".join)
-    agencies = (m["agencies"].fillna("").astype(str).str.split(";").groupby(m["family_id"])
-                .agg(lambda lists: ";".join(sorted({a for li in lists for a in li if a})))
-                if "agencies" in m else pd.Series(dtype=object))
-    addresses = m.groupby("family_id")["address"].agg(_mode) if "address" in m else pd.Series(dtype=object)
-    postcodes = m.groupby("family_id")["postcode"].agg(_mode) if "postcode" in m else pd.Series(dtype=object)
+    agencies = _agencies(m["family_id"], m["agencies"]) if "agencies" in m else pd.Series(dtype=object)
+    addresses = _modes(m["family_id"], m["address"]) if "address" in m else pd.Series(dtype=object)
+    postcodes = _modes(m["family_id"], m["postcode"]) if "postcode" in m else pd.Series(dtype=object)
 
     nm = need_matrix.copy()
     flags = nm[list(criteria)].apply(pd.to_numeric, errors="coerce").eq(1) if criteria else pd.DataFrame(index=nm.index)

@@ -30,7 +30,11 @@ def as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return _prepare(frame)
 
 
-def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
+def _prepare(frame: pd.DataFrame, whole_floats: set[int] | None = None,
+             date_columns: set[int] | None = None) -> pd.DataFrame:
+    """`whole_floats` and `date_columns`: the float columns (by position) written as whole
+    numbers and the text columns whose dates are written as ISO dates, when decided on a
+    larger frame than this one (a slice of it); by default decided on this frame."""
     out = {}
     for i, col in enumerate(frame.columns):
         s = frame.iloc[:, i]
@@ -41,27 +45,58 @@ def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
         elif pd.api.types.is_integer_dtype(s):
             out[i] = s.astype("Int64").astype(str).replace("<NA>", "")
         elif pd.api.types.is_float_dtype(s):
-            whole = s.dropna()
-            if len(whole) and (whole == whole.round()).all() and col not in _KEEP_FLOAT:
+            if i in (whole_floats if whole_floats is not None else _whole_floats(frame, [i])):
                 out[i] = s.astype("Int64").astype(str).replace("<NA>", "")
             else:
                 out[i] = _on_distinct(s, lambda v: "" if pd.isna(v) else f"{v:.6g}")
         else:
-            out[i] = _defuse_column(s)
+            out[i] = _defuse_column(s, None if date_columns is None else i in date_columns)
     # Built at once: a wide frame (families-as-columns) column by column is slow and fragmented.
     frame_out = pd.DataFrame(out, index=frame.index)
     frame_out.columns = frame.columns
     return frame_out
 
 
-def _defuse_column(s: pd.Series) -> pd.Series:
-    """Text of a column, vectorised: dates as ISO, missing as empty, formula-like cells made inert."""
+def _whole_floats(frame: pd.DataFrame, positions=None) -> set[int]:
+    """The float columns (by position) holding only whole numbers, written as such (not the
+    columns of probabilities and weights, which stay decimal)."""
+    found = set()
+    for i in (range(frame.shape[1]) if positions is None else positions):
+        s = frame.iloc[:, i]
+        if not pd.api.types.is_float_dtype(s) or pd.api.types.is_bool_dtype(s) or frame.columns[i] in _KEEP_FLOAT:
+            continue
+        whole = s.dropna()
+        if len(whole) and (whole == whole.round()).all():
+            found.add(i)
+    return found
+
+
+def _holds_dates(values: pd.Series) -> bool:
+    """Is a column of Python objects written with its dates as ISO dates?"""
+    return pd.api.types.infer_dtype(values, skipna=True) in ("date", "datetime", "datetime64", "mixed")
+
+
+def _date_columns(frame: pd.DataFrame) -> set[int]:
+    """The text columns (by position) _defuse_column writes with ISO dates, decided on the whole
+    frame (a slice of a column may hold other kinds of values than the column)."""
+    return {i for i in range(frame.shape[1])
+            if not isinstance(frame.iloc[:, i].dtype, pd.CategoricalDtype)
+            and not any(check(frame.iloc[:, i]) for check in (pd.api.types.is_datetime64_any_dtype,
+                                                               pd.api.types.is_bool_dtype,
+                                                               pd.api.types.is_integer_dtype,
+                                                               pd.api.types.is_float_dtype))
+            and _holds_dates(frame.iloc[:, i].astype(object))}
+
+
+def _defuse_column(s: pd.Series, dates: bool | None = None) -> pd.Series:
+    """Text of a column, vectorised: dates as ISO, missing as empty, formula-like cells made
+    inert. `dates`: whether its dates are written as such, when decided on a larger frame."""
     if isinstance(s.dtype, pd.CategoricalDtype):
         cats = pd.Series(s.cat.categories.astype(str)).map(defuse).to_numpy()
         codes = s.cat.codes.to_numpy()
         return pd.Series(pd.array(cats, dtype=object)[codes.clip(0)], index=s.index).where(codes >= 0, "")
     values = s.astype(object)
-    if pd.api.types.infer_dtype(values, skipna=True) in ("date", "datetime", "datetime64", "mixed"):
+    if _holds_dates(values) if dates is None else dates:
         text = values.map(lambda v: "" if v is pd.NaT else v.strftime("%Y-%m-%d") if hasattr(v, "strftime") else str(v)).where(s.notna(), "")
     else:
         text = values.where(s.notna(), "").astype(str)
@@ -145,12 +180,31 @@ def _make_parent(path: Path, mode: int) -> None:
         os.chmod(path.parent, dir_mode(mode))
 
 
+ROWS_A_SLICE = 200_000     # a long frame is written this many rows at a time
+
+
 def write_csv(frame: pd.DataFrame, path: Path, *, bom: bool = False, mode: int = 0o600) -> None:
+    """The frame as CSV. A long one is made into text a slice of rows at a time (the same bytes:
+    every cell's text depends on its column's type and its own value, and which float columns
+    are whole numbers is decided on the whole frame), so that memory holds the text of one
+    slice, not of the whole file twice over."""
     _make_parent(path, mode)
-    text = _csv_text(_prepare(frame))
+    names = [str(c) for c in frame.columns]
+    sliced = len(frame) > ROWS_A_SLICE and len(names) >= 2 and len(set(names)) == len(names) \
+        and not any(any(ch in n for ch in ',"\r\n') for n in names)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "w", encoding="utf-8-sig" if bom else "utf-8", newline="") as fh:
-        fh.write(text)
+        if not sliced:
+            fh.write(_csv_text(_prepare(frame)))
+        else:
+            whole, dates = _whole_floats(frame), _date_columns(frame)
+            header = ",".join(names) + "\n"
+            for start in range(0, len(frame), ROWS_A_SLICE):
+                text = _csv_text(_prepare(frame.iloc[start:start + ROWS_A_SLICE], whole, dates))
+                if not text.startswith(header):    # never: the headings need no quotes
+                    raise AssertionError("CSV heading written differently for a slice")
+                fh.write(text if start == 0 else text[len(header):])
+                del text
     os.chmod(path, mode)
 
 

@@ -35,6 +35,7 @@ DEFAULT_MIN_GROUP_SIZE = 10
 MAX_WORKERS = 256
 PROFILES = ("full", "shareable")
 LAYOUTS = ("families-as-rows", "families-as-columns")
+ENGINES = ("local", "spark")     # where the linkage stages run (matching/spark/ for spark)
 KEY_PERMISSIONS = ("warn", "refuse")
 # A source's name becomes a file name (rejected/NAME.csv): nothing that could leave the folder.
 SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -263,6 +264,31 @@ class DemandOptions(ConfigModel):
     price_year: Annotated[int, BeforeValidator(_price_year)] = DEFAULT_PRICE_YEAR
 
 
+def _spark_conf(value: Any) -> dict[str, str]:
+    """Spark properties as Spark takes them: names to text (numbers and flags written as text)."""
+    if not isinstance(value, dict):
+        raise wrong(value, "a mapping of Spark property names to values")
+    out = {}
+    for key, v in value.items():
+        if not isinstance(key, str) or not key.strip():
+            raise wrong(key, "a Spark property name")
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        elif is_finite_number(v):
+            v = str(v)
+        elif not isinstance(v, str) or not v.strip():
+            raise invalid("must be text, a number or true/false", (key,))
+        out[key.strip()] = v.strip()
+    return out
+
+
+class SparkOptions(ConfigModel):
+    """Where the Spark engine runs (matching/spark/): a master URL and Spark properties."""
+    takes = "spark takes"
+    master: Text = "local[2]"
+    conf: Annotated[dict[str, str], BeforeValidator(_spark_conf)] = {}
+
+
 class _CriteriaSettings(ConfigModel):
     takes = "criteria settings are"
     count_needs_by: Choice(*COUNTING) = "criteria"
@@ -367,6 +393,9 @@ class _RunFile(ConfigModel):
     # Processes for comparing pairs and standardising values (the outputs do not depend on it);
     # not given: every core the run may use.
     workers: Optional[Whole(1, MAX_WORKERS)] = None
+    # Where the linkage stages run: embedded (local) or on Apache Spark (matching/spark/).
+    engine: Choice(*ENGINES) = "local"
+    spark: SparkOptions = SparkOptions()
 
 
 TOP_KEYS, SOURCE_KEYS, OUTPUT_KEYS = set(_RunFile.model_fields), set(_Source.model_fields), set(OutputOptions.model_fields)
@@ -406,6 +435,8 @@ class RunConfig:
     report: ReportOptions = field(default_factory=ReportOptions)
     demand: DemandOptions = field(default_factory=DemandOptions)
     workers: int = 1
+    engine: str = "local"
+    spark: SparkOptions = field(default_factory=SparkOptions)
     raw: dict[str, Any] = field(default_factory=dict)   # the config as written, for the manifest
 
     def rejected_limit(self, source: str) -> float:
@@ -451,4 +482,5 @@ def load_config(path: str | Path, as_of: dt.date | None = None, output: str | Pa
                      previous=top.previous, criteria_settings=top.criteria_settings.model_dump(exclude_unset=True),
                      outcome_settings=top.outcome_settings, baselines=top.baselines, report=top.report,
                      demand=top.demand,
-                     workers=top.workers if top.workers is not None else all_cores(), raw=doc.data)
+                     workers=top.workers if top.workers is not None else all_cores(),
+                     engine=top.engine, spark=top.spark, raw=doc.data)

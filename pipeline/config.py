@@ -20,6 +20,7 @@ from criteria.demand import (DEFAULT_COSTS, DEFAULT_PRICE_YEAR, DEFAULT_WINDOW_M
                              list_builtin_costs, load_deflators)
 from criteria.language import COUNTING, SETS_DIR, list_builtin
 from matching.settings import LinkageSettings
+from matching.spark.engine import spark_installed
 from matching.workers import all_cores
 from schemas.config_models import (Choice, ConfigModel, Flag, KeyedError, Number, Text, Whole, as_written, check,
                                    invalid, located, text_check, whole_check, written_data, wrong)
@@ -455,9 +456,10 @@ def parse_as_of(text: str) -> dt.date:
         raise ConfigError("--as-of: not a date: write it as YYYY-MM-DD") from None
 
 
-def load_config(path: str | Path, as_of: dt.date | None = None, output: str | Path | None = None) -> RunConfig:
-    """Read and check a run config. `as_of` and `output` override the file (CLI options); the
-    file's own values are checked all the same."""
+def load_config(path: str | Path, as_of: dt.date | None = None, output: str | Path | None = None,
+                engine: str | None = None) -> RunConfig:
+    """Read and check a run config. `as_of`, `output` and `engine` override the file (CLI
+    options); the file's own values are checked all the same."""
     path = Path(path)
     doc = load_yaml_file(path, "config file")
     if doc.duplicates:
@@ -474,6 +476,12 @@ def load_config(path: str | Path, as_of: dt.date | None = None, output: str | Pa
         if top.output is None:
             raise located((), "no `output:` folder (or give --out)", doc)
         output = top.output
+    engine = engine or top.engine
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine: unknown engine '{engine}'; engines: {', '.join(ENGINES)}")
+    if engine == "spark" and not spark_installed():
+        raise located(("engine",) if top.engine == "spark" else (), "engine spark needs PySpark, which is not installed "
+                      "here: pip install 'hnf-match[spark]' (or use engine: local)", doc)
     # The linkage section as YAML read it (plain numbers): the settings are made from it at run time.
     linkage = doc.data.get("linkage", {})
     return RunConfig(path=path, as_of=as_of, criteria=top.criteria, sources=top.sources, output=Path(output),
@@ -483,4 +491,4 @@ def load_config(path: str | Path, as_of: dt.date | None = None, output: str | Pa
                      outcome_settings=top.outcome_settings, baselines=top.baselines, report=top.report,
                      demand=top.demand,
                      workers=top.workers if top.workers is not None else all_cores(),
-                     engine=top.engine, spark=top.spark, raw=doc.data)
+                     engine=engine, spark=top.spark, raw=doc.data)

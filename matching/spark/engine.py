@@ -52,6 +52,12 @@ class SparkUnavailable(ConfigError):
     """engine: spark without PySpark installed (exit 2, as any config mistake)."""
 
 
+def spark_installed() -> bool:
+    """Whether PySpark can be imported here (without importing it: that is slow)."""
+    import importlib.util
+    return importlib.util.find_spec("pyspark") is not None
+
+
 def _pyspark():
     try:
         import pyspark  # noqa: F401
@@ -76,7 +82,9 @@ def spark_session(master: str = "local[2]", conf: dict[str, str] | None = None):
     builder = SparkSession.builder.master(master).appName("hnf-match")
     for key, value in {**DEFAULT_CONF, **(conf or {})}.items():
         builder = builder.config(key, value)
-    return builder.getOrCreate(), True
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")      # Spark's own warnings are not the run's log
+    return session, True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,8 +152,16 @@ def _encode(frame: pd.DataFrame, kinds: dict[str, str], pos: np.ndarray) -> pd.D
     return pd.DataFrame(out)
 
 
-def _decode(frame: pd.DataFrame, kinds: dict[str, str], dtypes: dict | None = None) -> pd.DataFrame:
-    """Back from `_encode` (after Arrow), rows in `pos` order, with a RangeIndex."""
+def _null_like(series: pd.Series):
+    """The missing value a text column holds (None, NaN or pd.NA): the same goes back in."""
+    missing = series.isna().to_numpy()
+    return series.to_numpy(dtype=object)[missing][0] if missing.any() else None
+
+
+def _decode(frame: pd.DataFrame, kinds: dict[str, str], dtypes: dict | None = None,
+            nulls: dict | None = None) -> pd.DataFrame:
+    """Back from `_encode` (after Arrow), rows in `pos` order, with a RangeIndex; a text
+    column's missing values as `nulls` gives them (None otherwise)."""
     frame = frame.sort_values("pos", kind="stable").reset_index(drop=True)
     out = {}
     for c, kind in kinds.items():
@@ -163,7 +179,9 @@ def _decode(frame: pd.DataFrame, kinds: dict[str, str], dtypes: dict | None = No
         elif kind == "tuple":
             out[c] = np.fromiter((tuple(v) if v is not None else () for v in s), dtype=object, count=len(s))
         elif kind == "text":
-            out[c] = s.astype(object).where(s.notna(), None).to_numpy(dtype=object)
+            values = s.to_numpy(dtype=object).copy()
+            values[s.isna().to_numpy()] = (nulls or {}).get(c)
+            out[c] = values
         elif kind == "int64":
             out[c] = s.astype(np.int64).to_numpy()
         else:
@@ -176,13 +194,24 @@ def _decode(frame: pd.DataFrame, kinds: dict[str, str], dtypes: dict | None = No
     return result
 
 
-def _standardise_partition(record_kinds: dict, record_dtypes: dict, std_kinds: dict):
+def _blank(records: pd.DataFrame) -> pd.DataFrame:
+    """One record with every field missing but its source and ID (what missing values become)."""
+    row = records.iloc[:1].copy()
+    for c in row.columns:
+        if c in ("source", "record_id") or pd.api.types.is_integer_dtype(row[c].dtype) and \
+                not isinstance(row[c].dtype, pd.Int64Dtype):
+            continue
+        row[c] = pd.Series([None], dtype=row[c].dtype, index=row.index) if row[c].dtype != object else None
+    return row
+
+
+def _standardise_partition(record_kinds: dict, record_dtypes: dict, record_nulls: dict, std_kinds: dict):
     """The mapInPandas function: each partition's records standardised by the embedded code."""
     def run(batches):
         for batch in batches:
             if not len(batch):
                 continue
-            records = _decode(batch, record_kinds, record_dtypes)
+            records = _decode(batch, record_kinds, record_dtypes, record_nulls)
             yield _encode(standardise(records), std_kinds, batch["pos"].sort_values(kind="stable").to_numpy())
     return run
 
@@ -224,6 +253,13 @@ def _compare_partition(token: str, broadcast, n_comp: int):
     return run
 
 
+def _union_all(frames: list):
+    out = frames[0]
+    for f in frames[1:]:
+        out = out.unionByName(f)
+    return out
+
+
 class SparkEngine:
     """The linkage steps on a Spark session (see the module's notes). One engine links one set
     of records: `standardise` keeps the standardised DataFrame for `block`."""
@@ -242,20 +278,26 @@ class SparkEngine:
         self._n = n
         record_kinds = {c: _kind(records[c]) for c in records.columns}
         record_dtypes = {c: records[c].dtype for c in records.columns}
-        # The standardised frame's columns and types, from its first rows standardised here.
-        sample = standardise(records.iloc[:64].reset_index(drop=True))
+        record_nulls = {c: _null_like(records[c]) for c, k in record_kinds.items() if k == "text"}
+        # The standardised frame's columns, types and missing values, from its first rows and a
+        # blank record standardised here.
+        sample = standardise(pd.concat([records.iloc[:64], _blank(records)], ignore_index=True))
         std_kinds = {c: _kind(sample[c]) for c in sample.columns}
         std_dtypes = {c: sample[c].dtype for c in sample.columns}
+        std_nulls = {c: sample[c].iloc[-1] for c, k in std_kinds.items() if k == "text"}
         self._std_kinds = std_kinds
         if n == 0:
             self._std_df = self.spark.createDataFrame([], _schema(std_kinds))
             return standardise(records)
         encoded = _encode(records, record_kinds, np.arange(n))
         parts = max(self.spark.sparkContext.defaultParallelism, -(-n // self.records_a_partition))
-        df = self.spark.createDataFrame(encoded, _schema(record_kinds)).repartitionByRange(parts, "pos")
-        std_df = df.mapInPandas(_standardise_partition(record_kinds, record_dtypes, std_kinds), _schema(std_kinds))
+        df = self.spark.createDataFrame(encoded, _schema(record_kinds))
+        if parts > self.spark.sparkContext.defaultParallelism:
+            df = df.repartition(parts)      # any split will do: each row carries its position
+        std_df = df.mapInPandas(_standardise_partition(record_kinds, record_dtypes, record_nulls, std_kinds),
+                                _schema(std_kinds))
         self._std_df = std_df.persist()
-        std = _decode(self._std_df.toPandas(), std_kinds, std_dtypes)
+        std = _decode(self._std_df.toPandas(), std_kinds, std_dtypes, std_nulls)
         if len(std) != n:
             raise RuntimeError(f"spark standardise: {len(std)} rows back for {n} records")
         return std
@@ -271,60 +313,71 @@ class SparkEngine:
         n = len(std)
         skipped = np.zeros(n, dtype=BITS_DTYPE)
         cap = settings.max_block_size
-        found, infos = [], {}
+        found, oversized, keyed = [], [], []
         for k, bp in enumerate(settings.passes):
-            t0 = time.perf_counter()
-            info = {"blocks_skipped": 0, "records_in_skipped_blocks": 0}
             if bp.sorted_on is not None:
                 col = bp.sorted_on
                 if self._std_kinds[col] not in ("text", "Int64", "int64"):
                     raise ValueError(f"sorted-neighbourhood pass {bp.name}: the Spark engine sorts text or whole "
                                      f"numbers, not {self._std_kinds[col]} ({col})")
-                keyed = self._std_df.select("pos", F.col(col).cast("string").alias("v")) \
-                                    .where(_present(col, self._std_kinds[col]))
+                values = self._std_df.select("pos", F.col(col).cast("string").alias("v")) \
+                                     .where(_present(col, self._std_kinds[col]))
                 w = Window.orderBy("v", "pos")
                 ahead = [F.lead("pos", j).over(w).alias(f"ahead_{j}") for j in range(1, bp.window)]
-                near = keyed.select("pos", *ahead)
+                near = values.select("pos", *ahead)
                 for j in range(1, bp.window):
                     other = F.col(f"ahead_{j}")
                     found.append(near.where(other.isNotNull())
                                  .select(F.least("pos", other).alias("l"), F.greatest("pos", other).alias("r"),
                                          F.lit(1 << k).alias("bit")))
-            else:
-                keys = list(bp.keys)
-                present = F.lit(True)
-                for c in keys:
-                    present = present & _present(c, self._std_kinds[c])
-                keyed = self._std_df.select("pos", *keys).where(present)
-                sizes = keyed.groupBy(*keys).agg(F.count(F.lit(1)).alias("size"))
-                big = sizes.where(F.col("size") > cap)
-                over = keyed.join(big.select(*keys), on=keys, how="inner").select("pos").toPandas()["pos"].to_numpy()
-                n_big = big.count() if len(over) else 0
-                if len(over):
-                    skipped[over.astype(np.int64)] |= BITS_DTYPE(1 << k)
-                info = {"blocks_skipped": int(n_big), "records_in_skipped_blocks": int(len(over))}
-                small = keyed.join(sizes.where(F.col("size").between(2, cap)).select(*keys), on=keys, how="left_semi")
-                a, b = small.alias("a"), small.alias("b")
-                cond = [F.col(f"a.{c}") == F.col(f"b.{c}") for c in keys] + [F.col("a.pos") < F.col("b.pos")]
-                found.append(a.join(b, on=cond).select(F.col("a.pos").alias("l"), F.col("b.pos").alias("r"),
-                                                        F.lit(1 << k).alias("bit")))
-            infos[bp.name] = {**info, "seconds": round(time.perf_counter() - t0, 3)}
+                continue
+            present = F.lit(True)
+            for c in bp.keys:
+                present = present & _present(c, self._std_kinds[c])
+            parts = [F.to_json(F.col(c)) if self._std_kinds[c] == "tuple" else F.col(c).cast("string") for c in bp.keys]
+            keyed.append(self._std_df.where(present).select("pos", F.lit(k).alias("k"), F.lit(1 << k).alias("bit"),
+                                                                F.array(*parts).alias("key")))
+        if keyed:
+            # Every key pass at once: (pass, key) is the block; each record with its block's size.
+            sized = _union_all(keyed).withColumn("size", F.count(F.lit(1)).over(Window.partitionBy("k", "key"))) \
+                                     .persist()
+            oversized.append(sized.where(F.col("size") > cap).select("pos", "k", "size"))
+            small = sized.where(F.col("size").between(2, cap)).select("pos", "k", "bit", "key")
+            a, b = small.alias("a"), small.alias("b")
+            cond = [F.col("a.k") == F.col("b.k"), F.col("a.key") == F.col("b.key"), F.col("a.pos") < F.col("b.pos")]
+            found.append(a.join(b, on=cond).select(F.col("a.pos").alias("l"), F.col("b.pos").alias("r"),
+                                                    F.col("a.bit")))
+        t0 = time.perf_counter()
+        # Job 1: the records in blocks over the cap, per pass (few: the cap keeps them rare).
+        over = _union_all(oversized).toPandas() if oversized else pd.DataFrame({"pos": [], "k": [], "size": []})
+        infos = {}
+        for k, bp in enumerate(settings.passes):
+            mine = over[over["k"] == k]
+            pos, size = mine["pos"].to_numpy(np.int64), mine["size"].to_numpy(np.int64)
+            skipped[pos] |= BITS_DTYPE(1 << k)
+            # A block of s records over the cap is s rows here: blocks = sum of 1/s, exactly.
+            blocks = int(np.rint(np.sum(1.0 / size))) if len(size) else 0
+            infos[bp.name] = {"blocks_skipped": blocks, "records_in_skipped_blocks": int(len(pos))}
+        seconds_over = time.perf_counter() - t0
+        # Job 2: every pass's pairs, one row per pair with the OR of the passes that found it.
         t0 = time.perf_counter()
         if found:
-            union = found[0]
-            for f in found[1:]:
-                union = union.unionByName(f)
-            merged = union.groupBy("l", "r").agg(F.bit_or("bit").alias("passes")).toPandas()
+            merged = _union_all(found).groupBy("l", "r").agg(F.bit_or("bit").alias("passes")).toPandas()
         else:
             merged = pd.DataFrame({"l": np.empty(0, np.int64), "r": np.empty(0, np.int64), "passes": np.empty(0, np.int64)})
+        self.timings = {"block_oversized_seconds": round(seconds_over, 3),
+                        "block_pairs_seconds": round(time.perf_counter() - t0, 3)}
+        for name in infos:      # the passes run together on Spark: no time of their own
+            infos[name]["seconds"] = None
         width = max(n, 1)
         code = merged["l"].to_numpy(np.int64) * width + merged["r"].to_numpy(np.int64)
         order = np.argsort(code, kind="stable")
         code = code[order]
         passes = merged["passes"].to_numpy()[order].astype(BITS_DTYPE)
         del merged, order
-        self.timings["block_union_seconds"] = round(time.perf_counter() - t0, 3)
         self._std_df.unpersist()
+        if keyed:
+            sized.unpersist()
         return Candidates(*positions(code, width), passes, skipped, _report(settings, passes, infos))
 
     # -- compare -------------------------------------------------------------------------------
@@ -375,13 +428,13 @@ class SparkEngine:
             # Each node takes its neighbours' smallest label, then that label's own label.
             via = edges.join(lab.withColumnRenamed("node", "b").withColumnRenamed("label", "nb"), on="b") \
                        .groupBy("a").agg(F.min("nb").alias("nb")).withColumnRenamed("a", "node")
-            step = lab.join(via, on="node").select("node", F.least("label", "nb").alias("label"))
+            step = lab.join(via, on="node").select("node", F.col("label").alias("old"),
+                                                   F.least("label", "nb").alias("label"))
             jump = step.join(step.select(F.col("node").alias("label"), F.col("label").alias("ll")), on="label", how="left") \
-                       .select("node", F.least("label", F.coalesce("ll", "label")).alias("label"))
+                       .select("node", "old", F.least("label", F.coalesce("ll", "label")).alias("label"))
             new = jump.localCheckpoint()
-            changed = new.join(lab.withColumnRenamed("label", "old"), on="node") \
-                         .where(F.col("label") != F.col("old")).count()
-            lab = new
+            changed = new.where(F.col("label") != F.col("old")).count()
+            lab = new.select("node", "label")
             if changed == 0:
                 break
         got = lab.toPandas()

@@ -308,6 +308,7 @@ class SparkEngine:
         from pyspark.sql.window import Window
 
         _check(settings)
+        t_start = time.perf_counter()
         if self._std_df is None or self._n != len(std):
             raise RuntimeError("SparkEngine.block: standardise these records with this engine first")
         n = len(std)
@@ -348,6 +349,7 @@ class SparkEngine:
             found.append(a.join(b, on=cond).select(F.col("a.pos").alias("l"), F.col("b.pos").alias("r"),
                                                     F.col("a.bit")))
         t0 = time.perf_counter()
+        seconds_plan = t0 - t_start
         # Job 1: the records in blocks over the cap, per pass (few: the cap keeps them rare).
         over = _union_all(oversized).toPandas() if oversized else pd.DataFrame({"pos": [], "k": [], "size": []})
         infos = {}
@@ -365,7 +367,8 @@ class SparkEngine:
             merged = _union_all(found).groupBy("l", "r").agg(F.bit_or("bit").alias("passes")).toPandas()
         else:
             merged = pd.DataFrame({"l": np.empty(0, np.int64), "r": np.empty(0, np.int64), "passes": np.empty(0, np.int64)})
-        self.timings = {"block_oversized_seconds": round(seconds_over, 3),
+        self.timings = {"block_plan_seconds": round(seconds_plan, 3),
+                        "block_oversized_seconds": round(seconds_over, 3),
                         "block_pairs_seconds": round(time.perf_counter() - t0, 3)}
         for name in infos:      # the passes run together on Spark: no time of their own
             infos[name]["seconds"] = None
@@ -375,9 +378,11 @@ class SparkEngine:
         code = code[order]
         passes = merged["passes"].to_numpy()[order].astype(BITS_DTYPE)
         del merged, order
+        t0 = time.perf_counter()
         self._std_df.unpersist()
         if keyed:
             sized.unpersist()
+        self.timings["block_finish_seconds"] = round(time.perf_counter() - t0, 3)
         return Candidates(*positions(code, width), passes, skipped, _report(settings, passes, infos))
 
     # -- compare -------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast validate accuracy bench bench-quarters sample clean browser
+.PHONY: run test test-fast validate accuracy bench bench-quarters bench-spark sample clean browser
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 2; }
@@ -48,6 +48,10 @@ bench: $(STAMP)
 
 bench-quarters: $(STAMP)
 	$(PY) -m tools.bench --quarters
+
+# Both engines on generated 200k and 1M rows (Spark on local[2]); ROWS="200000" for one size.
+bench-spark: $(STAMP)
+	$(PY) -m tools.bench_spark $(if $(ROWS),--rows $(ROWS))
 
 sample: $(STAMP)
 	$(VENV)/bin/hnf-match sample --families 300 --seed 2026 --out sample_data

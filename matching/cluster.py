@@ -136,14 +136,16 @@ def conflicted_components(labels: np.ndarray, std: pd.DataFrame, cols: Columns, 
 
 def cluster_persons(n: int, l: np.ndarray, r: np.ndarray, strength: np.ndarray, std: pd.DataFrame, cols: Columns,
                     settings: LinkageSettings, cannot_pairs: tuple[np.ndarray, np.ndarray] | None = None,
-                    years_apart: int | None = None) -> tuple[np.ndarray, dict]:
+                    years_apart: int | None = None, find_components=None) -> tuple[np.ndarray, dict]:
     """Person label per record from accepted links (l, r) ordered by strength (higher first;
     clerical matches should carry the highest). Returns (labels, report). Two incompatible
     dates of birth split a person (a parent and child of one name); where the data show no
-    households, `years_apart` relaxes that to dates of birth that many years apart or more."""
+    households, `years_apart` relaxes that to dates of birth that many years apart or more.
+    `find_components(n, l, r)` gives the connected components (default: `components`, here);
+    only which records share a label matters, not the label numbers."""
     if cannot_pairs is None:
         cannot_pairs = (np.empty(0, np.int64), np.empty(0, np.int64))
-    labels = components(n, l, r)
+    labels = (find_components or components)(n, l, r)
     bad = conflicted_components(labels, std, cols, settings, cannot_pairs, years_apart) if n else np.empty(0, np.int64)
     report = {"components_split": int(len(bad)), "links_dropped_by_guard": 0}
     if not len(bad):

@@ -98,19 +98,21 @@ def _renumber(labels: np.ndarray, rank: np.ndarray, prefix: str) -> tuple[np.nda
 
 def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.date,
                  decisions: pd.DataFrame | None = None, progress: Callable[[str], None] | None = None,
-                 earlier: LinkageState | None = None, workers: int = 1) -> LinkageResult:
+                 earlier: LinkageState | None = None, workers: int = 1, engine=None) -> LinkageResult:
     """Link records into persons and persons into families (see docs/linkage.md). With an
     earlier run's state, only pairs around new and changed records are blocked and compared;
     the result is the same as without it. The state is consumed: its arrays are released as
     soon as they have been used, to keep memory flat at scale. `workers` processes share
-    standardising and comparing (matching.workers); the result is the same for any number."""
+    standardising and comparing (matching.workers); the result is the same for any number.
+    `engine` (e.g. matching.spark.SparkEngine) runs standardising, blocking, comparing and the
+    connected components elsewhere, with the same code and the same result; None: here."""
     clock = _StepClock(progress)
     clock.step("standardise")
-    prepared = standardise_records(records, workers)
+    prepared = standardise_records(records, workers, engine)
     clock.step("block")
-    pairs, stored = find_candidates(prepared, settings, decisions, earlier)
+    pairs, stored = find_candidates(prepared, settings, decisions, earlier, engine)
     clock.step("compare")
-    compared = compare_candidates(prepared, settings, pairs, stored, earlier, workers)
+    compared = compare_candidates(prepared, settings, pairs, stored, earlier, workers, engine)
     del stored                          # the stored levels are copied: the map is not needed again
     clock.step("estimate")
     possible = possible_pairs(prepared, settings, pairs)
@@ -119,7 +121,7 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
     clock.step("score")
     scores = score_pairs(prepared, settings, model, pairs, compared.levels, possible)
     clock.step("cluster")
-    persons = cluster_records(prepared, settings, pairs, scores)
+    persons = cluster_records(prepared, settings, pairs, scores, engine)
     clock.step("families")
     families = group_families(prepared, settings, persons, as_of)
     clock.step("tables")
@@ -183,12 +185,12 @@ class Standardised:
         return len(self.records)
 
 
-def standardise_records(records: pd.DataFrame, workers: int = 1) -> Standardised:
+def standardise_records(records: pd.DataFrame, workers: int = 1, engine=None) -> Standardised:
     input_order = _sort_rank(records)
     # One copy of the records, in the new order (reset_index would make two more).
     ordered = records.iloc[np.argsort(input_order, kind="stable")]
     ordered.index = pd.RangeIndex(len(ordered))
-    std = standardise(ordered, workers)
+    std = standardise(ordered, workers) if engine is None else engine.standardise(ordered)
     return Standardised(records=ordered, input_order=input_order, std=std, cols=Columns(std))
 
 
@@ -224,7 +226,7 @@ class StoredLevels:
 
 
 def find_candidates(prepared: Standardised, settings: LinkageSettings, decisions: pd.DataFrame | None,
-                    earlier: LinkageState | None) -> tuple[CandidatePairs, StoredLevels | None]:
+                    earlier: LinkageState | None, engine=None) -> tuple[CandidatePairs, StoredLevels | None]:
     """Block: the candidate pairs, in full or (with an earlier state) around new and changed
     records only, with the pairs clerical decisions name added."""
     records, std, n = prepared.records, prepared.std, prepared.n
@@ -241,7 +243,7 @@ def find_candidates(prepared: Standardised, settings: LinkageSettings, decisions
         stored = StoredLevels(rows=reused, plan=pl.counts)
         del pl, hit
     else:
-        cand = block(std, settings)
+        cand = block(std, settings) if engine is None else engine.block(std, settings)
     l, r, passes = cand.left, cand.right, cand.passes
     n_blocked = len(l)
     dl, dr, dmatch, d_unknown = decision_pairs(records, decisions)
@@ -274,13 +276,15 @@ class Compared:
 
 
 def compare_candidates(prepared: Standardised, settings: LinkageSettings, pairs: CandidatePairs,
-                       stored: StoredLevels | None, earlier: LinkageState | None, workers: int = 1) -> Compared:
+                       stored: StoredLevels | None, earlier: LinkageState | None, workers: int = 1,
+                       engine=None) -> Compared:
     """Compare: every candidate pair's level in each comparison, taken from the earlier state
     where it is stored there."""
     l, r = pairs.left, pairs.right
+    compare = engine.compare if engine is not None else \
+        (lambda comparisons, cols, left, right: compare_pairs(comparisons, cols, left, right, workers=workers))
     if stored is None:
-        return Compared(levels=compare_pairs(settings.comparisons, prepared.cols, l, r, workers=workers),
-                        incremental=None)
+        return Compared(levels=compare(settings.comparisons, prepared.cols, l, r), incremental=None)
     reused = stored.rows
     levels = np.empty((len(l), len(settings.comparisons)), dtype=np.int8)
     chunk = 1 << 22                     # copy stored levels a slice at a time: memory stays flat
@@ -291,7 +295,7 @@ def compare_candidates(prepared: Standardised, settings: LinkageSettings, pairs:
     fresh = np.flatnonzero(reused < 0)
     n_reused = len(l) - len(fresh)
     earlier.levels = None
-    levels[fresh] = compare_pairs(settings.comparisons, prepared.cols, l[fresh], r[fresh], workers=workers)
+    levels[fresh] = compare(settings.comparisons, prepared.cols, l[fresh], r[fresh])
     return Compared(levels=levels, incremental={**stored.plan, "pairs_reused": int(n_reused),
                                                 "pairs_compared": int(len(fresh))})
 
@@ -413,7 +417,7 @@ class Persons:
 
 
 def cluster_records(prepared: Standardised, settings: LinkageSettings, pairs: CandidatePairs,
-                    scores: PairScores) -> Persons:
+                    scores: PairScores, engine=None) -> Persons:
     """Cluster: records joined by accepted links into persons, strongest links first, never
     across conflicting identifiers or a clerical non-match."""
     l, r, n = pairs.left, pairs.right, prepared.n
@@ -424,7 +428,8 @@ def cluster_records(prepared: Standardised, settings: LinkageSettings, pairs: Ca
                                      (l[apart], r[apart]),
                                      # no households: no parent and child of one name for the
                                      # dates-of-birth rule to keep apart
-                                     years_apart=None if scores.vetoes_applied else math.inf)
+                                     years_apart=None if scores.vetoes_applied else math.inf,
+                                     find_components=None if engine is None else engine.components)
     labels = pd.factorize(labels)[0].astype(np.int64) if n else labels
     return Persons(labels=labels, count=int(labels.max()) + 1 if n else 0, report=report)
 

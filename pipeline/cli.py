@@ -54,8 +54,11 @@ def _common_logging(f):
 @click.option("--full", "full_link", is_flag=True,
               help="With --previous: compare every record again instead of only new and changed ones "
                    "(IDs and decisions are still carried forward).")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default=None,
+              help="Where the linkage stages run: here (local, the default) or on Apache Spark "
+                   "(the config's `spark:` master and properties); overrides `engine:` in the config.")
 @_common_logging
-def run(config_path, as_of, out_dir, layout, previous_dir, full_link, quiet, log_file, log_format):
+def run(config_path, as_of, out_dir, layout, previous_dir, full_link, engine, quiet, log_file, log_format):
     """Run the whole pipeline: ingest, validate, link, form families, score, write outputs."""
     from pipeline.config import load_config, parse_as_of
     from pipeline.display import Display
@@ -64,7 +67,7 @@ def run(config_path, as_of, out_dir, layout, previous_dir, full_link, quiet, log
     display = Display(quiet=quiet)
     setup_logging(quiet=quiet, log_file=log_file, log_format=log_format, interactive=display.interactive)
     t0 = time.perf_counter()
-    cfg = load_config(config_path, as_of=parse_as_of(as_of) if as_of else None, output=out_dir)
+    cfg = load_config(config_path, as_of=parse_as_of(as_of) if as_of else None, output=out_dir, engine=engine)
     log.info("run started: config %s, reference date %s, %d sources", cfg.path, cfg.as_of, len(cfg.sources))
     with display:
         result = run_pipeline(cfg, progress=display.stage, layout=layout,

@@ -20,6 +20,7 @@ from criteria.demand import (DEFAULT_COSTS, DEFAULT_PRICE_YEAR, DEFAULT_WINDOW_M
                              list_builtin_costs, load_deflators)
 from criteria.language import COUNTING, SETS_DIR, list_builtin
 from matching.settings import LinkageSettings
+from matching.spark.engine import spark_installed
 from matching.workers import all_cores
 from schemas.config_models import (Choice, ConfigModel, Flag, KeyedError, Number, Text, Whole, as_written, check,
                                    invalid, located, text_check, whole_check, written_data, wrong)
@@ -35,6 +36,7 @@ DEFAULT_MIN_GROUP_SIZE = 10
 MAX_WORKERS = 256
 PROFILES = ("full", "shareable")
 LAYOUTS = ("families-as-rows", "families-as-columns")
+ENGINES = ("local", "spark")     # where the linkage stages run (matching/spark/ for spark)
 KEY_PERMISSIONS = ("warn", "refuse")
 # A source's name becomes a file name (rejected/NAME.csv): nothing that could leave the folder.
 SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -263,6 +265,31 @@ class DemandOptions(ConfigModel):
     price_year: Annotated[int, BeforeValidator(_price_year)] = DEFAULT_PRICE_YEAR
 
 
+def _spark_conf(value: Any) -> dict[str, str]:
+    """Spark properties as Spark takes them: names to text (numbers and flags written as text)."""
+    if not isinstance(value, dict):
+        raise wrong(value, "a mapping of Spark property names to values")
+    out = {}
+    for key, v in value.items():
+        if not isinstance(key, str) or not key.strip():
+            raise wrong(key, "a Spark property name")
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        elif is_finite_number(v):
+            v = str(v)
+        elif not isinstance(v, str) or not v.strip():
+            raise invalid("must be text, a number or true/false", (key,))
+        out[key.strip()] = v.strip()
+    return out
+
+
+class SparkOptions(ConfigModel):
+    """Where the Spark engine runs (matching/spark/): a master URL and Spark properties."""
+    takes = "spark takes"
+    master: Text = "local[2]"
+    conf: Annotated[dict[str, str], BeforeValidator(_spark_conf)] = {}
+
+
 class _CriteriaSettings(ConfigModel):
     takes = "criteria settings are"
     count_needs_by: Choice(*COUNTING) = "criteria"
@@ -367,6 +394,9 @@ class _RunFile(ConfigModel):
     # Processes for comparing pairs and standardising values (the outputs do not depend on it);
     # not given: every core the run may use.
     workers: Optional[Whole(1, MAX_WORKERS)] = None
+    # Where the linkage stages run: embedded (local) or on Apache Spark (matching/spark/).
+    engine: Choice(*ENGINES) = "local"
+    spark: SparkOptions = SparkOptions()
 
 
 TOP_KEYS, SOURCE_KEYS, OUTPUT_KEYS = set(_RunFile.model_fields), set(_Source.model_fields), set(OutputOptions.model_fields)
@@ -406,6 +436,8 @@ class RunConfig:
     report: ReportOptions = field(default_factory=ReportOptions)
     demand: DemandOptions = field(default_factory=DemandOptions)
     workers: int = 1
+    engine: str = "local"
+    spark: SparkOptions = field(default_factory=SparkOptions)
     raw: dict[str, Any] = field(default_factory=dict)   # the config as written, for the manifest
 
     def rejected_limit(self, source: str) -> float:
@@ -424,9 +456,10 @@ def parse_as_of(text: str) -> dt.date:
         raise ConfigError("--as-of: not a date: write it as YYYY-MM-DD") from None
 
 
-def load_config(path: str | Path, as_of: dt.date | None = None, output: str | Path | None = None) -> RunConfig:
-    """Read and check a run config. `as_of` and `output` override the file (CLI options); the
-    file's own values are checked all the same."""
+def load_config(path: str | Path, as_of: dt.date | None = None, output: str | Path | None = None,
+                engine: str | None = None) -> RunConfig:
+    """Read and check a run config. `as_of`, `output` and `engine` override the file (CLI
+    options); the file's own values are checked all the same."""
     path = Path(path)
     doc = load_yaml_file(path, "config file")
     if doc.duplicates:
@@ -443,6 +476,12 @@ def load_config(path: str | Path, as_of: dt.date | None = None, output: str | Pa
         if top.output is None:
             raise located((), "no `output:` folder (or give --out)", doc)
         output = top.output
+    engine = engine or top.engine
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine: unknown engine '{engine}'; engines: {', '.join(ENGINES)}")
+    if engine == "spark" and not spark_installed():
+        raise located(("engine",) if top.engine == "spark" else (), "engine spark needs PySpark, which is not installed "
+                      "here: pip install 'hnf-match[spark]' (or use engine: local)", doc)
     # The linkage section as YAML read it (plain numbers): the settings are made from it at run time.
     linkage = doc.data.get("linkage", {})
     return RunConfig(path=path, as_of=as_of, criteria=top.criteria, sources=top.sources, output=Path(output),
@@ -451,4 +490,5 @@ def load_config(path: str | Path, as_of: dt.date | None = None, output: str | Pa
                      previous=top.previous, criteria_settings=top.criteria_settings.model_dump(exclude_unset=True),
                      outcome_settings=top.outcome_settings, baselines=top.baselines, report=top.report,
                      demand=top.demand,
-                     workers=top.workers if top.workers is not None else all_cores(), raw=doc.data)
+                     workers=top.workers if top.workers is not None else all_cores(),
+                     engine=engine, spark=top.spark, raw=doc.data)

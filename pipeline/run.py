@@ -19,7 +19,7 @@ from matching.memory import Stretch, release_free_memory
 from pipeline import stopping
 from pipeline.config import RunConfig
 from pipeline.outputs import OutputFolder, check_output_path
-from pipeline.stages import ingest_and_validate, load_records, stack_person_records  # noqa: F401  (load_records: for evaluation and tests)
+from pipeline.stages import ingest_and_validate, linkage_engine, load_records, stack_person_records  # noqa: F401  (load_records: for evaluation and tests)
 from reports.manifest import manifest, reconciliation, write_validation_files
 from reports.record import RunRecord, StageTimes, Thresholds
 from reports.writers import dir_mode as _dir_mode, write_csv, write_json
@@ -290,9 +290,11 @@ def run_pipeline(cfg: RunConfig, progress=None, layout: str | None = None, previ
                 log.info("linking incrementally: comparing only records new or changed since %s", prev.folder)
             else:
                 log.info("linking in full: %s", why)
-            linkage = link_records(records, settings, cfg.as_of, decisions=decisions,
-                                   progress=(lambda step: progress(f"link: {step}")) if progress else None,
-                                   earlier=prev.state if prev is not None else None, workers=cfg.workers)
+            with linkage_engine(cfg) as engine:
+                linkage = link_records(records, settings, cfg.as_of, decisions=decisions,
+                                       progress=(lambda step: progress(f"link: {step}")) if progress else None,
+                                       earlier=prev.state if prev is not None else None, workers=cfg.workers,
+                                       engine=engine)
             if prev is not None:
                 prev = dataclasses.replace(prev, state=None)    # consumed by linking: let it go
             if linkage.stats["mode"] == "full":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +112,23 @@ def stack_person_records(validated: dict[str, Validated], as_of: dt.date | None 
     records["dob_keyed"] = records["dob_keyed"].astype("Int64")
     records["row_number"] = records["row_number"].astype("int64")
     return records
+
+
+@contextmanager
+def linkage_engine(cfg: RunConfig):
+    """Where the linkage stages run: None (here) for `engine: local`, else a SparkEngine on the
+    active Spark session or on one made from `spark:` (stopped again after, if made here)."""
+    if cfg.engine != "spark":
+        yield None
+        return
+    from matching.spark import SparkEngine, spark_session
+
+    session, created = spark_session(cfg.spark.master, cfg.spark.conf)
+    try:
+        yield SparkEngine(session)
+    finally:
+        if created:
+            session.stop()
 
 
 def load_records(config: str | Path | RunConfig, as_of: dt.date | None = None):

@@ -27,6 +27,11 @@ previous: previous
 max_rejected_share: 0.05
 max_warning_share: 0.05
 workers: 2
+engine: local
+spark:
+  master: local[2]
+  conf:
+    spark.sql.shuffle.partitions: 4
 sources:
   housing:
     path: housing.csv
@@ -94,6 +99,10 @@ ACCEPTS = {
     ("max_rejected_share",): set(),
     ("max_warning_share",): set(),
     ("workers",): set(),                     # a whole number from 1 to 256: 2026 is too many
+    ("engine",): set(),                      # local or spark
+    ("spark",): set(),
+    ("spark", "master"): {"text"},           # a master URL: any text
+    ("spark", "conf"): {"map"},              # Spark properties: names to text, numbers or flags
     ("sources",): set(),
     ("sources", "housing"): set(),
     ("sources", "housing", "path"): set(),

@@ -22,6 +22,7 @@ from criteria.language import COUNTING, SETS_DIR, list_builtin
 from matching.settings import LinkageSettings
 from matching.spark.engine import spark_installed
 from matching.workers import all_cores
+from pipeline.source_parts import is_pattern, source_parts
 from schemas.config_models import (Choice, ConfigModel, Flag, KeyedError, Number, Text, Whole, as_written, check,
                                    invalid, located, text_check, whole_check, written_data, wrong)
 from schemas.errors import ConfigError
@@ -72,6 +73,15 @@ def _input_file(noun: str = "file"):
             raise invalid(f"{problem.replace('file not found', f'{noun} not found')}: {path}")
         return path
     return check_file
+
+
+def _source_path(value: Any, info: ValidationInfo) -> Path:
+    """An extract: a file, or a folder or glob of Parquet parts (checked by source_parts)."""
+    path = _path_text(value, info, "a file")
+    if is_pattern(path) or path.is_dir():
+        source_parts(path)
+        return path
+    return _input_file()(value, info)
 
 
 def _date(value: Any) -> dt.date:
@@ -302,7 +312,7 @@ class _Source(ConfigModel):
     """One source as written; `housing: housing.csv` is short for `housing: {path: housing.csv}`."""
     takes = "a source takes"
     required_keys = frozenset({"path"})
-    path: Annotated[Optional[Path], BeforeValidator(_input_file())] = None
+    path: Annotated[Optional[Path], BeforeValidator(_source_path)] = None
     kind: Optional[Text] = None
     columns: Annotated[dict[str, str], BeforeValidator(_columns)] = {}
     values: Annotated[dict[str, dict[str, Any]], BeforeValidator(_values)] = {}
@@ -357,7 +367,8 @@ def _source_configs(sources: dict[str, _Source]) -> dict[str, SourceConfig]:
                 raise invalid(f"unknown field for a {kind} extract", (name, "values", fname))
             tables[fname] = {theirs.strip().lower(): _our_value(known[fname], v, (name, "values", fname, theirs))
                              for theirs, v in table.items()}
-        out[name] = SourceConfig(name=name, kind=kind, path=src.path, columns=dict(src.columns), values=tables,
+        out[name] = SourceConfig(name=name, kind=kind, path=src.path, parts=source_parts(src.path),
+                                 columns=dict(src.columns), values=tables,
                                  sheet=src.sheet, delimiter=src.delimiter, encoding=src.encoding,
                                  date_format=src.date_format, max_rejected_share=src.max_rejected_share,
                                  max_warning_share=src.max_warning_share)
@@ -415,6 +426,12 @@ class SourceConfig:
     date_format: str = "auto"
     max_rejected_share: float | None = None
     max_warning_share: float | None = None
+    parts: tuple[Path, ...] = ()         # a folder or glob of Parquet parts: its files, in reading order
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The files the source reads: its parts, or its one file."""
+        return self.parts or (self.path,)
 
 
 @dataclass(frozen=True)

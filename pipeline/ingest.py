@@ -1,4 +1,4 @@
-"""Read one agency extract (CSV, Excel or Parquet) into a frame of text, with each row's number
+"""Read one agency extract (CSV, Excel, Parquet or a folder or glob of Parquet parts) into a frame of text, with each row's number
 as it appears in the file, the council's columns mapped onto the canonical fields.
 
 Nothing is typed or checked here beyond the file's shape: validation does that. Rows whose
@@ -57,6 +57,7 @@ class RawExtract:
     delimiter: str | None = None
     unused_columns: list[int] = field(default_factory=list)   # positions (1 = first), never headings
     notes: list[str] = field(default_factory=list)
+    parts: list[tuple[str, int]] = field(default_factory=list)   # a source of parts: (part, its first row number)
 
 
 def _open_regular(path: Path):
@@ -582,13 +583,14 @@ def _read_workbook(src: SourceConfig, fh) -> tuple[list[str], list[list[str]], l
         book.close()
 
 
-def _read_parquet(src: SourceConfig) -> tuple[list[str], pd.DataFrame]:
+def _read_parquet(path: Path):
+    """One Parquet file as (its arrow schema, its columns as text)."""
     import pyarrow.parquet as pq
-    with _open_regular(src.path) as fh:
+    with _open_regular(path) as fh:
         try:
             table = pq.read_table(fh)
         except Exception as exc:  # ArrowInvalid, OSError, ... for a damaged file; a stop signal is no Exception
-            raise InputDataError(f"{src.path}: cannot be read as Parquet ({type(exc).__name__})") from None
+            raise InputDataError(f"{path}: cannot be read as Parquet ({type(exc).__name__})") from None
     frame = table.to_pandas()
     out = pd.DataFrame(index=frame.index)
     for col in frame.columns:
@@ -601,7 +603,59 @@ def _read_parquet(src: SourceConfig) -> tuple[list[str], pd.DataFrame]:
             out[col] = s.map(lambda v: "" if pd.isna(v) else _cell_text(float(v)))
         else:
             out[col] = s.map(lambda v: "" if v is None or (isinstance(v, float) and pd.isna(v)) else _cell_text(v))
-    return [str(c) for c in frame.columns], out
+    return table.schema, out
+
+
+def part_label(src: SourceConfig, part: Path) -> str:
+    """How messages and the rejected/warnings files name a part: its path from the source's
+    folder (the folder named, or the one the glob looks in), with that folder's name."""
+    base = src.path if src.path.is_dir() else Path(os.path.commonpath([p.parent for p in src.parts]))
+    return str(Path(base.name) / part.relative_to(base))
+
+
+def _read_parquet_parts(src: SourceConfig) -> tuple[list[str], pd.DataFrame, list[tuple[str, int]]]:
+    """The parts of a folder or glob source, in order, as one frame; each part's label and the
+    source row number of its first row. Parts must have the same columns of the same types:
+    a part that differs is an error naming it and the column, never merged with blanks."""
+    import pyarrow as pa
+    names: list = []
+    types: dict = {}
+    first_label = ""
+    frames, starts, rows = [], [], 0
+    for part in src.parts:
+        label = part_label(src, part)
+        schema, frame = _read_parquet(part)
+        theirs = {name: (schema.field(name).type if name in schema.names else None) for name in frame.columns}
+        if not frames:
+            names, types, first_label = list(frame.columns), theirs, label
+        else:
+            for name in names:
+                if name not in theirs:
+                    raise InputDataError(f"{part}: column {name} is missing; {first_label} has it. "
+                                         "All parts of a source must have the same columns")
+                mine, other = types[name], theirs[name]
+                if other != mine and not any(t is None or pa.types.is_null(t) for t in (mine, other)):
+                    raise InputDataError(f"{part}: column {name} is of type {other}, but {mine} in "
+                                         f"{first_label}. All parts of a source must have the same column types")
+            extra = [name for name in theirs if name not in types]
+            if extra:
+                raise InputDataError(f"{part}: column {extra[0]} is not in {first_label}. "
+                                     "All parts of a source must have the same columns")
+            frame = frame[names]
+        starts.append((label, rows + 1))
+        rows += len(frame)
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    return [str(c) for c in names], frame, starts
+
+
+def where_rows(starts: list[tuple[str, int]], row_numbers) -> tuple[np.ndarray, np.ndarray]:
+    """For source row numbers: each row's part label and its row within that part (1 = first)."""
+    firsts = np.array([first for _, first in starts], dtype=np.int64)
+    labels = np.array([label for label, _ in starts], dtype=object)
+    rows = np.asarray(row_numbers, dtype=np.int64)
+    at = np.searchsorted(firsts, rows, side="right") - 1
+    return labels[at], rows - firsts[at] + 1
 
 
 def read_extract(src: SourceConfig) -> RawExtract:
@@ -609,11 +663,16 @@ def read_extract(src: SourceConfig) -> RawExtract:
     suffix = src.path.suffix.lower()
     encoding = delimiter = None
     bad: list[tuple[int, str]] = []
-    if suffix in _EXCEL_SUFFIXES:
+    starts: list[tuple[str, int]] = []
+    if src.parts:
+        header, frame, starts = _read_parquet_parts(src)
+        numbers = list(range(1, len(frame) + 1))
+    elif suffix in _EXCEL_SUFFIXES:
         header, rows, numbers = _read_excel(src)
         frame = pd.DataFrame(rows, columns=header) if rows else pd.DataFrame(columns=header)
     elif suffix in _PARQUET_SUFFIXES:
-        header, frame = _read_parquet(src)
+        frame = _read_parquet(src.path)[1]
+        header = [str(c) for c in frame.columns]
         numbers = list(range(1, len(frame) + 1))
     elif suffix in _CSV_SUFFIXES or suffix == "":
         header, frame, bad, encoding, delimiter = _read_csv(src)
@@ -676,4 +735,4 @@ def read_extract(src: SourceConfig) -> RawExtract:
         notes.append("not UTF-8: read as Windows-1252")
     return RawExtract(source=src.name, path=src.path, frame=frame, shape_rejects=shape,
                       rows_read=len(frame) + len(shape), encoding=encoding, delimiter=delimiter,
-                      unused_columns=unused, notes=notes)
+                      unused_columns=unused, notes=notes, parts=starts)

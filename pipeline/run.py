@@ -19,6 +19,7 @@ from matching.memory import Stretch, release_free_memory
 from pipeline import stopping
 from pipeline.config import RunConfig
 from pipeline.outputs import OutputFolder, check_output_path
+from pipeline.source_parts import outside_part_folders
 from pipeline.stages import ingest_and_validate, linkage_engine, load_records, stack_person_records  # noqa: F401  (load_records: for evaluation and tests)
 from reports.manifest import manifest, reconciliation, write_validation_files
 from reports.record import RunRecord, StageTimes, Thresholds
@@ -122,7 +123,7 @@ def protected_inputs(cfg: RunConfig, previous: Path | None = None) -> dict[str, 
     criteria = Path(cfg.criteria)
     return {
         "the run config": [cfg.path],
-        "an agency extract": [src.path for src in cfg.sources.values()],
+        "an agency extract": [f for src in cfg.sources.values() for f in src.files],
         "the pseudonymisation key": [cfg.outputs.pseudonymise_key],
         "the previous quarter's output (--previous)": [previous or cfg.previous],
         "the review decisions file": [cfg.review_decisions],
@@ -141,6 +142,7 @@ def check_output_paths(cfg: RunConfig, previous: Path | None = None, *, run: boo
     if run:
         check_output_path(cfg.output, protected, hashes=False)   # contents are hashed once the lock is held
     check_output_path(validation_folder(cfg), protected, hashes=False)
+    outside_part_folders(cfg.sources.values(), ([cfg.output] if run else []) + [validation_folder(cfg)])
 
 
 def run_validation(cfg: RunConfig, progress=None) -> ValidationRun:

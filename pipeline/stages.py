@@ -10,7 +10,7 @@ import pandas as pd
 
 from matching.workers import each_slice
 from pipeline.config import RunConfig, load_config
-from pipeline.ingest import column_positions, read_extract
+from pipeline.ingest import column_positions, read_extract, where_rows
 from schemas.columns import DATE_RECORD_COLUMNS, RECORD_COLUMNS as COLUMNS
 from schemas.errors import InputDataError
 from schemas.fields import AGENCY_KINDS
@@ -41,12 +41,24 @@ def ingest_and_validate(cfg: RunConfig, progress=None) -> dict[str, Validated]:
 def _ingest_one(cfg: RunConfig, name: str) -> Validated:
     src = cfg.sources[name]
     raw = read_extract(src)
+    label = None
+    if raw.parts:
+        def label(row: int) -> str:
+            part, at = where_rows(raw.parts, [row])
+            return f"{part[0]}: row {at[0]}"
     v = validate_extract(raw.frame, src.kind, cfg.as_of, source=name, path=str(src.path),
-                         date_format=src.date_format, shape_rejects=raw.shape_rejects)
+                         date_format=src.date_format, shape_rejects=raw.shape_rejects, row_label=label)
     if raw.rows_read != v.rows_read or v.rows_read != len(v.accepted) + len(v.rejected):
         raise InputDataError(f"{src.path}: {raw.rows_read} records read, but validation accounts for "
                              f"{len(v.accepted)} accepted + {len(v.rejected)} rejected of {v.rows_read}; "
                              f"the file cannot be reconciled (read = accepted + rejected)")
+    if raw.parts:
+        # row_number counts through the whole source; `file` and `file_row` find the row in its part.
+        for table in (v.rejected, v.warnings):
+            part, at = where_rows(raw.parts, table["row_number"])
+            table.insert(1, "file", pd.array(part, dtype="string"))
+            table.insert(2, "file_row", pd.array(at, dtype="int64"))
+        v.notes.append(f"read from {len(raw.parts)} Parquet parts")
     v.notes.extend(raw.notes)
     if raw.unused_columns:
         # By position: a heading can be a data value (a file without its header line).

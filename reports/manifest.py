@@ -48,6 +48,12 @@ def manifest(cfg, validated: dict[str, Validated], counts: dict, times, *, crite
     inputs = []
     for name, src in cfg.sources.items():
         v = validated.get(name)
+        files = getattr(src, "parts", ())
+        if files:   # a folder or glob of Parquet parts: each part's hash, in reading order
+            parts = [{"path": str(p), "sha256": sha256_of(p), "bytes": p.stat().st_size} for p in files]
+            inputs.append({"source": name, "agency": src.kind, "path": str(src.path), "parts": parts,
+                           "bytes": sum(p["bytes"] for p in parts), **(v.counts() if v else {})})
+            continue
         inputs.append({"source": name, "agency": src.kind, "path": str(src.path), "sha256": sha256_of(src.path),
                        "bytes": src.path.stat().st_size, **(v.counts() if v else {})})
     try:

@@ -260,7 +260,12 @@ class DateOrder:
                 f"{self.count(other)} are in the {where} file (keying errors, or dates written both ways)")
 
 
-def check_date_order(orders: list[DateOrder], date_format: str, *, path: str, source: str) -> None:
+def _row_label(row: int) -> str:
+    return f"row {row}"
+
+
+def check_date_order(orders: list[DateOrder], date_format: str, *, path: str, source: str,
+                     row_label=None) -> None:
     """Stop when a column's dates can only be read the other way round from the source's
     date_format: read as configured they would be blanked or rejected, and the ambiguous rest
     silently misread with day and month swapped. A mixed column is not guessed at: its rows
@@ -276,7 +281,7 @@ def check_date_order(orders: list[DateOrder], date_format: str, *, path: str, so
 
     def evidence(o: DateOrder, order: int) -> str:
         return (f"column {o.column} has {o.count(order)} row(s) that can only be read {_ORDER_WORDS[order]} "
-                f"(e.g. row {o.row(order)}) and none {_ORDER_WORDS[_other(order)]}")
+                f"(e.g. {(row_label or _row_label)(o.row(order))}) and none {_ORDER_WORDS[_other(order)]}")
 
     message = (f"{path}: dates written {_ORDER_NAME[other]} but date_format is {date_format}, which reads "
                f"a/b/yyyy dates {_ORDER_NAME[expected]}: " + "; ".join(evidence(o, other) for o in against)
@@ -367,8 +372,9 @@ def _add_bad_dates(problems: _Problems, bad: pd.Series, against: pd.Series, colu
 
 def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, source: str = "",
                      path: str = "", date_format: str = "auto",
-                     shape_rejects: pd.DataFrame | None = None) -> Validated:
-    """Parse and check a text frame (canonical columns + row_number) of one agency kind."""
+                     shape_rejects: pd.DataFrame | None = None, row_label=None) -> Validated:
+    """Parse and check a text frame (canonical columns + row_number) of one agency kind.
+    `row_label(row_number)` names a row in messages ("row 12" unless given)."""
     text = raw_frame.copy()
     problems = _Problems()
     typed = pd.DataFrame({"row_number": text["row_number"].astype("int64")}, index=text.index)
@@ -436,7 +442,7 @@ def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, sour
     problems.add(nothing, "forename; surname; dob",
                  "no name, no date of birth and no identifier: nothing to link the record by", "reject")
 
-    check_date_order(orders, date_format, path=path or kind, source=source or kind)
+    check_date_order(orders, date_format, path=path or kind, source=source or kind, row_label=row_label)
     notes = [o.mixed_note(expected) for o in orders if o.mixed and expected]
 
     # The agency's schema: allowed values, ranges, cross-field rules, unique record_id.

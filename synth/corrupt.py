@@ -61,8 +61,10 @@ def valid_date(y: int, m: int, d: int) -> dt.date | None:
         return None
 
 
-def dob_error(dob: dt.date, rng) -> tuple[dt.date | None, str]:
-    """A corrupted date of birth that is still a real date (or None), with its tag."""
+def dob_error(dob: dt.date, rng) -> tuple[dt.date | str | None, str]:
+    """A corrupted date of birth with its tag: a real date, or (where one mis-keyed digit makes
+    no calendar date and the agency's system did not check it, half the time) that impossible
+    date as ISO text, which the extract writers write as keyed ("1957-12-32")."""
     r = rng.random()
     if r < 0.34 and dob.day <= 12 and dob.day != dob.month:
         return dt.date(dob.year, dob.day, dob.month), "dob_day_month_swapped"
@@ -77,6 +79,8 @@ def dob_error(dob: dt.date, rng) -> tuple[dt.date | None, str]:
             d = valid_date(int(out[4:]), int(out[2:4]), int(out[:2]))
             if d is not None:
                 return d, "dob_digit"
+            if rng.random() < 0.5 and out[2:4] != "00" and out[:2] != "00":
+                return f"{out[4:]}-{out[2:4]}-{out[:2]}", "dob_not_a_date"
     return dt.date(dob.year, 1, 1), "dob_placeholder"
 
 

@@ -960,7 +960,7 @@ class Extracts:
         out = []
         if any(t.startswith(("forename_typo", "surname_typo")) for t in tags):
             out.append("typo_fixed")
-        if any(t in ("dob_missing", "dob_placeholder", "dob_day_month_swapped", "dob_digit") for t in tags):
+        if any(t in ("dob_missing", "dob_placeholder", "dob_day_month_swapped", "dob_digit", "dob_not_a_date") for t in tags):
             out.append("dob_corrected")
         p = e.person
         if e.agency in ("police", "benefits") and p.ni and p.age_on(dt.date.fromordinal(e.date)) >= 18 \
@@ -1005,7 +1005,7 @@ class Extracts:
                 tags = [t for t in tags if not t.startswith(("forename_typo", "surname_typo"))]
             elif kind == "dob_corrected":
                 row["dob"] = p.dob
-                tags = [t for t in tags if t not in ("dob_missing", "dob_placeholder", "dob_day_month_swapped", "dob_digit")]
+                tags = [t for t in tags if t not in ("dob_missing", "dob_placeholder", "dob_day_month_swapped", "dob_digit", "dob_not_a_date")]
             elif kind == "ni_added":
                 row["ni_number"] = p.ni
             elif kind == "postcode_added":

@@ -289,7 +289,7 @@ def test_corruption_tags_are_present_at_realistic_levels(medium):
     tags = Counter(tag for t in truth for tag in t["corruptions"].split(";") if tag)
     for tag in ("nickname", "translit_forename", "translit_surname", "personal_surname", "name_order_swapped",
                 "middle_in_forename", "diacritics_stripped", "title", "upper_case", "dob_missing", "dob_placeholder",
-                "dob_day_month_swapped", "dob_digit", "postcode_old", "postcode_format", "address_abbreviated",
+                "dob_day_month_swapped", "dob_digit", "dob_not_a_date", "postcode_old", "postcode_format", "address_abbreviated",
                 "forename_typo_substitute", "surname_typo_drop", "called_name", "double_surname", "arabic_prefix"):
         assert tags[tag] > 0, tag
 

@@ -271,9 +271,22 @@ def run_config(config_path: str | Path, truth_path: str | Path | None = None,
     return ev, res.stats, secs
 
 
+def generator_fingerprint() -> str:
+    """A short hash of the generator's code and data (synth/): a cached set made by another
+    version of the generator is not the set this version would make."""
+    import hashlib
+    root = Path(__file__).resolve().parents[1] / "synth"
+    h = hashlib.sha256()
+    for f in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        h.update(str(f.relative_to(root)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:10]
+
+
 def generated_config(rows: int, cache: Path = Path(".cache")) -> Path:
-    """Generate a synthetic set of about `rows` rows into .cache once; reuse it afterwards."""
-    out = cache / f"generated_{rows}"
+    """Generate a synthetic set of about `rows` rows into .cache once per version of the
+    generator; reuse it afterwards."""
+    out = cache / f"generated_{rows}_{generator_fingerprint()}"
     cfg = out / "config.yaml"
     if not cfg.exists():
         import synth

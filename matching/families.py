@@ -422,47 +422,38 @@ def form_families(std: pd.DataFrame, person: np.ndarray, n_persons: int, setting
     family_home = home.copy()
     address_pos = home_pos.to_numpy().copy()      # the record whose address the person is shown at
     address_seen = home_date.to_numpy().copy()
+    def place(found: pd.DataFrame, why: str, pos: np.ndarray, seen: np.ndarray) -> np.ndarray:
+        """Put the persons `found` (index) in the household `to`, shown at the address of the
+        record `pos`/`seen` give for their `with` member."""
+        at = found.index.to_numpy().astype(np.int64)
+        lead = found["with"].to_numpy().astype(np.int64)
+        family_home.loc[at] = found["to"].to_numpy()
+        basis[at] = why
+        address_pos[at] = pos[lead]
+        address_seen[at] = seen[lead]
+        return at
+
     stale = stale_latest_address(frame, home, std, settings)
     if len(stale):
-        at = stale.index.to_numpy()
-        lead = stale["with"].to_numpy().astype(np.int64)
+        at = place(stale, "household_home", home_pos.to_numpy(), home_date.to_numpy())
         home.loc[at] = stale["to"].to_numpy()
-        family_home.loc[at] = stale["to"].to_numpy()
-        basis[at] = "household_home"
-        address_pos[at] = home_pos.to_numpy()[lead]
-        address_seen[at] = home_date.to_numpy()[lead]
     moved = follow_household(frame, home, std, settings, as_of)
     if len(moved):
-        at = moved.index.to_numpy()
-        family_home.loc[at] = moved["to"].to_numpy()
-        basis[at] = "moved_with_household"
-        lead = moved["with"].to_numpy().astype(np.int64)
-        address_pos[at] = home_pos.to_numpy()[lead]
-        address_seen[at] = home_date.to_numpy()[lead]
+        place(moved, "moved_with_household", home_pos.to_numpy(), home_date.to_numpy())
 
     by_postcode = settings.families["join_by_postcode_and_surname"]
     if by_postcode["enabled"]:
         joined = join_by_postcode_and_surname(std, np.asarray(person), family_home, home_pos.to_numpy(),
                                               by_postcode["max_chance"])
         if len(joined):
-            at = joined.index.to_numpy().astype(np.int64)
-            family_home.loc[at] = joined["to"].to_numpy()
-            basis[at] = "postcode_and_surname"
-            lead = joined["with"].to_numpy().astype(np.int64)
-            address_pos[at] = address_pos[lead]
-            address_seen[at] = address_seen[lead]
+            place(joined, "postcode_and_surname", address_pos, address_seen)
 
     event_sources = settings.families["join_by_event"]["sources"]
     if event_sources:
         joined = join_by_event(std, np.asarray(person), family_home, event_sources,
                                settings.families["join_by_event"]["adults"])
         if len(joined):
-            at = joined.index.to_numpy().astype(np.int64)
-            family_home.loc[at] = joined["to"].to_numpy()
-            basis[at] = "incident"
-            lead = joined["with"].to_numpy().astype(np.int64)
-            address_pos[at] = address_pos[lead]
-            address_seen[at] = address_seen[lead]
+            place(joined, "incident", address_pos, address_seen)
 
     keys_p, keys_k = [], []
     has_home = family_home.notna().to_numpy()

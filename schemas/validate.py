@@ -408,7 +408,8 @@ def validate_extract(raw_frame: pd.DataFrame, kind: str, as_of: dt.date, *, sour
             typed[f.name] = dates.where(~future & ~too_old)
             # A date of birth that is no calendar date: its digits, for linkage (added to the
             # accepted rows after the agency's schema, which does not know the column).
-            dob_keyed = on_unique(col, lambda u: keyed_dates(u, date_format)).astype("Int64").where(bad)
+            # (Only the rows already found to be no date: few, so not the whole column again.)
+            dob_keyed = keyed_dates(col[bad], date_format).reindex(col.index)
         elif f.name == "sex":
             values, bad = _sex(col)
             problems.add(bad, f.name, "sex is not M, F or U; blanked", "warn")

@@ -120,19 +120,26 @@ def _threshold(test: dict, where: str, kind: str) -> float:
 
 # ---- the kinds --------------------------------------------------------------------------------
 
-@register
-class All(LevelTest):
-    """{all: [tests]}: every test holds (each evaluated only where the ones before held)."""
-    name = "all"
+class _Combined(LevelTest):
+    """A list of tests combined (all / any): checked, read and costed as its parts."""
 
     def check(self, test, where):
-        arg = test["all"]
+        arg = test[self.name]
         if not isinstance(arg, list) or not arg:
-            raise SettingError(f"{where}.all", "must be a list of tests")
-        return {"all": [check_test(x, f"{where}.all[{i}]") for i, x in enumerate(arg)]}
+            raise SettingError(f"{where}.{self.name}", "must be a list of tests")
+        return {self.name: [check_test(x, f"{where}.{self.name}[{i}]") for i, x in enumerate(arg)]}
 
     def columns(self, test):
-        return tuple(c for t in test["all"] for c in columns(t))
+        return tuple(c for t in test[self.name] for c in columns(t))
+
+    def is_cheap(self, test):
+        return all(is_cheap(t) for t in test[self.name])
+
+
+@register
+class All(_Combined):
+    """{all: [tests]}: every test holds (each evaluated only where the ones before held)."""
+    name = "all"
 
     def evaluate(self, test, cols, l, r):
         res = np.ones(len(l), dtype=bool)
@@ -146,23 +153,11 @@ class All(LevelTest):
     def label(self, test):
         return " and ".join(label(t) for t in test["all"])
 
-    def is_cheap(self, test):
-        return all(is_cheap(t) for t in test["all"])
-
 
 @register
-class AnyOf(LevelTest):
+class AnyOf(_Combined):
     """{any: [tests]}: at least one test holds (each evaluated only where none before held)."""
     name = "any"
-
-    def check(self, test, where):
-        arg = test["any"]
-        if not isinstance(arg, list) or not arg:
-            raise SettingError(f"{where}.any", "must be a list of tests")
-        return {"any": [check_test(x, f"{where}.any[{i}]") for i, x in enumerate(arg)]}
-
-    def columns(self, test):
-        return tuple(c for t in test["any"] for c in columns(t))
 
     def evaluate(self, test, cols, l, r):
         res = np.zeros(len(l), dtype=bool)
@@ -175,9 +170,6 @@ class AnyOf(LevelTest):
 
     def label(self, test):
         return "(" + " or ".join(label(t) for t in test["any"]) + ")"
-
-    def is_cheap(self, test):
-        return all(is_cheap(t) for t in test["any"])
 
 
 @register

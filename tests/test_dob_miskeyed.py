@@ -11,23 +11,13 @@ from matching.compare import Columns, compare_pairs
 from matching.linkage import link_records, records_frame
 from matching.settings import LinkageSettings
 from matching.standardise import standardise
-from schemas.fields import field_names
 from schemas.validate import keyed_dates, validate_extract
 from tests.conftest import housing_row
+from tests.test_validate import frame as _frame
 
 AS_OF = dt.date(2026, 9, 30)
 SETTINGS = LinkageSettings.defaults()
 DOB = next(c for c, comp in enumerate(SETTINGS.comparisons) if comp.name == "dob")
-
-
-def _frame(kind, rows):
-    f = pd.DataFrame(rows)
-    for c in field_names(kind):
-        if c not in f:
-            f[c] = ""
-    f = f[field_names(kind)].fillna("").astype(str)
-    f.insert(0, "row_number", range(2, len(f) + 2))
-    return f
 
 
 @pytest.mark.parametrize("text, date_format, digits", [

@@ -7,6 +7,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterator, TypeVar
 
@@ -31,12 +32,35 @@ def slices(n: int, workers: int, smallest: int) -> list[tuple[int, int]]:
     return [(start, min(start + step, n)) for start in range(0, n, step)] or [(0, 0)]
 
 
-def _worker_signals() -> None:
-    """A worker leaves stop signals to the run: Ctrl-C and a hang-up go to the main process,
-    which ends the workers, and a worker ended by it just ends (not the run's stop handler)."""
+# The run's stop signals (pipeline.stopping handles them in the main process).
+_STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_PR_SET_PDEATHSIG = 1           # linux/prctl.h
+
+
+def _worker_signals(parent: int) -> None:
+    """First thing in a forked worker, which starts with the stop signals held off (the parent
+    holds them across the forks): Ctrl-C and a hang-up are left to the main process, which ends
+    the workers; a worker ended by it just ends, not through the run's stop handler (no
+    traceback); and a worker never outlives the run, however the run ends."""
     for sig in (signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with(parent)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel end this worker when the run's process ends, even by kill -9 or the
+    out-of-memory killer: an orphan would wait on its queue for ever, holding memory and the
+    run's stdout and stderr (a cron job or a caller reading them would never see the end)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:      # the run ended before the line above took effect
+        os._exit(1)
 
 
 def _run(bounds: tuple[int, int]):
@@ -54,20 +78,43 @@ def each_slice(fn: Callable[[int, int], T], n: int, workers: int, smallest: int)
             yield (start, stop), fn(start, stop)
         return
     _TASK = fn
-    # An executor, not a Pool: a worker that dies (the kernel's out-of-memory killer) fails the
-    # run with BrokenProcessPool instead of leaving it waiting for ever.
-    pool = ProcessPoolExecutor(min(workers, len(bounds)), mp_context=multiprocessing.get_context("fork"),
-                               initializer=_worker_signals)
+    pool = None
+    processes: list = []
     try:
-        yield from zip(bounds, pool.map(_run, bounds))
+        # Stop signals are held off while the workers are forked and recorded: one landing just
+        # after a fork, before the pool had noted its worker, would leave that worker behind.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
+        try:
+            # An executor, not a Pool: a worker that dies (the kernel's out-of-memory killer)
+            # fails the run with BrokenProcessPool instead of leaving it waiting for ever.
+            pool = ProcessPoolExecutor(min(workers, len(bounds)), mp_context=multiprocessing.get_context("fork"),
+                                       initializer=_worker_signals, initargs=(os.getpid(),))
+            futures = [pool.submit(_run, part) for part in bounds]      # the first forks them all
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)            # one held off is raised here
+        futures.reverse()
+        for part in bounds:
+            yield part, futures.pop().result()      # popped: each result is let go once handed over
     except BaseException:
         # A stopped run does not wait for its workers to finish their slices.
-        for proc in list((getattr(pool, "_processes", None) or {}).values()):
-            proc.terminate()
+        _end(processes or list((getattr(pool, "_processes", None) or {}).values()))
         raise
     finally:
         _TASK = None
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _end(processes: list, grace: float = 5.0) -> None:
+    """Terminate the workers; any that has not gone after `grace` seconds is killed."""
+    for proc in processes:
+        proc.terminate()
+    for proc in processes:
+        proc.join(grace)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
 
 
 def map_slices(fn: Callable[[int, int], T], n: int, workers: int, smallest: int) -> list[T]:

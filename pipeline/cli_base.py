@@ -31,7 +31,7 @@ class Group(click.Group):
                 stopping.check()
         except HnfError as exc:
             # The message on stderr; the log file (cron) gets it too.
-            log.error("%s (exit code %d)", exc.message, exc.exit_code, extra={"file_only": True})
+            _to_log_file(exc.message, exc.exit_code)
             click.echo(f"Error: {exc.message}", err=True)
             ctx.exit(exc.exit_code)
         except (InterruptedRun, KeyboardInterrupt) as exc:
@@ -42,7 +42,7 @@ class Group(click.Group):
                 # The outputs were swapped in before the signal: they are this run's, complete.
                 message = ("a stop signal arrived after the command had finished its work; what it wrote is "
                            f"complete ({', '.join(done)})")
-            log.error("%s (exit code %d)", message, EXIT_INTERRUPTED, extra={"file_only": True})
+            _to_log_file(message, EXIT_INTERRUPTED)
             click.echo(f"Error: {message}", err=True)
             ctx.exit(EXIT_INTERRUPTED)
         except (click.exceptions.Exit, click.Abort, click.ClickException, SystemExit):
@@ -53,11 +53,18 @@ class Group(click.Group):
             # A full disk, a quota, a read-only or forbidden folder: the user's to fix.
             where = exc.filename or "the output folder"
             message = f"{where}: cannot write ({exc.strerror or type(exc).__name__})"
-            log.error("%s (exit code %d)", message, EXIT_INPUT, extra={"file_only": True})
+            _to_log_file(message, EXIT_INPUT)
             click.echo(f"Error: {message}", err=True)
             ctx.exit(EXIT_INPUT)
         except Exception as exc:
             raise_or_report(ctx, exc)
+
+
+def _to_log_file(message: str, code: int) -> None:
+    """The error in the command's log file, if it keeps one (stderr has it already). A command
+    with no log (sample, compare) must not have Python print it to stderr a second time."""
+    if log.hasHandlers():
+        log.error("%s (exit code %d)", message, code, extra={"file_only": True})
 
 
 _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EFBIG}
@@ -68,7 +75,7 @@ def raise_or_report(ctx, exc: BaseException) -> None:
     if ctx.meta.get("debug"):
         raise exc
     place = where_it_failed(exc)
-    log.error("internal error: %s at %s", type(exc).__name__, place)
+    _to_log_file(f"internal error: {type(exc).__name__} at {place}", EXIT_INTERNAL)
     click.echo(f"Error: internal error ({type(exc).__name__} at {place}). This is a bug in hnf-match; "
                "re-run with --debug to see the traceback (it may show data values).", err=True)
     ctx.exit(EXIT_INTERNAL)

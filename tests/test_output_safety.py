@@ -341,3 +341,55 @@ def test_sample_never_overwrites_a_councils_own_files(tmp_path):
     fresh = tmp_path / "s"
     assert CliRunner().invoke(main, ["sample", "--families", "5", "--out", str(fresh)]).exit_code == 0
     assert CliRunner().invoke(main, ["sample", "--families", "5", "--out", str(fresh)]).exit_code == 0
+
+
+def _sample(out, *extra):
+    return CliRunner().invoke(main, ["sample", "--families", "5", "--out", str(out), *extra])
+
+
+def test_sample_lists_what_it_wrote_and_replaces_only_files_still_as_it_wrote_them(tmp_path):
+    import hashlib
+    out = tmp_path / "s"
+    assert _sample(out).exit_code == 0
+    listed = dict(reversed(line.split("  ")) for line in (out / "sample_files.sha256").read_text().splitlines())
+    assert sorted(listed) == sorted(p.name for p in out.iterdir() if p.name != "sample_files.sha256")
+    assert all(hashlib.sha256((out / name).read_bytes()).hexdigest() == digest for name, digest in listed.items())
+    (out / "notes.txt").write_text("the analyst's own notes\n")
+    r = _sample(out, "--seed", "7")                 # a new draw over an untouched sample: replaced
+    assert r.exit_code == 0, r.output
+    assert (out / "notes.txt").read_text() == "the analyst's own notes\n"
+    assert (out / "housing.csv").read_bytes() != b"" and not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("change", ["edit an extract", "edit the config", "add a file of a name it writes"])
+def test_sample_never_replaces_a_file_changed_or_added_since_it_wrote_the_folder(tmp_path, change):
+    out = tmp_path / "s"
+    assert _sample(out).exit_code == 0
+    if change == "edit an extract":
+        with open(out / "housing.csv", "a", encoding="utf-8") as fh:
+            fh.write("an analyst's own test row\n")
+        named = "housing.csv"
+    elif change == "edit the config":
+        (out / "config.yaml").write_text((out / "config.yaml").read_text() + "# my change\n")
+        named = "config.yaml"
+    else:
+        (out / "police.csv").write_text("record_id\n1\n")     # --formats csv writes police.csv
+        named = "police.csv"
+    before = snapshot(out)
+    r = _sample(out, "--seed", "7", "--formats", "csv")
+    assert r.exit_code == 2 and named in r.output and "nothing was changed" in r.output
+    assert r.output.count("Error:") == 1          # once, not again from the log
+    assert snapshot(out) == before                # not one file replaced
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]     # and no work folder left
+
+
+def test_sample_quarters_never_replace_an_edited_quarter(tmp_path):
+    out = tmp_path / "q"
+    assert _sample(out, "--quarters", "2").exit_code == 0
+    assert "q2/config.yaml" in (out / "sample_files.sha256").read_text()
+    with open(out / "q2" / "housing.csv", "a", encoding="utf-8") as fh:
+        fh.write("an analyst's own test row\n")
+    before = snapshot(out)
+    r = _sample(out, "--quarters", "2", "--seed", "7")
+    assert r.exit_code == 2 and "housing.csv" in r.output
+    assert snapshot(out) == before

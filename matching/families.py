@@ -99,6 +99,19 @@ def _name_tokens(std: pd.DataFrame, person: np.ndarray, columns: tuple[str, ...]
     return out
 
 
+def _shared_surname_only(std: pd.DataFrame, person: np.ndarray, of: np.ndarray, tokens: dict[int, set]) -> set[int]:
+    """Of `of`, those whose records give a surname, every one of them shared by many unrelated
+    families (Begum, Bibi, Kaur, Singh: `sur_shared`), and so no surname word of their own."""
+    if "sur_shared" not in std:
+        return set()
+    at = np.flatnonzero(np.isin(person, of))
+    shared = std["sur_shared"].to_numpy()[at]
+    named = std["sur_std"].notna().to_numpy()[at] if "sur_std" in std else np.ones(len(at), dtype=bool)
+    flags = pd.DataFrame({"p": person[at], "shared": shared.astype(bool) & named, "named": named})
+    by = flags[flags["named"]].groupby("p")["shared"].all()
+    return {int(p) for p in by.index[by.to_numpy()] if not tokens.get(int(p))}
+
+
 def follow_household(frame: pd.DataFrame, home: pd.Series, std: pd.DataFrame, settings: LinkageSettings,
                      as_of: dt.date | None) -> pd.DataFrame:
     """Members left behind by a household move: per such person, the household key the rest of
@@ -190,8 +203,14 @@ def follow_household(frame: pd.DataFrame, home: pd.Series, std: pd.DataFrame, se
         household: dict = {}
         for q in at_new:
             household.setdefault(home_arr[q], set()).update(theirs.get(int(q), set()))
-        share = [bool(mine.get(p, set()) & (theirs.get(q, set()) | household.get(h, set())))
-                 for p, q, h in zip(pairs["person"], pairs["person_q"], pairs["home_q"])]
+        # A person recorded only under a shared surname (a daughter's Begum or Bibi, a son's
+        # Singh) has no family name to share: in place of the name, they must have been seen at
+        # the old address before the mover was first seen at the new one (a new occupant's
+        # child, first seen there after the move, has not).
+        shared_only = _shared_surname_only(std, everyone, pairs["person"].unique(), mine)
+        before = (pairs["first"] < pairs["moved_on"]).to_numpy()
+        share = [(p in shared_only and early) or bool(mine.get(p, set()) & (theirs.get(q, set()) | household.get(h, set())))
+                 for p, q, h, early in zip(pairs["person"], pairs["person_q"], pairs["home_q"], before)]
         pairs = pairs[np.asarray(share, dtype=bool)]
     if not len(pairs):
         return empty

@@ -92,6 +92,24 @@ def test_a_naming_chain_child_follows_siblings_to_the_home_of_the_father_whose_n
     assert m.loc["Amina", "family_id"] != m.loc["Hawa", "family_id"]
 
 
+def test_a_child_recorded_only_under_a_shared_surname_follows_the_household():
+    # Safiya's school records give Begum, a surname shared by many unrelated families, where her
+    # mother and brother are recorded as Rahman: she has no family name to share with them, and
+    # still moves with them. Nadia, a new occupant's child first seen at the old home after the
+    # move, stays.
+    rows = [rec("s1", "schools", "Safiya", "Begum", "2016-02-11", "2025-01-01", OLD),
+            rec("s2", "schools", "Safiya", "Begum", "2016-02-11", "2025-08-01", OLD),
+            rec("s3", "schools", "Imran", "Rahman", "2014-07-03", "2025-01-01", OLD),
+            rec("s4", "schools", "Imran", "Rahman", "2014-07-03", "2026-04-06", NEW),
+            rec("p1", "police", "Rukhsana", "Rahman", "1984-03-22", "2024-10-02", OLD),
+            rec("b1", "benefits", "Rukhsana", "Rahman", "1984-03-22", "2026-02-01", NEW, claim_ref="C5"),
+            rec("s5", "schools", "Nadia", "Begum", "2015-09-30", "2026-04-06", OLD)]
+    m = link(rows)
+    assert m.loc["Safiya", "family_id"] == m.loc["Imran", "family_id"] == m.loc["Rukhsana", "family_id"]
+    assert m.loc["Safiya", "placed_by"] == "moved_with_household"
+    assert m.loc["Nadia", "family_id"] != m.loc["Imran", "family_id"]
+
+
 def stale_rows():
     """The household moved from OLD to NEW; Louie was seen at NEW on their tenancy, and an ASB
     officer later keyed his address from an old record (OLD)."""

@@ -28,6 +28,13 @@ CASES = [
      [_person("cs0", "Warsame Abdi", "Yusuf", "1979-08-09", "3 Lime Walk"),
       _person("cs1", "Warsame", "Abdi", "1979-08-09", "3 Lime Walk", source="benefits")],
      [("cs0", "cs1")], []),
+    # Name order swapped and the chain cut at another generation: given | father in one
+    # agency, grandfather | given in another. Only the given name is shared, across the
+    # fields; the forename is not `else`, so the twins veto does not stop the link.
+    ("chain_swapped_and_cut",
+     [_person("sw0", "Mohamed", "Hussein", "2015-08-18", "34 Garnett Street", source="schools"),
+      _person("sw1", "Idris", "Mohamed", "2015-08-18", "34 Garnett Street", source="benefits")],
+     [("sw0", "sw1")], []),
     # Father and son at one address: the son's surname is the father's forename.
     ("chain_father_and_son",
      [_person("fs0", "Hassan", "Abdi", "1970-05-05", "40 Ferry Lane"),

@@ -134,3 +134,18 @@ def test_name_order_swapped_with_an_extra_name_is_not_taken_for_twins():
     rl = res.record_links.set_index("record_id")["person_id"]
     assert rl["x1"] == rl["x2"]
     assert rl["t1"] != rl["t2"]
+
+
+def test_transliterations_share_a_canonical_form_in_either_field():
+    """Ali is a given name and surname in its own right (Ali / Aly / Cali), not a nickname for
+    Alison; Hasson, Maryan, Islaam and Oluseun are spellings of Hassan, Maryam, Islam and
+    Oluwaseun as agencies key them."""
+    pairs = [("Ali", "Aly"), ("Ali", "Cali"), ("Hassan", "Hasson"), ("Maryam", "Maryan"), ("Islam", "Islaam"),
+             ("Oluwaseun", "Oluseun")]
+    rows = [_person(f"{i}{s}", n, n, None, None) for i, pair in enumerate(pairs) for s, n in zip("ab", pair)]
+    std = standardise(records_frame(rows)).set_index("record_id")
+    for i, _ in enumerate(pairs):
+        for col in ("fore_canon", "sur_canon"):
+            assert std.loc[f"{i}a", col] == std.loc[f"{i}b", col], (i, col)
+    alison = standardise(records_frame([_person("x", "Alison", "Ali", None, None)])).iloc[0]
+    assert alison["fore_canon"] != alison["sur_canon"]

@@ -78,7 +78,8 @@ def test_the_queue_shows_families_recorded_values_weights_and_levels(sample):
     # The weights and the prior add up to the match weight.
     weights = queue[[c for c in queue.columns if c.startswith("w_")]].astype(float).sum(axis=1)
     prior = queue["match_weight"].astype(float) - weights
-    assert prior.round(2).nunique() == 1
+    # (each weight is written rounded to 3 decimals, so the sums may differ by a few thousandths)
+    assert prior.max() - prior.min() < 0.01
 
 
 def test_eligibility_if_match_says_what_a_match_decision_then_does(sample, tmp_path):

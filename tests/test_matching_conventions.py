@@ -28,6 +28,13 @@ CASES = [
      [_person("cs0", "Warsame Abdi", "Yusuf", "1979-08-09", "3 Lime Walk"),
       _person("cs1", "Warsame", "Abdi", "1979-08-09", "3 Lime Walk", source="benefits")],
      [("cs0", "cs1")], []),
+    # Name order swapped and the chain cut at another generation: given | father in one
+    # agency, grandfather | given in another. Only the given name is shared, across the
+    # fields; the forename is not `else`, so the twins veto does not stop the link.
+    ("chain_swapped_and_cut",
+     [_person("sw0", "Mohamed", "Hussein", "2015-08-18", "34 Garnett Street", source="schools"),
+      _person("sw1", "Idris", "Mohamed", "2015-08-18", "34 Garnett Street", source="benefits")],
+     [("sw0", "sw1")], []),
     # Father and son at one address: the son's surname is the father's forename.
     ("chain_father_and_son",
      [_person("fs0", "Hassan", "Abdi", "1970-05-05", "40 Ferry Lane"),
@@ -127,3 +134,18 @@ def test_name_order_swapped_with_an_extra_name_is_not_taken_for_twins():
     rl = res.record_links.set_index("record_id")["person_id"]
     assert rl["x1"] == rl["x2"]
     assert rl["t1"] != rl["t2"]
+
+
+def test_transliterations_share_a_canonical_form_in_either_field():
+    """Ali is a given name and surname in its own right (Ali / Aly / Cali), not a nickname for
+    Alison; Hasson, Maryan, Islaam and Oluseun are spellings of Hassan, Maryam, Islam and
+    Oluwaseun as agencies key them."""
+    pairs = [("Ali", "Aly"), ("Ali", "Cali"), ("Hassan", "Hasson"), ("Maryam", "Maryan"), ("Islam", "Islaam"),
+             ("Oluwaseun", "Oluseun")]
+    rows = [_person(f"{i}{s}", n, n, None, None) for i, pair in enumerate(pairs) for s, n in zip("ab", pair)]
+    std = standardise(records_frame(rows)).set_index("record_id")
+    for i, _ in enumerate(pairs):
+        for col in ("fore_canon", "sur_canon"):
+            assert std.loc[f"{i}a", col] == std.loc[f"{i}b", col], (i, col)
+    alison = standardise(records_frame([_person("x", "Alison", "Ali", None, None)])).iloc[0]
+    assert alison["fore_canon"] != alison["sur_canon"]

@@ -29,9 +29,12 @@ from .settings import LinkageSettings
 
 STATE_FOLDER = "linkage_state"
 FORMAT = 1
-# Everything standardisation reads of a record, other than its key.
+# Everything standardisation reads of a record, other than its key, and other than `held_until`,
+# which only forming families reads (an open claim's moves with each reference date: counting it
+# would mark every open claim changed every quarter). `dob_keyed` (a date of birth keyed as no
+# calendar date) decides the date-of-birth level when `dob` is blank.
 FINGERPRINT_FIELDS = ("forename", "surname", "dob", "sex", "address", "postcode", "uprn", "nhs_number",
-                      "ni_number", "upn", "ethnicity", "tenancy_ref", "claim_ref", "seen_date")
+                      "ni_number", "upn", "ethnicity", "tenancy_ref", "claim_ref", "seen_date", "dob_keyed")
 # The code and tables that decide a pair's comparison levels: a change to any of them makes the
 # stored levels stale.
 _HERE = Path(__file__).parent

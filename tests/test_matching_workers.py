@@ -4,6 +4,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from matching import compare as compare_module
 from matching import standardise as standardise_module
 from matching.linkage import link_records
 from matching.settings import LinkageSettings
@@ -36,6 +37,7 @@ def sample_records():
 def test_the_sample_links_the_same_with_one_worker_or_two(sample_records, monkeypatch):
     cfg, records = sample_records
     monkeypatch.setattr(standardise_module, "VALUES_A_SLICE", 50)   # share the sample's names out too
+    monkeypatch.setattr(compare_module, "PAIRS_BEFORE_FORK", 500)   # most pairs go to the workers
     settings = LinkageSettings.from_dict(cfg.linkage)
     one = link_records(records, settings, cfg.as_of, workers=1)
     two = link_records(records, settings, cfg.as_of, workers=2)
@@ -44,6 +46,28 @@ def test_the_sample_links_the_same_with_one_worker_or_two(sample_records, monkey
         pd.testing.assert_frame_equal(getattr(one, name), getattr(two, name))
     assert (one.state.levels == two.state.levels).all()
     assert one.model == two.model
+
+
+def test_the_first_pairs_are_compared_before_the_fork_and_the_rest_by_the_workers(sample_records, monkeypatch):
+    """The per-record arrays the tests read are made in this process, before the workers are
+    forked (they inherit them); the matrix is the one a single process makes, however many
+    pairs are compared first."""
+    import numpy as np
+
+    from matching.blocking import block
+    from matching.compare import Columns, compare_pairs
+    from matching.standardise import standardise
+    cfg, records = sample_records
+    settings = LinkageSettings.from_dict(cfg.linkage)
+    std = standardise(records)
+    cand = block(std, settings)
+    one = compare_pairs(settings.comparisons, Columns(std), cand.left, cand.right, workers=1)
+    for before in (0, 1, 700, len(cand.left), len(cand.left) + 5):
+        monkeypatch.setattr(compare_module, "PAIRS_BEFORE_FORK", before)
+        cols = Columns(std)
+        two = compare_pairs(settings.comparisons, cols, cand.left, cand.right, workers=2)
+        np.testing.assert_array_equal(one, two)
+        assert bool(cols._codes or cols._cache) == (before > 0)    # made here only when compared here
 
 
 def test_workers_end_quietly_under_the_runs_stop_handlers(capfd):

@@ -105,7 +105,7 @@ class _PairCounts:
         self.link_weight: list[np.ndarray] = []
 
     def add(self, pairs: pd.DataFrame, rl: pd.DataFrame, rid_pos: np.ndarray, position) -> None:
-        pl, pr = _pair_positions(pairs, rl, rid_pos)
+        pl, pr = pair_positions(pairs, rl, rid_pos)
         known = ~(np.isnan(pl) | np.isnan(pr))
         pl = np.where(known, pl, 0).astype(position)
         pr = np.where(known, pr, 0).astype(position)
@@ -180,7 +180,7 @@ def record_groups(records: pd.DataFrame, result: LinkageResult) -> pd.DataFrame:
     return per.reindex(rec["person_id"].to_numpy())[list(GROUP_TYPES)].reset_index(drop=True)
 
 
-def _pair_positions(pairs: pd.DataFrame, rl: pd.DataFrame, rid_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pair_positions(pairs: pd.DataFrame, rl: pd.DataFrame, rid_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each pair's two records as the positions of their persons (NaN where unknown), by
     integer keys: pairs hold source and record_id as categoricals, so no string is compared
     per pair."""

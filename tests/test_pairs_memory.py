@@ -33,3 +33,23 @@ def test_match_weights_are_rounded_as_a_whole_array_would_be():
     total = np.random.default_rng(5).normal(0, 15, 10_001)
     assert np.array_equal(_rounded32(total, 4, chunk=64), np.round(total, 4).astype(np.float32))
     assert _rounded32(np.empty(0), 4).dtype == np.float32
+
+
+def test_record_positions_built_once_give_each_slice_what_the_slice_alone_gives():
+    import pandas as pd
+
+    from matching.quality import RecordPositions, pair_positions
+    rl = pd.DataFrame({"source": ["a", "a", "b", "b"], "record_id": ["1", "2", "1", "9"]})
+    keys = pd.Categorical(["a", "b"]), pd.Categorical(["1", "2", "9", "7"])
+    pairs = pd.DataFrame({"source_l": keys[0].take([0, 0, 1, 0]), "record_id_l": keys[1].take([0, 0, 0, 3]),
+                          "source_r": keys[0].take([0, 1, 1, 1]), "record_id_r": keys[1].take([1, 2, 2, 0])})
+    rid_pos = np.array([10, 11, 12, 13])
+    positions = RecordPositions(pairs, rl, rid_pos)
+    whole = positions(pairs)
+    # a-1 is 10, a-2 is 11, b-1 is 12, b-9 is 13; a-7 is no record: NaN
+    assert np.array_equal(whole[0], [10, 10, 12, np.nan], equal_nan=True)
+    assert np.array_equal(whole[1], [11, 13, 13, 12])
+    for lo in range(0, 4, 3):
+        part = pairs.iloc[lo:lo + 3]
+        for got, alone in zip(positions(part), pair_positions(part, rl, rid_pos)):
+            assert np.array_equal(got, alone, equal_nan=True)

@@ -151,9 +151,10 @@ def write_state(folder: Path, state: LinkageState, mode: int = 0o600, dir_mode: 
                         "fingerprint": pa.array(state.fingerprint, pa.uint64()),
                         "skipped": pa.array(state.skipped.astype(np.uint16), pa.uint16())})
     small = len(state.keys) < (1 << 31)
-    cols = {"left": pa.array(state.left.astype(np.int32 if small else np.int64)),
-            "right": pa.array(state.right.astype(np.int32 if small else np.int64)),
-            "passes": pa.array(state.passes.astype(np.uint16), pa.uint16())}
+    # copy=False: the positions are int32 already at most sizes, and as long as the pairs.
+    cols = {"left": pa.array(state.left.astype(np.int32 if small else np.int64, copy=False)),
+            "right": pa.array(state.right.astype(np.int32 if small else np.int64, copy=False)),
+            "passes": pa.array(state.passes.astype(np.uint16, copy=False), pa.uint16())}
     for j, name in enumerate(state.comparisons):
         cols[f"level_{name}"] = pa.array(state.levels[:, j].astype(np.int8), pa.int8())
     files = {"records.parquet": records, "pairs.parquet": pa.table(cols)}

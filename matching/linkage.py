@@ -130,16 +130,21 @@ def link_records(records: pd.DataFrame, settings: LinkageSettings, as_of: dt.dat
     record_links = _record_links(prepared, pairs, scores, persons, ids)
     members = _members(prepared.records, prepared.std, persons.labels, ids.person, ids.family, families.home,
                        settings, as_of, persons.count)
+    release_free_memory()               # the sorts' copies of a frame per record
     review_pairs = _review_frame(prepared, settings, pairs, scores, persons, ids, members, compared.levels)
     state = _state(prepared, settings, pairs, compared.levels)
     incremental = compared.incremental
     del compared                        # the levels live on in the state only
-    all_pairs = _pairs_frame(prepared.records, settings, pairs.left, pairs.right, scores.total,
+    # The standardised fields are not needed again: they go before the longest table is built.
+    n, records = prepared.n, prepared.records
+    del prepared
+    release_free_memory()
+    all_pairs = _pairs_frame(records, settings, pairs.left, pairs.right, scores.total,
                              scores.probability, scores.weights, scores.status)
     clock.step("done")
     model_dict = model.to_dict()
     stats = _stats(settings, model, model_dict, pairs, scores, persons, families, incremental,
-                   records=prepared.n, review_pairs=len(review_pairs), timings=clock.timings,
+                   records=n, review_pairs=len(review_pairs), timings=clock.timings,
                    memory=clock.memory_mb)
     return LinkageResult(record_links, members, review_pairs, all_pairs, stats, model_dict, state)
 
@@ -621,11 +626,20 @@ def _pairs_frame(records, settings, l, r, total, prob, weights, status) -> pd.Da
     front = {
         "source_l": src.take(l) if len(l) else src[:0], "record_id_l": rid.take(l) if len(l) else rid[:0],
         "source_r": src.take(r) if len(r) else src[:0], "record_id_r": rid.take(r) if len(r) else rid[:0],
-        "match_weight": np.round(total, 4).astype(np.float32), "match_probability": prob.astype(np.float32),
+        "match_weight": _rounded32(total, 4), "match_probability": prob.astype(np.float32),
         "status": pd.Categorical.from_codes(status, categories=list(STATUSES)),
     }
     for at, (name, column) in enumerate(front.items()):
         out.insert(at, name, column)
+    return out
+
+
+def _rounded32(values: np.ndarray, decimals: int, chunk: int = 1 << 22) -> np.ndarray:
+    """np.round(values, decimals).astype(np.float32), a slice at a time: no rounded float64
+    copy as long as the pairs."""
+    out = np.empty(len(values), dtype=np.float32)
+    for start in range(0, len(values), chunk):
+        out[start:start + chunk] = np.round(values[start:start + chunk], decimals)
     return out
 
 

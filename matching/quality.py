@@ -53,9 +53,10 @@ def quality_by_group(records: pd.DataFrame, result: LinkageResult, min_group: in
         if len(labels):
             groups.append((gtype, codes.astype(position), labels))
     counted = _PairCounts(groups)
+    positions = RecordPositions(pairs, rl, rid_pos)     # the records' keys looked up once
     # The pairs a slice at a time: every per-pair array is as long as the slice, not the pairs.
     for lo in range(0, len(pairs), PAIRS_A_SLICE):
-        counted.add(pairs.iloc[lo:lo + PAIRS_A_SLICE], rl, rid_pos, position)
+        counted.add(pairs.iloc[lo:lo + PAIRS_A_SLICE], positions, position)
 
     rows = []
     for (gtype, codes, labels), (touched, reviewed, link_n, link_w) in zip(groups, counted.totals()):
@@ -104,8 +105,8 @@ class _PairCounts:
         self.link_group: list[list[np.ndarray]] = [[] for _ in groups]
         self.link_weight: list[np.ndarray] = []
 
-    def add(self, pairs: pd.DataFrame, rl: pd.DataFrame, rid_pos: np.ndarray, position) -> None:
-        pl, pr = _pair_positions(pairs, rl, rid_pos)
+    def add(self, pairs: pd.DataFrame, positions: RecordPositions, position) -> None:
+        pl, pr = positions(pairs)
         known = ~(np.isnan(pl) | np.isnan(pr))
         pl = np.where(known, pl, 0).astype(position)
         pr = np.where(known, pr, 0).astype(position)
@@ -180,33 +181,43 @@ def record_groups(records: pd.DataFrame, result: LinkageResult) -> pd.DataFrame:
     return per.reindex(rec["person_id"].to_numpy())[list(GROUP_TYPES)].reset_index(drop=True)
 
 
-def _pair_positions(pairs: pd.DataFrame, rl: pd.DataFrame, rid_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+class RecordPositions:
     """Each pair's two records as the positions of their persons (NaN where unknown), by
     integer keys: pairs hold source and record_id as categoricals, so no string is compared
-    per pair."""
-    def cats(col: str) -> pd.Index:
-        c = pairs[col]
-        return c.cat.categories if isinstance(c.dtype, pd.CategoricalDtype) else pd.Index(pd.unique(c.astype(str)))
+    per pair. Built once on the whole pairs frame (its records' keys looked up once), then
+    used on any slice of it."""
 
-    src_cats = cats("source_l").union(cats("source_r"))
-    rid_cats = cats("record_id_l").union(cats("record_id_r"))
-    width = len(rid_cats) + 1
+    def __init__(self, pairs: pd.DataFrame, rl: pd.DataFrame, rid_pos: np.ndarray):
+        def cats(col: str) -> pd.Index:
+            c = pairs[col]
+            return c.cat.categories if isinstance(c.dtype, pd.CategoricalDtype) else pd.Index(pd.unique(c.astype(str)))
 
-    def codes(values: pd.Series, categories: pd.Index) -> np.ndarray:
+        self.src_cats = cats("source_l").union(cats("source_r"))
+        self.rid_cats = cats("record_id_l").union(cats("record_id_r"))
+        self.width = len(self.rid_cats) + 1
+        lookup = pd.Series(rid_pos, index=self._keys(rl["source"], rl["record_id"]))
+        lookup = lookup[lookup.index >= 0]
+        self.lookup = lookup[~lookup.index.duplicated()]
+
+    @staticmethod
+    def _codes(values: pd.Series, categories: pd.Index) -> np.ndarray:
         if isinstance(values.dtype, pd.CategoricalDtype):
             return values.cat.set_categories(categories).cat.codes.to_numpy(dtype=np.int64)
         return pd.Categorical(values.astype(str), categories=categories).codes.astype(np.int64)
 
-    def keys(source: pd.Series, record_id: pd.Series) -> np.ndarray:
-        s, r = codes(source, src_cats), codes(record_id, rid_cats)
-        return np.where((s < 0) | (r < 0), -1, s * width + r)
+    def _keys(self, source: pd.Series, record_id: pd.Series) -> np.ndarray:
+        s, r = self._codes(source, self.src_cats), self._codes(record_id, self.rid_cats)
+        return np.where((s < 0) | (r < 0), -1, s * self.width + r)
 
-    lookup = pd.Series(rid_pos, index=keys(rl["source"], rl["record_id"]))
-    lookup = lookup[lookup.index >= 0]
-    lookup = lookup[~lookup.index.duplicated()]
-    pl = lookup.reindex(keys(pairs["source_l"], pairs["record_id_l"])).to_numpy(dtype=float)
-    pr = lookup.reindex(keys(pairs["source_r"], pairs["record_id_r"])).to_numpy(dtype=float)
-    return pl, pr
+    def __call__(self, pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        pl = self.lookup.reindex(self._keys(pairs["source_l"], pairs["record_id_l"])).to_numpy(dtype=float)
+        pr = self.lookup.reindex(self._keys(pairs["source_r"], pairs["record_id_r"])).to_numpy(dtype=float)
+        return pl, pr
+
+
+def pair_positions(pairs: pd.DataFrame, rl: pd.DataFrame, rid_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """RecordPositions of these pairs, for one frame of pairs."""
+    return RecordPositions(pairs, rl, rid_pos)(pairs)
 
 
 def _group_order(gtype: str, label: str) -> tuple:

@@ -115,14 +115,26 @@ def source_quality_chart(sources: Sequence[str], accepted: Sequence[int], reject
 WEIGHT_MARGIN = 20.0   # how far either side of the review band the histogram reaches
 
 
+WEIGHTS_A_SLICE = 1 << 22   # the pairs' weights are read this many at a time: never copied whole
+
+
+def _finite_slices(weights: np.ndarray):
+    """The finite weights as floats, a slice at a time: the candidate pairs' weights are as
+    long as the pairs, the largest arrays of a run, and a float copy of them all would be
+    as large again."""
+    w = np.asarray(weights)
+    for start in range(0, len(w), WEIGHTS_A_SLICE):
+        part = np.asarray(w[start:start + WEIGHTS_A_SLICE], dtype=float)
+        yield part[np.isfinite(part)]
+
+
 def weight_range(weights: np.ndarray, match_weight: float | None, review_weight: float | None) -> tuple[float, float]:
     """The x range of the histogram: the data, cut to WEIGHT_MARGIN either side of the
     thresholds (pairs beyond are counted in the end bars), so the band stays readable."""
-    w = np.asarray(weights, dtype=float)
-    w = w[np.isfinite(w)]
+    ends = [(float(p.min()), float(p.max())) for p in _finite_slices(weights) if len(p)]
     marks = [m for m in (match_weight, review_weight) if m is not None]
-    lo = float(w.min()) if len(w) else (min(marks) - 10 if marks else -10.0)
-    hi = float(w.max()) if len(w) else (max(marks) + 10 if marks else 10.0)
+    lo = min(e[0] for e in ends) if ends else (min(marks) - 10 if marks else -10.0)
+    hi = max(e[1] for e in ends) if ends else (max(marks) + 10 if marks else 10.0)
     if marks:
         lo = max(min(lo, min(marks) - 1), min(marks) - WEIGHT_MARGIN)
         hi = min(max(hi, max(marks) + 1), max(marks) + WEIGHT_MARGIN)
@@ -131,19 +143,33 @@ def weight_range(weights: np.ndarray, match_weight: float | None, review_weight:
     return float(np.floor(lo)), float(np.ceil(hi))
 
 
+def weight_counts(weights: np.ndarray, lo: float, hi: float) -> tuple[int, int, int]:
+    """How many weights are finite, and how many of those lie below `lo` and above `hi`."""
+    finite = below = above = 0
+    for part in _finite_slices(weights):
+        finite += len(part)
+        below += int((part < lo).sum())
+        above += int((part > hi).sum())
+    return finite, below, above
+
+
 @_style
 def match_weight_histogram(weights: np.ndarray, match_weight: float | None, review_weight: float | None) -> str:
     """Histogram of candidate pairs by match weight (log scale: non-matches far outnumber
     matches), with the link threshold and the review band marked."""
-    w = np.asarray(weights, dtype=float)
-    w = w[np.isfinite(w)]
-    lo, hi = weight_range(w, match_weight, review_weight)
+    lo, hi = weight_range(weights, match_weight, review_weight)
     fig, ax = plt.subplots(figsize=(6.6, 2.9))
     bins = np.arange(lo, hi + 0.5, 0.5)
     if review_weight is not None and match_weight is not None:
         ax.axvspan(review_weight, match_weight, color=ORANGE, alpha=0.3, lw=0, label="review band")
-    if len(w):
-        ax.hist(np.clip(w, lo, hi - 1e-9), bins=bins, color=BLUE, label="candidate pairs")
+    # Counted a slice at a time, then drawn from the counts: each bin's left edge weighs as
+    # many pairs as fell in it (the same bars as the weights drawn themselves).
+    counts, finite = np.zeros(len(bins) - 1, np.int64), 0
+    for part in _finite_slices(weights):
+        counts += np.histogram(np.clip(part, lo, hi - 1e-9), bins=bins)[0]
+        finite += len(part)
+    if finite:
+        ax.hist(bins[:-1], bins=bins, weights=counts, color=BLUE, label="candidate pairs")
     if match_weight is not None:
         ax.axvline(match_weight, color=VERMILION, lw=1.6, label=f"link threshold ({match_weight:.1f})")
     if review_weight is not None:

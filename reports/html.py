@@ -241,15 +241,14 @@ def _linkage_facts(f: _Facts, linkage: LinkageResult) -> _LinkageFacts:
                 f"from {f.review_weight:.1f} up to the threshold{in_review} go to "
                 "clerical review (the shaded band).")
         lo, hi = charts.weight_range(weights, f.match_weight, f.review_weight)
-        finite = weights[np.isfinite(weights)]
-        below, above = int((finite < lo).sum()), int((finite > hi).sum())
+        finite, below, above = charts.weight_counts(weights, lo, hi)
         ends = ""
         if below or above:
             ends = " So that the band stays readable, the range is cut: " + " and ".join(
                 x for x in (f"{_count(below, 'pair')} below {lo:.0f} counted in the leftmost bar" if below else "",
                             f"{_count(above, 'pair')} above {hi:.0f} in the rightmost" if above else "") if x) + "."
         histogram = Figure(charts.match_weight_histogram(weights, f.match_weight, f.review_weight),
-                           f"{len(finite):,} candidate pairs by match weight. Each step of 1 doubles the odds that "
+                           f"{finite:,} candidate pairs by match weight. Each step of 1 doubles the odds that "
                            "the two records are the same person." + band + ends)
 
     rl = linkage.record_links
@@ -830,7 +829,8 @@ def _pair_weights(pairs) -> np.ndarray | None:
     if not isinstance(pairs, pd.DataFrame) or pairs.empty:
         return None
     if "match_weight" in pairs:
-        return pd.to_numeric(pairs["match_weight"], errors="coerce").to_numpy(dtype=float)
+        # As stored (float32 from linking): the charts read it a slice at a time, as floats.
+        return pd.to_numeric(pairs["match_weight"], errors="coerce").to_numpy()
     if "match_probability" in pairs:
         p = pd.to_numeric(pairs["match_probability"], errors="coerce").clip(1e-12, 1 - 1e-12).to_numpy(dtype=float)
         return np.log2(p / (1 - p))

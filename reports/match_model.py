@@ -86,12 +86,13 @@ def decision_accuracy(pairs, match_weight: float, review_weight: float) -> Decis
     """How the model fares against the clerical decisions in force (the run's pairs decided a
     clerical match or non-match, by their model weight); None without decisions."""
     from matching.accuracy import accuracy_from_decisions
-    status = pairs["status"].astype(str)
-    decided = status.isin(["clerical match", "clerical non-match"]).to_numpy()
+    # Not as text: the pairs are the longest frame of a run, their status a categorical.
+    decided = pairs["status"].isin(["clerical match", "clerical non-match"]).to_numpy()
     if not decided.any():
         return None
-    acc = accuracy_from_decisions(pairs["match_weight"].to_numpy(dtype=float)[decided],
-                                  (status.to_numpy()[decided] == "clerical match"), match_weight, review_weight)
+    acc = accuracy_from_decisions(pairs["match_weight"].to_numpy()[decided].astype(float),
+                                  (pairs["status"][decided].astype(str).to_numpy() == "clerical match"),
+                                  match_weight, review_weight)
 
     def share(v):
         return "n/a" if v is None else f"{v:.1%}"

@@ -14,6 +14,7 @@ from reports.families import family_profiles
 from reports.manifest import manifest, reconciliation, write_validation_files
 from reports.record import RunRecord
 from matching.explain import explain_links
+from matching.memory import release_free_memory
 from matching.families import review_placements
 from reports.workbook import MAX_COLUMNS, write_workbook
 from reports.writers import as_text, dir_mode, write_csv, write_json, write_text
@@ -88,6 +89,9 @@ def write_run_outputs(folder: Path, record: RunRecord) -> None:
 
     def out(frame: pd.DataFrame, name: str) -> None:
         write_csv(profiled(frame), folder / name, bom=bom, mode=mode)
+        # The text of a long file is many small strings, which the allocator keeps for reuse
+        # unless asked: the next file then starts from what the run really holds.
+        release_free_memory()
 
     matrix = record.scored.need_matrix
     if record.layout == "families-as-columns":

@@ -47,3 +47,24 @@ def test_a_clerical_match_is_explained_as_one():
     out = explained(result)
     clerical = out[out["status"] == "clerical match"]
     assert [(r.record_id_l, r.record_id_r) for r in clerical.itertuples()] in ([("p1", "s0")], [("s0", "p1")])
+
+
+def test_the_explanations_are_the_same_whether_the_pairs_keys_are_categorical_or_text():
+    # Linking gives the pairs' keys and status as categoricals (read by their codes); a caller's
+    # frame of plain text must give the same table.
+    import pandas as pd
+    result = link_records(pupil_records(ABOVE_THRESHOLD), SETTINGS, AS_OF)
+    assert isinstance(result.pairs["record_id_l"].dtype, pd.CategoricalDtype)
+    as_text = result.pairs.astype({c: object for c in ("source_l", "record_id_l", "source_r", "record_id_r", "status")})
+    pd.testing.assert_frame_equal(explain_links(as_text, result.record_links, result.members), explained(result))
+
+
+def test_a_persons_links_come_strongest_first_then_the_rule_that_placed_them():
+    result = link_records(pupil_records(ABOVE_THRESHOLD), SETTINGS, AS_OF)
+    out = explained(result)
+    assert list(out["family_id"]) == sorted(out["family_id"])
+    for _, rows in out.groupby("person_id", sort=False):
+        kinds = list(rows["kind"])
+        assert kinds == ["person_link"] * (len(kinds) - 1) + ["family"]
+        weights = rows.loc[rows["kind"] == "person_link", "match_weight"].to_numpy()
+        assert (weights[:-1] >= weights[1:]).all()

@@ -572,7 +572,8 @@ def review_placements(members: pd.DataFrame) -> pd.DataFrame:
     if not len(members):
         return pd.DataFrame(columns=cols)
     reason = members["placed_by"].map(_REVIEW_REASONS)
-    adults = members.groupby("family_id")["role"].transform(lambda r: (r == "adult").any())
+    # Whether the family has an adult, by one grouped sum (not a Python call per family).
+    adults = (members["role"] == "adult").groupby(members["family_id"].to_numpy()).transform("any").to_numpy()
     alone = (members["role"] == "child") & ~adults & reason.isna()
     reason = reason.where(~alone, np.where(members["placed_by"] == "none",
                                            "a child with no address or household hint, in no family with an adult",

@@ -47,15 +47,6 @@ def _check_sample_folder(out: Path) -> None:
                          "overwrite files there. Name a new or empty folder with --out")
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _written_before(out: Path) -> dict[str, str] | None:
     """{relative path: SHA-256} of what an earlier sample wrote here; None for a folder that
     has no list (new, or a sample made before the list was kept)."""
@@ -84,6 +75,7 @@ def _generate_into(out: Path, make):
     import shutil
     import tempfile
 
+    from reports.manifest import sha256_of
     from schemas.errors import OutputInTheWay
 
     created = not out.exists()
@@ -102,12 +94,12 @@ def _generate_into(out: Path, make):
             if target.is_symlink() or name not in before:
                 raise OutputInTheWay(f"{target}: was not written by `hnf-match sample`, and the new sample would "
                                      "replace it; nothing was changed. Move it, or name another folder with --out")
-            if _sha256(target) != before[name]:
+            if sha256_of(target) != before[name]:
                 raise OutputInTheWay(f"{target}: was changed after `hnf-match sample` wrote it, and the new sample "
                                      "would replace it; nothing was changed. Move it, or name another folder with --out")
         kept = {name: digest for name, digest in (before or {}).items()
-                if name not in new and (out / name).is_file() and _sha256(out / name) == digest}
-        listed = {**kept, **{name: _sha256(work / name) for name in new}}
+                if name not in new and (out / name).is_file() and sha256_of(out / name) == digest}
+        listed = {**kept, **{name: sha256_of(work / name) for name in new}}
         for name in new:
             (out / name).parent.mkdir(parents=True, exist_ok=True)
             os.replace(work / name, out / name)

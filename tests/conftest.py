@@ -79,3 +79,14 @@ def typed_extract(kind: str, rows: list[dict]) -> "pd.DataFrame":
             df[f.name] = df[f.name].astype(float)
     df["row_number"] = range(2, 2 + len(df))
     return df
+
+
+SAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "sample_data" / "config.yaml"
+
+
+@pytest.fixture(scope="module")
+def sample_records():
+    """The bundled sample's run config and stacked records (read once a test module)."""
+    from pipeline.stages import load_records
+    cfg, _, records = load_records(SAMPLE_CONFIG)
+    return cfg, records

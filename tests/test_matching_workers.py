@@ -9,9 +9,6 @@ from matching import standardise as standardise_module
 from matching.linkage import link_records
 from matching.settings import LinkageSettings
 from matching.workers import map_slices, slices
-from pipeline.stages import load_records
-
-SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "config.yaml"
 
 
 def test_slices_cover_the_range_in_order_and_are_not_too_small():
@@ -26,12 +23,6 @@ def test_slices_cover_the_range_in_order_and_are_not_too_small():
 def test_results_come_back_in_slice_order_from_forked_workers():
     parts = map_slices(lambda start, stop: list(range(start, stop)), 1000, 2, smallest=10)
     assert len(parts) > 1 and [x for p in parts for x in p] == list(range(1000))
-
-
-@pytest.fixture(scope="module")
-def sample_records():
-    cfg, _, records = load_records(SAMPLE)
-    return cfg, records
 
 
 def test_the_sample_links_the_same_with_one_worker_or_two(sample_records, monkeypatch):

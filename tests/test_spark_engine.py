@@ -37,13 +37,6 @@ def spark():
         session.stop()
 
 
-@pytest.fixture(scope="module")
-def sample_records():
-    from pipeline.stages import load_records
-    cfg, _, records = load_records(SAMPLE)
-    return cfg, records
-
-
 def test_standardised_frame_is_the_same(spark, sample_records):
     _, records = sample_records
     # Some dates of birth keyed as no calendar date travel too (dob blank, dob_keyed its digits).

@@ -103,29 +103,80 @@ class Household:
         self.patronymic = False   # no family surname: each person's surname is the father's given name
 
 
-class Addresses:
-    """Streets in a handful of postcode districts; houses and flats, each with its own UPRN."""
+# One town's geography (synth/data/districts.csv) holds a council of about 1,000,000 extract rows
+# (about 127,000 households). A larger set spans more towns, as a regional or national run spans
+# several councils: each further town has its own postcode area, districts and localities, and
+# the same street names (every town has its Church Street), so that people per district, and so
+# candidate pairs per record, stay those of one council instead of growing with the set.
+FAMILIES_PER_TOWN = 127_000
+TOWN_AREAS = ("HX", "HD", "WF", "OL", "BB", "HG", "DN", "LN", "NG", "DE", "ST", "WS", "CV", "LE",
+              "PE", "NR", "IP", "CO", "SS", "ME", "CT", "TN", "RH", "GU", "SO", "BH", "SP", "BA")
+_TOWN_STEMS = ("Ash", "Brack", "Cald", "Dun", "Elm", "Fern", "Gar", "Hal", "Ing", "Kel", "Lang", "Mar",
+               "Nor", "Oak", "Pen", "Ray", "Stan", "Thorn", "Up", "Wal", "Whit", "Wy")
+_TOWN_ENDS = ("ley", "ton", "field", "by", "worth", "ford", "stead", "bridge", "holme", "wick", "dale", "thorpe")
 
-    def __init__(self, rng: random.Random):
+
+def towns_for(families: int) -> int:
+    """How many towns a population of this many households spans (at least one)."""
+    return max(1, round(families / FAMILIES_PER_TOWN))
+
+
+def geography(towns: int) -> list[list[dict[str, str]]]:
+    """Each town's districts (district, locality, town, weight). Town 0 is the committed one;
+    the others are made from it, deterministically, with their own area and names."""
+    base = N.load().districts
+    out = [base]
+    rng = random.Random("synth:towns")
+    used = {d["town"] for d in base} | {d["locality"] for d in base}
+
+    def name() -> str:
+        for tries in range(10**6):
+            n = rng.choice(_TOWN_STEMS) + rng.choice(_TOWN_ENDS)
+            if tries > 200:                 # every stem and ending taken: number them
+                n = f"{n} {tries}"
+            if n not in used:
+                used.add(n)
+                return n
+        raise AssertionError("unreachable")
+
+    for t in range(1, towns):
+        area = TOWN_AREAS[(t - 1) % len(TOWN_AREAS)] + ("" if t <= len(TOWN_AREAS) else str((t - 1) // len(TOWN_AREAS)))
+        # The base's towns (its main town and any satellite) each get a name of their own; a
+        # locality named after its town keeps that shape.
+        towns_here = {t: name() for t in dict.fromkeys(d["town"] for d in base)}
+        out.append([{"district": f"{area}{d['district'].lstrip('ABCDEFGHIJKLMNOPQRSTUVWXYZ')}",
+                     "locality": towns_here[d["town"]] if d["locality"] == d["town"] else name(),
+                     "town": towns_here[d["town"]], "weight": d["weight"]} for d in base])
+    return out
+
+
+class Addresses:
+    """Streets in a handful of postcode districts per town; houses and flats, each with its own UPRN."""
+
+    def __init__(self, rng: random.Random, towns: int = 1):
         data = N.load()
         self.rng = rng
-        self.streets = []   # (street, locality, town, district, [units], next_number)
-        districts = data.districts
-        dpool = N.Pool([d["district"] for d in districts], [float(d["weight"]) for d in districts])
-        by_name = {d["district"]: d for d in districts}
+        self.streets = []   # (street, locality, town, district, [units], next_number, town index)
+        self.towns = geography(towns)
+        self.districts = [d for districts in self.towns for d in districts]
+        self.dpools = [N.Pool([d["district"] for d in ds], [float(d["weight"]) for d in ds]) for ds in self.towns]
+        by_name = {d["district"]: d for d in self.districts}
         used_units: set[str] = set()
-        for street in data.streets:
-            d = by_name[dpool.pick(rng)]
-            units = []
-            for _ in range(1 + int(rng.random() * 3)):
-                while True:
-                    unit = f"{d['district']} {1 + int(rng.random() * 9)}{rng.choice(INWARD_LETTERS)}{rng.choice(INWARD_LETTERS)}"
-                    if unit not in used_units:
-                        used_units.add(unit); units.append(unit); break
-            self.streets.append([street, d["locality"], d["town"], d["district"], units, 1])
+        for t in range(towns):
+            for street in data.streets:
+                d = by_name[self.dpools[t].pick(rng)]
+                units = []
+                for _ in range(1 + int(rng.random() * 3)):
+                    while True:
+                        unit = f"{d['district']} {1 + int(rng.random() * 9)}{rng.choice(INWARD_LETTERS)}{rng.choice(INWARD_LETTERS)}"
+                        if unit not in used_units:
+                            used_units.add(unit); units.append(unit); break
+                self.streets.append([street, d["locality"], d["town"], d["district"], units, 1, t])
+        self.per_town = len(data.streets)
         self.used_units = used_units
-        self.dpool, self.by_district = dpool, by_name
-        self.street_names = {s[0] for s in self.streets}
+        self.by_district = by_name
+        self.street_names = [{s[0] for s in self.streets[t * self.per_town:(t + 1) * self.per_town]}
+                             for t in range(towns)]
         self.kinds = tuple(data.street_abbrev)
         self.uprn = 100090000 + int(rng.random() * 100000)
         self.blocks: list[list] = []   # open blocks of flats: [street_rec, number, flats_used, flats_total]
@@ -134,47 +185,70 @@ class Addresses:
         self.uprn += 1 + int(self.rng.random() * 25)
         return self.uprn
 
-    def _street(self) -> list:
-        """A street with house numbers left; a full street makes way for a new one (same stem, another type)."""
+    def town_of(self, address: "Address") -> int:
+        """The town index of an address (0 with one town)."""
+        return 0 if len(self.towns) == 1 else self._town_index[address.district]
+
+    @property
+    def _town_index(self) -> dict[str, int]:
+        if not hasattr(self, "_towns_by_district"):
+            self._towns_by_district = {d["district"]: t for t, ds in enumerate(self.towns) for d in ds}
+        return self._towns_by_district
+
+    def _street(self, town: int | None = None) -> list:
+        """A street with house numbers left (in the given town, or any); a full street makes way
+        for a new one (same stem, another type)."""
         rng = self.rng
-        i = int(rng.random() * len(self.streets))
+        if town is None or len(self.towns) == 1:
+            i = int(rng.random() * len(self.streets))
+        else:
+            i = town * self.per_town + int(rng.random() * self.per_town)
         st = self.streets[i]
         if st[5] <= 160:
             return st
+        t = st[6]
+        names = self.street_names[t]
         stem = st[0].rpartition(" ")[0]
         for _ in range(40):
             name = f"{stem} {self.kinds[int(rng.random() * len(self.kinds))]}"
-            if name not in self.street_names:
+            if name not in names:
                 break
         else:
-            name = f"{stem} {len(self.street_names)} {self.kinds[0]}"
-        self.street_names.add(name)
-        d = self.by_district[self.dpool.pick(rng)]
+            name = f"{stem} {len(names)} {self.kinds[0]}"
+        names.add(name)
+        d = self.by_district[self.dpools[t].pick(rng)]
         units = []
         for _ in range(1 + int(rng.random() * 3)):
             while True:
                 unit = f"{d['district']} {1 + int(rng.random() * 9)}{rng.choice(INWARD_LETTERS)}{rng.choice(INWARD_LETTERS)}"
                 if unit not in self.used_units:
                     self.used_units.add(unit); units.append(unit); break
-        self.streets[i] = [name, d["locality"], d["town"], d["district"], units, 1]
+        self.streets[i] = [name, d["locality"], d["town"], d["district"], units, 1, t]
         return self.streets[i]
 
-    def new(self) -> Address:
+    def new(self, near: "Address | None" = None) -> Address:
+        """A new home; `near`: mostly in that address's town (a move within the council), with
+        several towns."""
         rng = self.rng
+        town = None
+        if near is not None and len(self.towns) > 1 and rng.random() < 0.85:
+            town = self.town_of(near)
         if rng.random() < 0.3:   # a flat
-            if not self.blocks or rng.random() < 0.25:
-                st = self._street()
+            if not self.blocks or rng.random() < 0.25 or town is not None:
+                st = self._street(town)
                 number = st[5]; st[5] += 1 + (rng.random() < 0.5)
                 self._next_uprn()   # the building's own (parent) UPRN, never a home
                 self.blocks.append([st, number, 0, 2 + int(rng.random() * 14)])
-            block = self.blocks[int(rng.random() * len(self.blocks))]
+                block = self.blocks[-1] if town is not None else self.blocks[int(rng.random() * len(self.blocks))]
+            else:
+                block = self.blocks[int(rng.random() * len(self.blocks))]
             st, number = block[0], block[1]
             block[2] += 1
             flat = block[2]
             if block[2] >= block[3]:
                 self.blocks.remove(block)
         else:
-            st = self._street()
+            st = self._street(town)
             number = st[5]; st[5] += 1 + (rng.random() < 0.5)
             flat = None
         units = st[4]
@@ -195,19 +269,19 @@ def _dob(rng, as_of_ord: int, age_lo: float, age_hi: float) -> dt.date:
 
 
 class Builder:
-    def __init__(self, rng: random.Random, as_of: dt.date):
+    def __init__(self, rng: random.Random, as_of: dt.date, towns: int = 1):
         self.rng = rng
         self.as_of = as_of
         self.as_of_ord = as_of.toordinal()
         self.data = N.load()
-        self.addresses = Addresses(rng)
+        self.addresses = Addresses(rng, towns)
         self.households: list[Household] = []
         self.persons: list[Person] = []
         self.ni_seen: set[str] = set()
         self.nhs_seen: set[str] = set()
         self.upn_serial = 0
         self.urns = {d["district"]: (100000 + int(rng.random() * 40000), 136000 + int(rng.random() * 9000))
-                     for d in self.data.districts}
+                     for d in self.addresses.districts}
 
     # ---- names -------------------------------------------------------------------------------
     def forename(self, community: str, sex: str) -> str:
@@ -417,7 +491,7 @@ class Builder:
     def move(self, h: Household, moves: list[int]) -> None:
         """The household came to its address on the last of these dates, from a new address
         for each earlier one; every member's history says so."""
-        homes = [self.addresses.new() for _ in moves] + [h.address]
+        homes = [self.addresses.new(near=h.address) for _ in moves] + [h.address]
         h.moved_on, h.prev_address = moves[-1], homes[-2]
         history = [(-10**9, homes[0])] + list(zip(moves, homes[1:]))
         for p in h.members:
@@ -488,8 +562,10 @@ def _iberian_child(father_surname: str, mother_surname: str) -> str:
     return f"{father_surname.split(' ')[0]} {mother_surname.split(' ')[0]}"
 
 
-def build(rng: random.Random, as_of: dt.date, families: int) -> Builder:
-    b = Builder(rng, as_of)
+def build(rng: random.Random, as_of: dt.date, families: int, towns: int | None = None) -> Builder:
+    """The population of this many households, over `towns` towns' geography (None: as many as
+    its size needs, see FAMILIES_PER_TOWN)."""
+    b = Builder(rng, as_of, towns_for(families) if towns is None else towns)
     while len(b.households) < families:
         b.build_household()
     b.movers(recent=0.15, twice=0.1, older=0.08)

@@ -520,7 +520,7 @@ class Evolution:
         for fid in draw(free, RATES["family_moved"]):
             d = when()
             h = self.by_fid[fid]
-            addr = b.addresses.new()
+            addr = b.addresses.new(near=h.address)
             h.address = addr
             for p in snap[fid]:
                 p.history.append((d, addr))

@@ -572,3 +572,42 @@ def test_near_miss_edge_events_are_in_the_extracts(medium):
             assert any(AS_OF - dt.timedelta(days=31) < e < AS_OF for e in ends)
             checked += 1
     assert checked > 0
+
+
+# ---- geography that grows with the set ------------------------------------------------------
+
+def test_one_council_has_one_town_and_a_larger_set_spans_more():
+    from synth.population import FAMILIES_PER_TOWN, towns_for
+    assert towns_for(300) == 1
+    assert towns_for(round(1_000_000 / 7.9)) == 1          # make bench's 1M set: one council
+    assert towns_for(round(5_000_000 / 7.9)) == 5          # its 5M set: five councils' geography
+    assert towns_for(3 * FAMILIES_PER_TOWN) == 3
+
+
+def test_each_town_has_its_own_postcode_area_and_names():
+    from synth.population import geography
+    towns = geography(4)
+    assert len(towns) == 4 and all(len(t) == len(towns[0]) for t in towns)
+    areas = [{re.match(r"[A-Z]+", d["district"]).group() for d in t} for t in towns]
+    assert all(len(a) == 1 for a in areas) and len(set.union(*areas)) == 4
+    names = [{d["town"] for d in t} | {d["locality"] for d in t} for t in towns]
+    for i in range(4):
+        for j in range(i + 1, 4):
+            assert not names[i] & names[j]
+    assert geography(4) == towns                            # the same every time
+    assert geography(1) == [towns[0]]
+
+
+def test_several_towns_spread_people_and_moves_stay_mostly_local():
+    import random
+    from synth.population import build
+    b = build(random.Random("towns"), AS_OF, 1500, towns=3)
+    a = b.addresses
+    people = Counter(a.town_of(p.history[-1][1]) for p in b.persons)
+    assert set(people) == {0, 1, 2}
+    assert min(people.values()) > 0.2 * len(b.persons)
+    moves = [(a.town_of(h.prev_address), a.town_of(h.address)) for h in b.households if h.prev_address]
+    local = sum(x == y for x, y in moves) / len(moves)
+    assert 0.8 < local < 0.99                               # most moves are within a council
+    assert len({h.address.uprn for h in b.households}) == len(b.households)   # every home its own UPRN
+    assert all(p.urn_primary for p in b.persons)            # a school for every district

@@ -45,29 +45,58 @@ def _agreement(left: str, right: str) -> str:
 
 def pair_facts(row: pd.Series) -> dict:
     """What the page shows of one queue row."""
-    fields = []
-    for name, title in FIELDS:
-        left, right = _text(row.get(f"{name}_l")), _text(row.get(f"{name}_r"))
-        fields.append({"name": name, "title": title, "l": left, "r": right,
-                       "l_recorded": _text(row.get(f"{name}_recorded_l")),
-                       "r_recorded": _text(row.get(f"{name}_recorded_r")),
-                       "agreement": _agreement(left, right)})
-    comparisons = [c[2:] for c in row.index if c.startswith("w_")]
-    weights = [{"name": c, "level": _text(row.get(f"level_{c}")), "weight": round(float(row[f"w_{c}"]), 3)}
-               for c in comparisons]
-    total = float(row["match_weight"])
-    return {
-        "keys": {c: _text(row[c]) for c in DECISION_COLUMNS[:4]},
-        "person_l": _text(row.get("person_id_l")), "person_r": _text(row.get("person_id_r")),
-        "family_l": _text(row.get("family_id_l")), "family_r": _text(row.get("family_id_r")),
-        "agencies_l": _text(row.get("agencies_l")), "agencies_r": _text(row.get("agencies_r")),
-        "record_pairs": int(row.get("record_pairs", 1)),
-        "eligibility_if_match": int(row.get("eligibility_if_match", 0) or 0),
-        "probability": float(row["match_probability"]), "total": round(total, 3),
-        # The prior: what the weights start from before any field is compared.
-        "prior": round(total - sum(w["weight"] for w in weights), 3),
-        "fields": fields, "weights": weights,
-    }
+    return queue_facts(row.to_frame().T)[0]
+
+
+def queue_facts(queue: pd.DataFrame) -> list[dict]:
+    """What the page shows of each queue row, in order: each column turned to text once, then
+    a row's facts put together from those lists (no per-row Series lookups: the queue of a
+    1M-row run holds some 18,000 pairs)."""
+    n = len(queue)
+    blank = [""] * n
+
+    def text(column: str) -> list[str]:
+        return [_text(v) for v in queue[column].to_numpy(dtype=object)] if column in queue else blank
+
+    def values(column: str, default) -> list:
+        return queue[column].tolist() if column in queue else [default] * n
+
+    sides = {f"{name}_{k}{side}": text(f"{name}_{k}{side}")
+             for name, _ in FIELDS for k in ("", "recorded_") for side in ("l", "r")}
+    comparisons = [c[2:] for c in queue.columns if c.startswith("w_")]
+    level_text = {c: text(f"level_{c}") for c in comparisons}
+    weight = {c: [round(float(w), 3) for w in queue[f"w_{c}"].tolist()] for c in comparisons}
+    keys = {c: text(c) for c in DECISION_COLUMNS[:4]}
+    ids = {c: text(c) for c in ("person_id_l", "person_id_r", "family_id_l", "family_id_r",
+                                "agencies_l", "agencies_r")}
+    record_pairs = values("record_pairs", 1)
+    if_match = values("eligibility_if_match", 0)
+    probability = queue["match_probability"].tolist()
+    totals = queue["match_weight"].tolist()
+    out = []
+    for i in range(n):
+        fields = []
+        for name, title in FIELDS:
+            left, right = sides[f"{name}_l"][i], sides[f"{name}_r"][i]
+            fields.append({"name": name, "title": title, "l": left, "r": right,
+                           "l_recorded": sides[f"{name}_recorded_l"][i],
+                           "r_recorded": sides[f"{name}_recorded_r"][i],
+                           "agreement": _agreement(left, right)})
+        weights = [{"name": c, "level": level_text[c][i], "weight": weight[c][i]} for c in comparisons]
+        total = float(totals[i])
+        out.append({
+            "keys": {c: keys[c][i] for c in keys},
+            "person_l": ids["person_id_l"][i], "person_r": ids["person_id_r"][i],
+            "family_l": ids["family_id_l"][i], "family_r": ids["family_id_r"][i],
+            "agencies_l": ids["agencies_l"][i], "agencies_r": ids["agencies_r"][i],
+            "record_pairs": int(record_pairs[i]),
+            "eligibility_if_match": int(if_match[i] or 0),
+            "probability": float(probability[i]), "total": round(total, 3),
+            # The prior: what the weights start from before any field is compared.
+            "prior": round(total - sum(w["weight"] for w in weights), 3),
+            "fields": fields, "weights": weights,
+        })
+    return out
 
 
 @functools.cache
@@ -86,7 +115,7 @@ def _asset(name: str) -> str:
 def render_review_page(queue: pd.DataFrame, *, run_id: str, match_weight: float, review_weight: float) -> str:
     """The whole page as one HTML document (str). `run_id` names the run the queue is from: the
     page keeps the analyst's progress in the browser under it."""
-    pairs = [pair_facts(row) for _, row in queue.iterrows()]
+    pairs = queue_facts(queue)
     return _template().render(
         pairs=pairs, run_id=run_id, decisions_file=DECISIONS_FILE, decision_columns=DECISION_COLUMNS,
         thresholds={"match": match_weight, "review": review_weight},

@@ -42,3 +42,21 @@ def test_a_value_cannot_break_out_of_the_page():
     q.loc[0, "forename_recorded_l"] = "</script><script>alert(1)</script>"
     page = render_review_page(q, run_id="x", match_weight=6.6, review_weight=2.0)
     assert "<script>alert(1)" not in page
+
+
+def test_every_row_of_a_queue_shows_what_it_would_show_alone():
+    import numpy as np
+    import pandas as pd
+    from reports.review_page import queue_facts
+    one = queue().iloc[[0]]
+    q = pd.concat([one] * 3, ignore_index=True)
+    q.loc[1, "upn_l"] = np.nan                                   # a blank of another kind
+    q.loc[2, "dob_l"] = pd.NaT
+    q = q.drop(columns=["ni_number_recorded_r"])                 # a column the queue lacks
+    facts = queue_facts(q)
+    assert len(facts) == 3
+    for i in range(3):
+        assert facts[i] == queue_facts(q.iloc[[i]])[0]
+    assert {f["name"]: f["l"] for f in facts[2]["fields"]}["dob"] == ""
+    assert {f["name"]: f["r_recorded"] for f in facts[0]["fields"]}["ni_number"] == ""
+    assert queue_facts(q.iloc[:0]) == []

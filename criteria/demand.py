@@ -346,13 +346,29 @@ def count_demand(extracts: dict[str, pd.DataFrame], kinds: dict[str, str], recor
 
     # Agencies involved: the agency kinds of the sources whose records name any member, at any time.
     known = links.assign(agency=links["source"].map(kinds)).dropna(subset=["agency"])
-    sets = known.groupby("family_id")["agency"].agg(lambda s: ";".join(sorted(set(s))))
+    sets = _agency_sets(known["family_id"], known["agency"])
     involved = pd.DataFrame({"family_id": families})
     involved["agencies"] = involved["family_id"].map(sets).fillna("")
     involved["agencies_involved"] = involved["agencies"].map(lambda s: len(s.split(";")) if s else 0).astype("Int64")
     return DemandResult(family_demand=family, member_demand=member,
                         agencies=involved[["family_id", "agencies_involved", "agencies"]], costs=costs,
                         settings=settings, window=(first, last), terms=tuple(str(t) for t in terms))
+
+
+def _agency_sets(family: pd.Series, agency: pd.Series) -> pd.Series:
+    """Per family, its agencies sorted and joined by ';'. The agencies are few: each is a bit,
+    a family's set the sum of its distinct agencies' bits, and each distinct set is spelt once
+    (no Python call per family)."""
+    names = sorted(pd.unique(agency.astype(str)))
+    if not names:
+        return pd.Series(dtype=object)
+    if len(names) > 62:                 # more kinds than bits: one join per family
+        return agency.astype(str).groupby(family.to_numpy()).agg(lambda s: ";".join(sorted(set(s))))
+    bit = {a: 1 << i for i, a in enumerate(names)}
+    pairs = pd.DataFrame({"family_id": family.to_numpy(), "agency": agency.astype(str).to_numpy()}).drop_duplicates()
+    mask = pairs["agency"].map(bit).astype("int64").groupby(pairs["family_id"]).sum()
+    spelt = {m: ";".join(a for a in names if m & bit[a]) for m in pd.unique(mask.to_numpy())}
+    return mask.map(spelt)
 
 
 def _as_counts(frame: pd.DataFrame) -> pd.DataFrame:

@@ -148,27 +148,43 @@ class Candidates:
 
 
 def _union(codes: list[np.ndarray], bits: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct codes and, for each, the OR of the pass bits of its copies."""
+    """Sorted distinct codes and, for each, the OR of the pass bits of its copies. The lists are
+    consumed (emptied), and their arrays changed in place: at 5M rows they hold some 300 million
+    codes (2.4 GB), so no step here holds more than one other copy of them."""
     if not codes:
         return np.empty(0, np.int64), np.empty(0, BITS_DTYPE)
     width = 8 * np.dtype(BITS_DTYPE).itemsize
     if n * n < (1 << (63 - width)):
-        # The bits packed below the code: one in-place sort of one array does it all.
-        allc = np.concatenate([(c << width) | b.astype(np.int64) for c, b in zip(codes, bits)])
+        # The bits packed below the code: one in-place sort of one array does it all. Each
+        # pass's codes are packed and copied into place, then let go.
+        allc = np.empty(sum(len(c) for c in codes), dtype=np.int64)
+        at = 0
+        while codes:
+            c, b = codes.pop(0), bits.pop(0)
+            np.left_shift(c, width, out=c)
+            np.bitwise_or(c, b.astype(np.int64), out=c)
+            allc[at:at + len(c)] = c
+            at += len(c)
+            del c, b
         allc.sort()
-        pair = allc >> width
-        allb = (allc & ((1 << width) - 1)).astype(BITS_DTYPE)
+        allb = allc.astype(BITS_DTYPE)          # the low bits: the pass bits
+        np.right_shift(allc, width, out=allc)
+        pair = allc
         del allc
     else:
         pair = np.concatenate(codes)
         allb = np.concatenate(bits)
+        codes.clear(), bits.clear()
         order = np.argsort(pair, kind="stable")
         pair, allb = pair[order], allb[order]
         del order
-    first = np.ones(len(pair), dtype=bool)
-    first[1:] = pair[1:] != pair[:-1]
+    first = np.empty(len(pair), dtype=bool)
+    first[:1] = True
+    np.not_equal(pair[1:], pair[:-1], out=first[1:])
     starts = np.flatnonzero(first)
+    del first
     merged = np.bitwise_or.reduceat(allb, starts) if len(starts) else allb[:0]
+    del allb
     return pair[starts], merged.astype(BITS_DTYPE)
 
 

@@ -1,4 +1,4 @@
-"""`make bench`: generate (once, cached outside git) synthetic sets of 100,000 and 1,000,000 rows
+"""`make bench`: generate (once, cached outside git) synthetic sets of 100,000, 1,000,000 and 5,000,000 rows
 and run the whole pipeline on each in a fresh process, printing wall time and peak memory for
 every stage (each stage's own peak resident memory, and each linking step's). Timings are noisy
 on shared machines: compare runs on one machine.
@@ -113,11 +113,11 @@ def report(title: str, runs: dict[str, dict]) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, nargs="+", default=None,
-                    help="row counts (default 100000 and 1000000; with --quarters, 1000000)")
+                    help="row counts (default 100000, 1000000 and 5000000; with --quarters, 1000000)")
     ap.add_argument("--quarters", action="store_true",
                     help="two quarters: the second linked incrementally and in full")
     args = ap.parse_args(argv)
-    rows_list = args.rows or ([1_000_000] if args.quarters else [100_000, 1_000_000])
+    rows_list = args.rows or ([1_000_000] if args.quarters else [100_000, 1_000_000, 5_000_000])
     for rows in rows_list:
         if args.quarters:
             folder = quarters_dataset(rows)

@@ -252,6 +252,59 @@ class FlagAny(_OneColumn):
 
 
 @register
+class OneSideIn(_OneColumn):
+    """{one_side_in: col, values: [v, ...]}: both records have a value and exactly one of them
+    is among the values (written as the column holds them: fore_canon is folded lower case).
+    For a value that tells less than a name usually does: Mohammed given to every son before
+    the name he is called by, recorded alone by one agency and the other name by another."""
+    name = "one_side_in"
+    options = ("values",)
+    cheap = True
+
+    def check(self, test, where):
+        out = super().check(test, where)
+        vals = test.get("values")
+        if not isinstance(vals, list) or not vals or not all(isinstance(v, str) and v.strip() for v in vals):
+            raise SettingError(f"{where}.values", "one_side_in needs a list of values (non-empty strings)")
+        out["values"] = sorted({v.strip() for v in vals})
+        return out
+
+    def evaluate(self, test, cols, l, r):
+        codes, values = cols.codes(test[self.name])
+        hit = np.isin(values.astype(str), test["values"]) if len(values) else np.zeros(0, dtype=bool)
+        hit = np.append(hit, False)            # code -1 (missing) reads the last entry
+        cl, cr = codes[l], codes[r]
+        return (cl >= 0) & (cr >= 0) & (hit[cl] != hit[cr])
+
+    def label(self, test):
+        return f"{test[self.name]}: one record's is one of {', '.join(test['values'])}, the other's not"
+
+
+@register
+class SourcesDiffer(LevelTest):
+    """{sources_differ: true}: the two records come from different sources (agencies). One
+    agency keys a person's name the same way on its rows of one day; two of its rows that
+    disagree (a claim listing twin dependants) are more often two people."""
+    name = "sources_differ"
+    cheap = True
+
+    def check(self, test, where):
+        if test[self.name] is not True:
+            raise SettingError(f"{where}.{self.name}", "must be true")
+        return {self.name: True}
+
+    def columns(self, test):
+        return ("source",)
+
+    def evaluate(self, test, cols, l, r):
+        codes, _ = cols.codes("source")
+        return codes[l] != codes[r]
+
+    def label(self, test):
+        return "the records come from different sources"
+
+
+@register
 class JaroWinkler(_OneColumn):
     """{jaro_winkler: col, threshold: t}: Jaro-Winkler similarity >= t."""
     name = "jaro_winkler"

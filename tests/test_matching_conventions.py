@@ -68,6 +68,24 @@ CASES = [
      [_person("no0", "Mohammed", "Yusuf", "1992-04-02", "2 Harbour View"),
       _person("no1", "Yousef", "Muhammad", "1992-04-02", "2 Harbour View", source="housing")],
      [("no0", "no1")], []),
+    # Mohammed given before the name a boy is called by: the school keys the first name, the
+    # police the called name alone. The forename then tells little: no twins veto. His father
+    # Mohammed at the same home, born 30 years before, stays apart (the date of birth).
+    ("devotional_first_name",
+     [_person("dv0", "Mohammed", "Qureshi", "2011-05-19", "27 Saddler Row", source="schools"),
+      _person("dv1", "ZAIN", "QURESHI", "2011-05-19", "27 Saddler Row"),
+      _person("dv2", "Mohammed", "Qureshi", "1981-09-02", "27 Saddler Row", source="housing"),
+      # twin brothers on one benefit claim: one agency's rows, so the level does not apply
+      _person("dv3", "MD", "HAMEED", "2016-03-08", "5 Glover Street", source="benefits"),
+      _person("dv4", "BILAL", "HAMEED", "2016-03-08", "5 Glover Street", source="benefits")],
+     [("dv0", "dv1")], [("dv1", "dv2"), ("dv0", "dv2"), ("dv3", "dv4")]),
+    # Nicknames of Polish and Yoruba names an agency records instead of the full name.
+    ("polish_and_yoruba_nicknames",
+     [_person("nk0", "Małgorzata", "Wiśniewska", "1983-02-14", "6 Cooper Yard", sex="F", source="housing"),
+      _person("nk1", "Gosia", "Wisniewska", "1983-02-14", "6 Cooper Yard", sex="F"),
+      _person("nk2", "Adebayo", "Ogunleye", "1977-12-03", "19 Brewer Lane", source="housing"),
+      _person("nk3", "BAYO", "OGUNLEYE", "1977-12-03", "19 Brewer Lane")],
+     [("nk0", "nk1"), ("nk2", "nk3")], []),
 ]
 
 
@@ -149,3 +167,32 @@ def test_transliterations_share_a_canonical_form_in_either_field():
             assert std.loc[f"{i}a", col] == std.loc[f"{i}b", col], (i, col)
     alison = standardise(records_frame([_person("x", "Alison", "Ali", None, None)])).iloc[0]
     assert alison["fore_canon"] != alison["sur_canon"]
+
+
+@pytest.mark.parametrize("nickname, full", [("Gosia", "Małgorzata"), ("Tomek", "Tomasz"), ("Kasia", "Katarzyna"),
+                                            ("Bayo", "Adebayo"), ("Segun", "Olusegun"), ("Femi", "Oluwafemi")])
+def test_nicknames_of_polish_and_yoruba_names_resolve_to_the_full_name(nickname, full):
+    std = standardise(records_frame([_person("a", nickname, "X", None, None), _person("b", full, "X", None, None)]))
+    assert std["fore_canon"].iloc[0] == std["fore_canon"].iloc[1]
+
+
+def test_mohammed_on_one_side_weakens_the_forename_rather_than_vetoing():
+    """Mohammed | Zain: the devotional_first_name level, weighed at most 0 and no veto; Zain |
+    Ali stays `else` (the twins veto); Mohammed | Muhammad is a variant, not this level; two
+    rows of one agency (Mohammed | Bilal) stay `else`."""
+    import numpy as np
+
+    from matching.compare import Columns, comparison_levels
+    settings = LinkageSettings.from_dict({})
+    comp = next(c for c in settings.comparisons if c.name == "forename")
+    labels = [lv.label for lv in comp.levels]
+    std = standardise(records_frame([_person("a", "Mohammed", "X", None, None), _person("b", "Zain", "X", None, None, source="schools"),
+                                     _person("c", "Ali", "X", None, None), _person("d", "MUHAMMAD", "X", None, None, source="dv"),
+                                     _person("e", "Bilal", "X", None, None)]))
+    lv = comparison_levels(comp, Columns(std), np.array([0, 1, 0, 1, 0]), np.array([1, 2, 3, 3, 4]))
+    assert [labels[i] for i in lv] == ["devotional_first_name", "else", "nickname_or_variant", "devotional_first_name", "else"]
+    level = comp.levels[labels.index("devotional_first_name")]
+    assert level.weight_bounds[1] == 0.0
+    c = [x.name for x in settings.comparisons].index("forename")
+    vetoed = {lab for ci, lvs in settings.vetoes if ci == c for lab in (labels[i] for i in lvs)}
+    assert "devotional_first_name" not in vetoed and "else" in vetoed

@@ -12,7 +12,8 @@ from schemas.config_models import KeyedError
 from matching.settings import LinkageSettings
 
 YAML_SPELLINGS = {"missing", "equal", "swapped", "overlap", "jaro_winkler", "initial", "flag_both", "flag_any",
-                  "date_swapped", "parts_equal", "edit_distance", "overlap_across", "crossed", "swapped_similar", "all", "any"}
+                  "date_swapped", "parts_equal", "edit_distance", "overlap_across", "crossed", "swapped_similar", "all", "any",
+                  "one_side_in", "sources_differ"}
 
 
 def _default_tests():
@@ -30,7 +31,8 @@ def test_every_kind_in_the_settings_language_is_registered_once():
 def test_every_default_level_reads_standard_columns_and_has_a_label():
     for comp, label, test in _default_tests():
         cols = levels.columns(test)
-        assert cols and set(cols) <= STANDARD_COLUMNS, (comp, label)
+        # source is carried through standardisation (sources_differ reads it)
+        assert cols and set(cols) <= STANDARD_COLUMNS | {"source"}, (comp, label)
         assert isinstance(levels.label(test), str) and levels.label(test), (comp, label)
 
 
@@ -42,6 +44,7 @@ def test_every_default_level_reads_standard_columns_and_has_a_label():
     ({"all": [{"equal": "fore1"}, {"flag_both": "sur_shared"}]}, "fore1 equal and sur_shared on both records"),
     ({"missing": ["fore1", "sur_whole"]}, "fore1 or sur_whole missing on either record"),
     ({"any": [{"equal": "fore1"}, {"equal": "sur_whole"}]}, "(fore1 equal or sur_whole equal)"),
+    ({"one_side_in": "fore1", "values": ["bob", "anna"]}, "fore1: one record's is one of anna, bob, the other's not"),
 ])
 def test_labels_say_the_test_in_words(test, words):
     assert levels.label(levels.check_test(test, "t")) == words
@@ -78,6 +81,9 @@ def test_check_fills_defaults_and_normalises(test, checked):
     ({"date_swapped": ["dob_year", "dob_month"]}, "t.date_swapped", "three columns"),
     ({"parts_equal": ["dob_year", "dob_month", "dob_day"], "at_least": 0}, "t.at_least", "between"),
     ({"all": []}, "t.all", "list of tests"),
+    ({"one_side_in": "fore1"}, "t.values", "list of values"),
+    ({"one_side_in": "fore1", "values": ["anna", ""]}, "t.values", "list of values"),
+    ({"sources_differ": "yes"}, "t.sources_differ", "must be true"),
     ({"all": [{"equal": "fore1"}, {"equal": "nope"}]}, "t.all[1].equal", "unknown standardised column"),
 ])
 def test_check_names_the_key(test, key, reason):
@@ -95,6 +101,7 @@ def _frame():
         "dob_month": [3, 4, 3, None, 3, 3],
         "dob_day": [4, 3, 4, None, 4, 4],
         "sur_shared": pd.array([True, True, False, None, False, False], dtype="boolean"),
+        "source": ["police", "police", "dv", "dv", "police", "dv"],
     })
 
 
@@ -114,6 +121,9 @@ def test_each_kind_evaluates_on_arrays_of_pairs():
     assert holds({"parts_equal": ["dob_year", "dob_month", "dob_day"], "at_least": 3}) == [False, True, False, True, True]
     assert holds({"flag_both": "sur_shared"}) == [True, False, False, False, False]
     assert holds({"flag_any": "sur_shared"}) == [True, True, True, True, False]
+    # exactly one side among the values, both present
+    assert holds({"one_side_in": "fore1", "values": ["anna"]}) == [True, True, False, False, True]
+    assert holds({"sources_differ": True}) == [False, True, True, True, True]
     assert holds({"all": [{"equal": "sur_whole"}, {"initial": "fore1"}]}) == [False, True, False, False, False]
     assert holds({"any": [{"equal": "fore1"}, {"initial": "fore1"}]}) == [False, True, False, True, False]
     assert holds({"any": [{"flag_both": "sur_shared"}, {"swapped": ["fore1", "sur_whole"]}]}) == [True, False, False, False, True]

@@ -424,8 +424,12 @@ def standardise(records: pd.DataFrame, workers: int = 1) -> pd.DataFrame:
     out["birth_year"] = out["dob_year"]
     out["dob"] = dob.to_numpy()
 
-    sex = records["sex"].astype("string").str.upper().str.strip() if "sex" in records else pd.Series(pd.NA, index=records.index)
-    out["sex"] = sex.where(sex.isin(["M", "F"]), None).astype(object)
+    # Per distinct value, so that the column holds two shared strings, not one per record.
+    codes, uniq = pd.factorize(records["sex"] if "sex" in records else pd.Series(pd.NA, index=records.index),
+                               use_na_sentinel=True)
+    sex = pd.Series(uniq, dtype=object).astype("string").str.upper().str.strip()
+    per_sex = np.append(sex.where(sex.isin(["M", "F"]), None).astype(object).to_numpy(dtype=object), pd.NA)
+    out["sex"] = per_sex[np.where(codes < 0, len(sex), codes)]
 
     pc = _Distinct(records["postcode"], lambda v: (standard_postcode(v),), 1)
     outward = _objects([v.split(" ")[0] if isinstance(v, str) else None for v in pc.parts[0]])
